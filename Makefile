@@ -1,0 +1,95 @@
+# trainq — developer entry points. `make demo` and `make test` work on a fresh machine:
+# each installs what it needs (Debian packages when root, a venv, the Go builds).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+LOCAL   := k8s/local
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PYTEST  := $(VENV)/bin/pytest
+RUFF    := $(VENV)/bin/ruff
+# Integration tests share one control plane; independent ones run in parallel.
+PYTEST_WORKERS ?= 2
+
+.PHONY: help venv trainer-deps lint fmt build redis-up redis-down cluster-up cluster-down \
+        up down demo test test-unit test-integration test-trainers services-down clean
+
+help:
+	@echo "make demo          start the control plane, Redis and trainq; run a sample job end to end"
+	@echo "make test          the whole suite against real Redis and the local control plane"
+	@echo "make test-unit     tests that need no services (seconds)"
+	@echo "make cluster-up    start the local control plane (kubeconfig: .local/kubeconfig)"
+	@echo "make cluster-down  stop it and remove its state"
+	@echo "make up / down     start / stop Redis-backed trainq (API, workers, watcher)"
+	@echo "make lint          ruff"
+
+$(VENV)/.stamp: requirements.txt
+	@command -v python3.11 >/dev/null || command -v python3 >/dev/null
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.stamp
+
+# torch is large: installed only for the trainer tests and the real-training demo.
+$(VENV)/.trainer-stamp: $(VENV)/.stamp trainers/requirements.txt
+	$(VENV)/bin/pip install -q -r trainers/requirements.txt
+	@touch $@
+
+trainer-deps: $(VENV)/.trainer-stamp
+
+lint: venv
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+fmt: venv
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+build:
+	$(LOCAL)/build.sh
+
+redis-up:
+	$(LOCAL)/redis-up.sh
+
+redis-down:
+	$(LOCAL)/redis-down.sh
+
+cluster-up:
+	$(LOCAL)/cluster-up.sh
+
+cluster-down:
+	$(LOCAL)/cluster-down.sh
+
+up: venv redis-up
+	$(LOCAL)/trainq-up.sh
+
+down:
+	$(LOCAL)/trainq-down.sh
+
+demo: venv cluster-up up
+	$(PY) $(LOCAL)/demo.py
+
+test-unit: venv
+	$(PYTEST) -q tests/unit
+
+test-trainers: trainer-deps
+	$(PYTEST) -q tests/trainers
+
+test-integration: venv redis-up cluster-up
+	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests/integration
+
+# The whole suite: one pytest run so its closing line counts everything.
+test: venv trainer-deps redis-up cluster-up
+	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests
+
+# Stops everything the targets above started (used by CI after `make test`).
+services-down:
+	-$(LOCAL)/trainq-down.sh
+	-$(LOCAL)/cluster-down.sh
+	-$(LOCAL)/redis-down.sh
+
+clean: services-down
+	rm -rf .local
