@@ -12,7 +12,7 @@ RUFF    := $(VENV)/bin/ruff
 # Integration tests share one control plane; independent ones run in parallel.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv trainer-deps lint fmt build redis-up redis-down cluster-up cluster-down \
+.PHONY: help venv trainer-deps lint fmt build redis-up redis-down cluster-up cluster-down cluster-status \
         up down demo test test-unit test-integration test-trainers services-down clean
 
 help:
@@ -62,6 +62,9 @@ cluster-up:
 
 cluster-down:
 	$(LOCAL)/cluster-down.sh
+
+cluster-status:
+	$(LOCAL)/cluster-status.sh
 
 up: venv redis-up
 	$(LOCAL)/trainq-up.sh

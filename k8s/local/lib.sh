@@ -31,7 +31,10 @@ start_component() {
   local name="$1"; shift
   mkdir -p "$TRAINQ_LOGS" "$TRAINQ_RUN"
   log "starting $name"
-  setsid "$@" >>"$TRAINQ_LOGS/$name.log" 2>&1 </dev/null &
+  # One log per run (the previous one kept as .prev), so readiness checks that grep a log
+  # never match a line from an earlier run.
+  [ -f "$TRAINQ_LOGS/$name.log" ] && mv -f "$TRAINQ_LOGS/$name.log" "$TRAINQ_LOGS/$name.log.prev"
+  setsid "$@" >"$TRAINQ_LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$TRAINQ_RUN/$name.pid"
 }
 
@@ -55,7 +58,7 @@ stop_component() {
 # build cache, e.g. after a killed run lost its pid files) is freed; anything else is an error.
 reclaim_port() {
   local port="$1" pids pid exe
-  pids="$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)"
+  pids="$(ss -Hltnp "sport = :$port" 2>/dev/null | { grep -o "pid=[0-9]*" || true; } | cut -d= -f2 | sort -u)"
   [ -z "$pids" ] && return 0
   for pid in $pids; do
     exe="$(readlink -f "/proc/$pid/exe" 2>/dev/null || true)"
@@ -93,4 +96,8 @@ nodes_ready() {
   local want="$1" n
   n="$(kubectl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)"
   [ "$n" -ge "$want" ]
+}
+
+crd_established() {
+  [ "$(kubectl get crd "$1" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" = True ]
 }
