@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Starts trainq on the local stack: the API under gunicorn (127.0.0.1:$TRAINQ_API_PORT), two RQ
+# workers and the watcher, against $REDIS_URL and $KUBECONFIG (see env.sh). Pid files go to
+# $TRAINQ_RUN, logs to $TRAINQ_LOGS. Idempotent: running components are left alone, dead ones
+# (or ones whose pid file is stale) are started again. Redis must be up (make redis-up).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=env.sh
+source "$HERE/env.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=trainq-procs.sh
+source "$HERE/trainq-procs.sh"
+
+PY="$VENV/bin/python"
+export PYTHONUNBUFFERED=1 TRAINQ_RUN
+export PROMETHEUS_MULTIPROC_DIR="$TRAINQ_RUN/prometheus"
+cd "$TRAINQ_REPO"
+
+# Fail fast, with the message naming the bad key, on a bad configuration.
+TRAINQ_CONFIG="$TRAINQ_CONFIG" "$PY" -c 'from wrapper.config import load_or_exit; load_or_exit()'
+redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || { log "Redis is not answering at $REDIS_URL (make redis-up)"; exit 1; }
+
+api_healthy() {
+  "$PY" - "$TRAINQ_API_PORT" <<'PYEOF'
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2)
+PYEOF
+}
+
+start() {
+  local name="$1"; shift
+  if trainq_running "$name"; then
+    log "$name already running (pid $(component_pid "$name"))"
+    return 0
+  fi
+  # A stale pid file, or a process of ours whose pid file was lost: clear it out first.
+  stop_trainq "$name"
+  TRAINQ_COMPONENT="$name" start_component "$name" "$@"
+}
+
+if ! trainq_running api; then
+  stop_trainq api
+  if api_healthy 2>/dev/null; then
+    log "port $TRAINQ_API_PORT already serves something else; set TRAINQ_API_PORT"; exit 1
+  fi
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+start api "$PY" -m gunicorn -c wrapper/gunicorn.conf.py wrapper.wsgi:app
+start worker-1 "$PY" -m queue_workers --name "trainq-local-worker-1"
+start worker-2 "$PY" -m queue_workers --name "trainq-local-worker-2"
+start watcher "$PY" -m queue_workers.watcher
+
+if ! wait_for "trainq API on 127.0.0.1:$TRAINQ_API_PORT" 30 api_healthy; then
+  tail -n 20 "$TRAINQ_LOGS/api.log" >&2 || true
+  exit 1
+fi
+sleep 1
+for name in "${TRAINQ_COMPONENTS[@]}"; do
+  if ! trainq_running "$name"; then
+    log "$name exited at start; last lines of $TRAINQ_LOGS/$name.log:"
+    tail -n 20 "$TRAINQ_LOGS/$name.log" >&2 || true
+    exit 1
+  fi
+done
+log "trainq is up: http://127.0.0.1:$TRAINQ_API_PORT (logs in $TRAINQ_LOGS)"

@@ -1,0 +1,168 @@
+"""Building the Kubeflow PyTorchJob (kubeflow.org/v1) for a trainq job: pure functions over
+plain data. The request can only express a safe subset of a pod spec (no privileged mode,
+hostPath, hostNetwork...), and every container runs with a restrictive securityContext.
+"""
+
+GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "pytorchjobs", "PyTorchJob"
+CONTAINER = "pytorch"  # the operator finds the master port and injects env by this name
+GPU_RESOURCE = "nvidia.com/gpu"
+
+LABEL_TEAM = "trainq.dev/team"
+LABEL_JOB_ID = "trainq.dev/job-id"
+LABEL_INSTANCE = "trainq.dev/instance"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "trainq"
+ANNOTATION_JOB_NAME = "trainq.dev/job-name"
+# A random token per job: ids restart if Redis is ever wiped while old PyTorchJobs remain, and
+# a PyTorchJob with the right name and labels but another uid must never be adopted.
+ANNOTATION_JOB_UID = "trainq.dev/job-uid"
+
+SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def pytorchjob_name(instance: str, job_id: int) -> str:
+    """Deterministic, so a retried dispatch meets AlreadyExists instead of a second job.
+    instance (<= 20) + '-' + id (<= 19 digits) keeps '<name>-worker-<index>' <= 63 chars."""
+    return f"{instance}-{job_id}"
+
+
+def selector(instance: str) -> str:
+    return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_INSTANCE}={instance}"
+
+
+def trainq_labels(instance: str, team: str, job_id: int) -> dict[str, str]:
+    return {
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_INSTANCE: instance,
+        LABEL_TEAM: team,
+        LABEL_JOB_ID: str(job_id),
+    }
+
+
+def is_ours(obj: dict, instance: str, record: dict) -> bool:
+    """The PyTorchJob was created for exactly this job record."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    expected = trainq_labels(instance, record["team"], record["id"])
+    uid = (meta.get("annotations") or {}).get(ANNOTATION_JOB_UID)
+    return all(labels.get(k) == v for k, v in expected.items()) and uid == record.get("uid")
+
+
+def job_id_of(obj: dict, instance: str) -> int | None:
+    """The trainq job id of a PyTorchJob this instance manages, else None."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if labels.get(LABEL_MANAGED_BY) != MANAGED_BY or labels.get(LABEL_INSTANCE) != instance:
+        return None
+    raw = labels.get(LABEL_JOB_ID, "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _env(record: dict) -> list[dict]:
+    spec = record["spec"]
+    env = [{"name": k, "value": v} for k, v in sorted(spec["env"].items())]
+    env += [
+        {"name": "TRAINQ_JOB_ID", "value": str(record["id"])},
+        {"name": "TRAINQ_TEAM", "value": record["team"]},
+        {"name": "JOB_ID", "value": str(record["id"])},
+    ]
+    if spec.get("dataset"):
+        env += [
+            {"name": "TRAINING_DATASET_ID", "value": spec["dataset"]["id"]},
+            {"name": "TRAINING_DATASET_VERSION_HASH", "value": spec["dataset"]["version_hash"]},
+        ]
+    return env
+
+
+def _resources(spec: dict) -> dict:
+    amounts = {"cpu": spec["resources"]["cpu"], "memory": spec["resources"]["memory"]}
+    if spec["resources"]["gpu"]:
+        amounts[GPU_RESOURCE] = str(spec["resources"]["gpu"])
+    # Requests equal limits: the quota accounting of the admission issue relies on it.
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _replica(record: dict, labels: dict, replicas: int) -> dict:
+    spec = record["spec"]
+    container = {
+        "name": CONTAINER,
+        "image": spec["image"],
+        "env": _env(record),
+        "resources": _resources(spec),
+        "securityContext": dict(SECURITY_CONTEXT),
+    }
+    if spec.get("command"):
+        container["command"] = list(spec["command"])
+    if spec.get("args"):
+        container["args"] = list(spec["args"])
+    metadata: dict = {"labels": dict(labels)}
+    if spec.get("annotations"):
+        metadata["annotations"] = dict(spec["annotations"])
+    return {
+        "replicas": replicas,
+        "restartPolicy": spec["restart_policy"],
+        "template": {
+            "metadata": metadata,
+            "spec": {
+                "containers": [container],
+                # Training code has no business talking to the Kubernetes API.
+                "automountServiceAccountToken": False,
+            },
+        },
+    }
+
+
+def build(record: dict, namespace: str, instance: str) -> dict:
+    """The PyTorchJob for a job record: 1 Master + spec.workers Workers."""
+    spec = record["spec"]
+    labels = {**spec.get("labels", {}), **trainq_labels(instance, record["team"], record["id"])}
+    replica_specs = {"Master": _replica(record, labels, 1)}
+    if spec["workers"] > 0:
+        replica_specs["Worker"] = _replica(record, labels, spec["workers"])
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "metadata": {
+            "name": pytorchjob_name(instance, record["id"]),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {ANNOTATION_JOB_NAME: record["name"], ANNOTATION_JOB_UID: record["uid"]},
+        },
+        "spec": {
+            "pytorchReplicaSpecs": replica_specs,
+            "runPolicy": {
+                "activeDeadlineSeconds": spec["max_runtime_seconds"],
+                "backoffLimit": spec["backoff_limit"],
+            },
+        },
+    }
+
+
+def webhook_problems(obj: dict) -> list[str]:
+    """The checks of the operator's validating webhook (not deployed here), so an object that
+    the webhook would refuse never reaches the apiserver."""
+    problems = []
+    name = obj["metadata"]["name"]
+    if len(name) > 63 or not name[:1].isalpha() or not all(c.isalnum() or c == "-" for c in name):
+        problems.append(f"metadata.name {name!r} is not a DNS-1035 label")
+    specs = obj["spec"]["pytorchReplicaSpecs"]
+    if set(specs) - {"Master", "Worker"}:
+        problems.append("replica types must be Master or Worker")
+    for rtype, rspec in specs.items():
+        containers = rspec["template"]["spec"]["containers"]
+        if not any(c.get("name") == CONTAINER for c in containers):
+            problems.append(f"{rtype}: no container named {CONTAINER!r}")
+        if any(not c.get("image") for c in containers):
+            problems.append(f"{rtype}: every container needs an image")
+        pod_name = f"{name}-{rtype.lower()}-{rspec['replicas'] - 1}"
+        if len(pod_name) > 63:
+            problems.append(f"{rtype}: pod name {pod_name!r} would exceed 63 characters")
+    if "Master" in specs and specs["Master"].get("replicas") != 1:
+        problems.append("Master replicas must be exactly 1")
+    if "Worker" in specs and (specs["Worker"].get("replicas") or 0) < 1:
+        problems.append("Worker replicas must be at least 1")
+    return problems

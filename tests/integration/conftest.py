@@ -1,0 +1,136 @@
+"""Fixtures for integration tests: real Redis (the shared one from `make test`, one DB per
+xdist worker and purpose, or a private throw-away redis-server), the real local control plane,
+and trainq's processes started as real subprocesses (see `stack.py`)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import redis
+
+from tests.integration.stack import Stack
+from wrapper.config import Settings, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_CONFIG = REPO / "k8s/local/trainq.yaml"
+SHARED_REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
+
+
+def xdist_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker[2:]) if worker.startswith("gw") else 0
+
+
+def db_url(purpose: int) -> str:
+    """The shared Redis, DB 1 + 2*worker + purpose (DB 0 is left to `make up`)."""
+    parsed = urlparse(SHARED_REDIS)
+    return f"redis://{parsed.hostname}:{parsed.port or 6379}/{1 + 2 * xdist_index() + purpose}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def shared_redis_up():
+    client = redis.Redis.from_url(SHARED_REDIS, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis not reachable at {SHARED_REDIS} ({exc}): run `make redis-up`")
+
+
+@pytest.fixture
+def scratch_url(shared_redis_up) -> str:
+    """A DB of the shared Redis, emptied before each test, that no trainq process uses."""
+    url = db_url(0)
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def local_config():
+    return load_config(LOCAL_CONFIG)
+
+
+class PrivateRedis:
+    """A throw-away redis-server with AOF persistence in a temp dir, which a test may crash
+    (SIGKILL) and restart without disturbing the shared one."""
+
+    def __init__(self, directory: Path):
+        self.dir, self.port, self.proc = directory, free_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--dir", str(self.dir), "--appendonly", "yes",
+             "--appendfsync", "everysec", "--save", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.exceptions.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError("private redis-server did not start")
+
+    def crash(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api_settings():
+    def make(redis_url: str) -> Settings:
+        return Settings(str(LOCAL_CONFIG), redis_url, os.environ.get("KUBECONFIG"))
+
+    return make
+
+
+# --- process stacks against the control plane --------------------------------------------
+@pytest.fixture(scope="session")
+def stack(request, tmp_path_factory, kubeconfig, kube_api, shared_redis_up):
+    """API (gunicorn) + 2 RQ workers + watcher on this xdist worker's stack DB, with a unique
+    instance name so PyTorchJob names never collide with other runs or workers."""
+    url = db_url(1)
+    redis.Redis.from_url(url).flushdb()
+    s = Stack(tmp_path_factory.mktemp("stack"), url, kubeconfig)
+    request.addfinalizer(s.close)
+    s.start_api()
+    s.start_worker("w1")
+    s.start_worker("w2")
+    s.start_watcher()
+    return s
+
+
+@pytest.fixture
+def private_stack(tmp_path, kubeconfig, kube_api, private_redis):
+    """A stack of its own (own Redis, own instance) that a test may break: kill workers,
+    restart the watcher. Processes are started by the test."""
+    s = Stack(tmp_path / "stack", private_redis.url, kubeconfig)
+    yield s
+    s.close()

@@ -1,0 +1,107 @@
+import copy
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.unit.conftest import LOCAL_CONFIG, REPO
+from wrapper.config import ConfigError, load_config
+
+
+def _raw() -> dict:
+    return yaml.safe_load(LOCAL_CONFIG.read_text())
+
+
+def _write(tmp_path, raw) -> str:
+    path = tmp_path / "trainq.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_local_config_has_the_documented_teams_and_tokens(config):
+    assert [(t.name, t.namespace) for t in config.teams] == [
+        ("alpha", "team-alpha"),
+        ("beta", "team-beta"),
+    ]
+    digest = {
+        name: hashlib.sha256(f"{name}-dev-token".encode()).hexdigest()
+        for name in ("alpha", "beta", "admin")
+    }
+    assert config.team("alpha").token_sha256 == [digest["alpha"]]
+    assert config.team("beta").token_sha256 == [digest["beta"]]
+    assert config.admin_token_sha256 == [digest["admin"]]
+    assert config.images.allowed_prefixes == ["docker.io/", "ghcr.io/trainq/"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "named"),
+    [
+        (lambda r: r["teams"][0].update(namespace="Team_Alpha"), "teams[0].namespace"),
+        (lambda r: r["teams"][1].update(name="beta!"), "teams[1].name"),
+        (lambda r: r["teams"][0].update(token_sha256=["not-a-hash"]), "teams[0].token_sha256[0]"),
+        (lambda r: r["teams"][0]["quota"].update(cpu="lots"), "teams[0].quota.cpu"),
+        (lambda r: r["teams"][0].update(weight=0), "teams[0].weight"),
+        (lambda r: r["teams"][0].pop("quota"), "teams[0].quota"),
+        (lambda r: r.update(colour="blue"), "colour"),
+        (lambda r: r["defaults"].update(restart_policy="Always"), "defaults.restart_policy"),
+        (lambda r: r["dispatch"].update(cancel_propagation="X"), "dispatch.cancel_propagation"),
+        (lambda r: r.update(instance="Has_Caps"), "instance"),
+        (lambda r: r["images"].update(allowed_prefixes=[]), "images.allowed_prefixes"),
+    ],
+)
+def test_bad_config_names_the_bad_key(tmp_path, mutate, named):
+    raw = copy.deepcopy(_raw())
+    mutate(raw)
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, raw))
+    assert f"\n  {named}:" in str(exc.value)
+
+
+def test_cross_field_rules(tmp_path):
+    raw = _raw()
+    raw["teams"][1]["namespace"] = "team-alpha"
+    with pytest.raises(ConfigError, match="namespaces must be unique"):
+        load_config(_write(tmp_path, raw))
+    raw = _raw()
+    raw["defaults"]["workers"] = 99
+    with pytest.raises(ConfigError, match=r"defaults\.workers exceeds limits\.max_workers"):
+        load_config(_write(tmp_path, raw))
+    raw = _raw()
+    raw["admin_token_sha256"] = raw["teams"][0]["token_sha256"]
+    with pytest.raises(ConfigError, match="one team or admin only"):
+        load_config(_write(tmp_path, raw))
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("teams: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "queue_workers", "--burst"],
+        [sys.executable, "-m", "queue_workers.watcher"],
+        [sys.executable, "-c", "import wrapper.wsgi"],
+    ],
+    ids=["worker", "watcher", "api"],
+)
+def test_a_bad_config_stops_each_process_naming_the_key(tmp_path, command):
+    raw = _raw()
+    raw["teams"][0]["quota"]["max_running_jobs"] = -1
+    env = {
+        **os.environ,
+        "TRAINQ_CONFIG": _write(tmp_path, raw),
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+    }
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "teams[0].quota.max_running_jobs" in proc.stderr
+    assert "Traceback" not in proc.stderr

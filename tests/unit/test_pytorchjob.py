@@ -1,0 +1,107 @@
+import copy
+
+from queue_workers import pytorchjob
+from tests.unit.conftest import record
+
+
+def _container(obj, rtype="Master"):
+    return obj["spec"]["pytorchReplicaSpecs"][rtype]["template"]["spec"]["containers"][0]
+
+
+def test_shape_of_the_pytorchjob():
+    obj = pytorchjob.build(record(job_id=42), "team-alpha", "tq")
+    assert obj["apiVersion"] == "kubeflow.org/v1" and obj["kind"] == "PyTorchJob"
+    assert obj["metadata"]["name"] == "tq-42"
+    assert obj["metadata"]["namespace"] == "team-alpha"
+    assert obj["metadata"]["labels"] == {
+        "project": "vision",
+        "app.kubernetes.io/managed-by": "trainq",
+        "trainq.dev/instance": "tq",
+        "trainq.dev/team": "alpha",
+        "trainq.dev/job-id": "42",
+    }
+    specs = obj["spec"]["pytorchReplicaSpecs"]
+    assert specs["Master"]["replicas"] == 1 and specs["Worker"]["replicas"] == 2
+    assert specs["Master"]["restartPolicy"] == "OnFailure"
+    assert obj["spec"]["runPolicy"] == {"activeDeadlineSeconds": 3600, "backoffLimit": 2}
+    assert pytorchjob.webhook_problems(obj) == []
+
+
+def test_container_env_resources_and_security():
+    obj = pytorchjob.build(record(job_id=42), "team-alpha", "tq")
+    for rtype in ("Master", "Worker"):
+        c = _container(obj, rtype)
+        assert c["name"] == "pytorch"
+        assert c["image"] == "docker.io/library/busybox:1.36"
+        assert c["command"] == ["python", "train.py"] and c["args"] == ["--epochs", "3"]
+        env = {e["name"]: e["value"] for e in c["env"]}
+        assert env == {
+            "BATCH": "64",
+            "LR": "0.1",
+            "TRAINQ_JOB_ID": "42",
+            "TRAINQ_TEAM": "alpha",
+            "JOB_ID": "42",
+            "TRAINING_DATASET_ID": "imdb",
+            "TRAINING_DATASET_VERSION_HASH": "hash-1",
+        }
+        amounts = {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"}
+        assert c["resources"] == {"requests": amounts, "limits": amounts}
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        template = obj["spec"]["pytorchReplicaSpecs"][rtype]["template"]
+        assert template["metadata"]["annotations"] == {"trainq.dev/sim-run-for": "3s"}
+        assert template["metadata"]["labels"]["trainq.dev/job-id"] == "42"
+        pod = template["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        # Nothing of the host is reachable from the pod spec.
+        assert not {"hostNetwork", "hostPID", "hostIPC", "volumes"} & set(pod)
+
+
+def test_master_only_job_has_no_worker_spec_and_no_gpu_without_request():
+    rec = record(workers=0, resources={"cpu": "1", "memory": "1Gi", "gpu": 0}, dataset=None)
+    obj = pytorchjob.build(rec, "team-beta", "tq")
+    assert list(obj["spec"]["pytorchReplicaSpecs"]) == ["Master"]
+    c = _container(obj)
+    assert "nvidia.com/gpu" not in c["resources"]["requests"]
+    assert "TRAINING_DATASET_ID" not in {e["name"] for e in c["env"]}
+
+
+def test_longest_names_stay_within_pod_name_limits():
+    rec = record(job_id=2**63 - 1, workers=999)
+    obj = pytorchjob.build(rec, "team-alpha", "a" * 20)
+    assert pytorchjob.webhook_problems(obj) == []
+    assert len(f"{obj['metadata']['name']}-worker-998") <= 63
+
+
+def test_webhook_checks_catch_what_the_operator_webhook_would():
+    obj = pytorchjob.build(record(), "team-alpha", "tq")
+    bad = copy.deepcopy(obj)
+    bad["spec"]["pytorchReplicaSpecs"]["Master"]["replicas"] = 2
+    _container(bad)["name"] = "main"
+    bad["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] = 0
+    bad["spec"]["pytorchReplicaSpecs"]["Chief"] = copy.deepcopy(
+        bad["spec"]["pytorchReplicaSpecs"]["Master"]
+    )
+    problems = "; ".join(pytorchjob.webhook_problems(bad))
+    assert "Master replicas must be exactly 1" in problems
+    assert "Master: no container named 'pytorch'" in problems
+    assert "Worker replicas must be at least 1" in problems
+    assert "replica types must be Master or Worker" in problems
+
+
+def test_ownership_checks():
+    obj = pytorchjob.build(record(job_id=5), "team-alpha", "tq")
+    assert obj["metadata"]["annotations"] == {
+        "trainq.dev/job-name": "resnet",
+        "trainq.dev/job-uid": "0123456789abcdef",
+    }
+    assert pytorchjob.is_ours(obj, "tq", record(job_id=5))
+    assert not pytorchjob.is_ours(obj, "tq", record(job_id=6))
+    assert not pytorchjob.is_ours(obj, "other", record(job_id=5))
+    assert not pytorchjob.is_ours(obj, "tq", record(job_id=5, team="beta"))
+    # Same id, team and instance, but made for an earlier job (Redis was wiped): not ours.
+    assert not pytorchjob.is_ours(obj, "tq", {**record(job_id=5), "uid": "fedcba9876543210"})
+    assert pytorchjob.job_id_of(obj, "tq") == 5
+    assert pytorchjob.job_id_of(obj, "other") is None
+    assert pytorchjob.selector("tq") == "app.kubernetes.io/managed-by=trainq,trainq.dev/instance=tq"

@@ -1,0 +1,207 @@
+"""trainq's configuration: the pydantic-validated YAML file named by TRAINQ_CONFIG, plus the
+few process settings that come from the environment (REDIS_URL, KUBECONFIG).
+
+A bad file stops the process with a message naming the bad key (`ConfigError`)."""
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from wrapper import kubenames
+
+RestartPolicy = Literal["OnFailure", "Never", "ExitCode"]
+
+
+def _check(checker):
+    def validate(value: str) -> str:
+        message = checker(value)
+        if message:
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _valid_quantity(value: str) -> str:
+    if kubenames.quantity(value) <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+DnsLabel = Annotated[str, _check(kubenames.dns1123_label)]
+Quantity = Annotated[str, AfterValidator(_valid_quantity)]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of a token")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Quota(_Strict):
+    """Enforced by the admission policy (a later issue); validated here."""
+
+    max_running_jobs: int = Field(ge=0)
+    cpu: Quantity
+    memory: Quantity
+    gpu: int = Field(ge=0)
+
+
+class BorrowingLimit(_Strict):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    gpu: int | None = Field(default=None, ge=0)
+
+
+class Team(_Strict):
+    name: DnsLabel
+    namespace: DnsLabel
+    weight: float = Field(default=1.0, gt=0)
+    quota: Quota
+    borrowing_limit: BorrowingLimit | None = None
+    token_sha256: list[Sha256Hex] = Field(min_length=1)
+
+
+class Resources(_Strict):
+    cpu: Quantity
+    memory: Quantity
+    gpu: int = Field(default=0, ge=0)
+
+
+class Defaults(_Strict):
+    workers: int = Field(default=0, ge=0)
+    resources: Resources = Resources(cpu="1", memory="2Gi", gpu=0)
+    max_runtime_seconds: int = Field(default=86_400, ge=1)
+    backoff_limit: int = Field(default=3, ge=0)
+    restart_policy: RestartPolicy = "OnFailure"
+
+
+class Limits(_Strict):
+    max_workers: int = Field(default=32, ge=0, le=999)  # keeps pod names <= 63 chars
+    max_cpu: Quantity = "32"
+    max_memory: Quantity = "256Gi"
+    max_gpu: int = Field(default=8, ge=0)
+    max_runtime_seconds: int = Field(default=7 * 86_400, ge=1)
+    max_backoff_limit: int = Field(default=20, ge=0)
+
+
+class Images(_Strict):
+    allowed_prefixes: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+class ApiSettings(_Strict):
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+
+
+class DispatchSettings(_Strict):
+    # A job stuck in `dispatching` past its lease (a worker died) is re-dispatched.
+    lease_seconds: int = Field(default=20, ge=2, le=300)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # Foreground: the PyTorchJob disappears only once its pods are gone, so `cancelled`
+    # means the team's resources are released.
+    cancel_propagation: Literal["Foreground", "Background"] = "Foreground"
+
+
+class TrainqConfig(_Strict):
+    # Names PyTorchJobs `<instance>-<job id>`; must be unique per cluster (tests use their own).
+    instance: Annotated[str, _check(lambda v: kubenames.dns1035_label(v, max_len=20))] = "tq"
+    teams: list[Team] = Field(min_length=1)
+    admin_token_sha256: list[Sha256Hex] = Field(default_factory=list)
+    images: Images
+    defaults: Defaults = Defaults()
+    limits: Limits = Limits()
+    api: ApiSettings = ApiSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TrainqConfig":
+        names = [t.name for t in self.teams]
+        if len(set(names)) != len(names):
+            raise ValueError("teams: team names must be unique")
+        namespaces = [t.namespace for t in self.teams]
+        if len(set(namespaces)) != len(namespaces):
+            raise ValueError("teams: namespaces must be unique")
+        hashes = [h for t in self.teams for h in t.token_sha256] + self.admin_token_sha256
+        if len(set(hashes)) != len(hashes):
+            raise ValueError("token_sha256: a token may belong to one team or admin only")
+        d, lim = self.defaults, self.limits
+        if d.workers > lim.max_workers:
+            raise ValueError("defaults.workers exceeds limits.max_workers")
+        if kubenames.quantity(d.resources.cpu) > kubenames.quantity(lim.max_cpu):
+            raise ValueError("defaults.resources.cpu exceeds limits.max_cpu")
+        if kubenames.quantity(d.resources.memory) > kubenames.quantity(lim.max_memory):
+            raise ValueError("defaults.resources.memory exceeds limits.max_memory")
+        if d.resources.gpu > lim.max_gpu:
+            raise ValueError("defaults.resources.gpu exceeds limits.max_gpu")
+        if d.max_runtime_seconds > lim.max_runtime_seconds:
+            raise ValueError("defaults.max_runtime_seconds exceeds limits.max_runtime_seconds")
+        if d.backoff_limit > lim.max_backoff_limit:
+            raise ValueError("defaults.backoff_limit exceeds limits.max_backoff_limit")
+        return self
+
+    def team(self, name: str) -> Team | None:
+        return next((t for t in self.teams if t.name == name), None)
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message names the key."""
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_config(path: str | os.PathLike) -> TrainqConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    try:
+        return TrainqConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{path}: invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process settings from the environment (not per-deployment policy, which is the YAML)."""
+
+    config_path: str
+    redis_url: str
+    kubeconfig: str | None  # None: the client's default chain (in-cluster, ~/.kube/config)
+
+
+def settings_from_env() -> Settings:
+    config_path = os.environ.get("TRAINQ_CONFIG")
+    if not config_path:
+        raise ConfigError("TRAINQ_CONFIG is not set (path of trainq's YAML configuration)")
+    return Settings(
+        config_path=config_path,
+        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0"),
+        kubeconfig=os.environ.get("KUBECONFIG") or None,
+    )
+
+
+def load_or_exit() -> tuple[Settings, TrainqConfig]:
+    """For process entry points: a bad configuration stops the process with a clear message."""
+    try:
+        settings = settings_from_env()
+        return settings, load_config(settings.config_path)
+    except ConfigError as exc:
+        print(f"trainq: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

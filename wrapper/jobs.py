@@ -1,0 +1,152 @@
+"""/v1/teams/{team}/jobs: submit, list, read and cancel a team's training jobs."""
+
+import json
+
+from flask import Blueprint, jsonify, request, url_for
+
+from wrapper import metrics
+from wrapper.auth import authenticate, authorize_team
+from wrapper.errors import ApiError, not_found, validation_error
+from wrapper.schemas import JobRequest
+from wrapper.services import services
+from wrapper.states import DISPATCHED, JobStatus
+from wrapper.store import IdempotencyConflict, body_digest
+from wrapper.teamqueue import utcnow
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1/teams/<team>/jobs")
+LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 500
+
+
+def _team(team: str):
+    svc = services()
+    principal = authenticate(svc.config)
+    authorize_team(principal, team, svc.config)
+    return svc, principal
+
+
+def _json_body() -> dict:
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, "unsupported-media-type", "Unsupported Media Type",
+                       "Send the body as application/json.")  # fmt: skip
+    raw = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, "malformed-json", "Bad Request", f"Malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise validation_error([{"field": "(body)", "message": "must be a JSON object"}])
+    return body
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (1 <= len(key) <= 255) or not key.isascii() or not key.isprintable():
+        raise validation_error(
+            [{"field": "Idempotency-Key", "message": "1 to 255 printable ASCII characters"}]
+        )
+    return key
+
+
+def _location(team: str, job_id: int) -> str:
+    return url_for("jobs.get_job", team=team, job_id=job_id)
+
+
+@bp.post("")
+def submit(team: str):
+    svc, _ = _team(team)
+    body = _json_body()
+    key = _idempotency_key()
+    req = JobRequest.model_validate(body, context={"config": svc.config})
+    try:
+        record, replayed = svc.store.submit(team, req.to_spec(svc.config), key, body_digest(body))
+    except IdempotencyConflict:
+        raise validation_error(
+            [{"field": "Idempotency-Key", "message": "already used with a different body"}],
+            "This Idempotency-Key was used before with a different request body.",
+        ) from None
+    if not replayed:
+        metrics.SUBMISSIONS.labels(team=team).inc()
+    response = jsonify(svc.store.public(record))
+    response.status_code = 202
+    response.headers["Location"] = _location(team, record["id"])
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _int_arg(name: str, low: int, high: int | None, default: int | None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high else f"at least {low}"
+        raise validation_error([{"field": name, "message": f"must be an integer {bounds}"}])
+    return value
+
+
+@bp.get("")
+def list_jobs(team: str):
+    svc, _ = _team(team)
+    status = request.args.get("status") or None
+    if status is not None and status not in {s.value for s in JobStatus}:
+        allowed = ", ".join(s.value for s in JobStatus)
+        raise validation_error([{"field": "status", "message": f"must be one of: {allowed}"}])
+    limit = _int_arg("limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)
+    cursor = _int_arg("cursor", 1, None, None)
+    items, next_cursor = svc.store.list_team(team, status, limit, cursor)
+    return jsonify(
+        items=[svc.store.public(r) for r in items],
+        next_cursor=str(next_cursor) if next_cursor else None,
+    )
+
+
+def _record(svc, team: str, job_id: int) -> dict:
+    record = svc.store.get(job_id)
+    if record is None or record["team"] != team:
+        raise not_found("job")
+    return record
+
+
+@bp.get("/<int:job_id>")
+def get_job(team: str, job_id: int):
+    svc, _ = _team(team)
+    return jsonify(svc.store.public(_record(svc, team, job_id)))
+
+
+@bp.delete("/<int:job_id>")
+def cancel_job(team: str, job_id: int):
+    svc, principal = _team(team)
+    store = svc.store
+    # Each attempt is a compare-and-set; a race (a worker claiming the job meanwhile) makes
+    # the next attempt see the new status.
+    for _ in range(5):
+        record = _record(svc, team, job_id)
+        status = JobStatus(record["status"])
+        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            raise ApiError(409, "conflict", "Conflict",
+                           f"Job {job_id} already finished ({status.value}).")  # fmt: skip
+        if status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+            break
+        message = f"cancelled by {principal.label}"
+        if status == JobStatus.QUEUED:
+            fields = {"reason": "Cancelled", "message": message, "finished_at": utcnow()}
+            if store.transition(job_id, JobStatus.CANCELLED, fields, expect={status}).applied:
+                store.queues.remove(team, job_id)
+                metrics.CANCELLATIONS.labels(team=team).inc()
+                break
+        elif status in DISPATCHED:
+            fields = {"reason": "Cancelling", "message": message}
+            if store.transition(job_id, JobStatus.CANCELLING, fields, expect={status}).applied:
+                store.request_cancel(job_id)
+                metrics.CANCELLATIONS.labels(team=team).inc()
+                break
+    response = jsonify(store.public(_record(svc, team, job_id)))
+    response.status_code = 202
+    return response

@@ -1,0 +1,46 @@
+"""Every Redis key name trainq uses, built in one place (RQ's own keys stay RQ's business).
+
+Nobody else writes a key string by hand: Lua scripts receive keys (or, for job hashes, the
+prefix below) from here.
+"""
+
+PREFIX = "trainq:"
+JOB_KEY_PREFIX = PREFIX + "job:"
+
+JOB_ID_COUNTER = PREFIX + "job-id-counter"
+# job id -> lease deadline (epoch seconds) while a job is `dispatching`.
+DISPATCH_LEASES = PREFIX + "dispatch-leases"
+# Wake-up list for the canceller; the `cancelling` index set is the source of truth.
+CANCEL_REQUESTS = PREFIX + "cancel-requests"
+# The team served last, so round robin is global across all workers.
+LAST_SERVED_TEAM = PREFIX + "selection:last-served-team"
+
+
+def job_key(job_id: int | str) -> str:
+    """Hash holding one job record."""
+    return f"{JOB_KEY_PREFIX}{job_id}"
+
+
+def status_index(status: str) -> str:
+    """Set of job ids currently in a non-terminal `status` (terminal ones are not indexed)."""
+    return f"{PREFIX}status:{status}"
+
+
+def team_jobs(team: str) -> str:
+    """Sorted set of a team's job ids, scored by id, for newest-first listing."""
+    return f"{PREFIX}team:{team}:jobs"
+
+
+def team_active(team: str) -> str:
+    """Set of a team's dispatched, unfinished job ids (its running count)."""
+    return f"{PREFIX}team:{team}:active"
+
+
+def idempotency(team: str, key_digest: str) -> str:
+    """Idempotency-Key record (job id and body digest) for one team."""
+    return f"{PREFIX}team:{team}:idempotency:{key_digest}"
+
+
+def rq_queue_name(team: str) -> str:
+    """Name of a team's RQ queue (RQ stores it under rq:queue:<name>)."""
+    return f"trainq-{team}"

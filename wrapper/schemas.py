@@ -1,0 +1,300 @@
+"""Request and response bodies (pydantic v2). Requests forbid unknown fields and are strict
+(no "3" for 3). Checks that need the deployment's policy (allowed images, upper bounds) read
+the config from the validation context: `JobRequest.model_validate(body, context={"config": c})`.
+"""
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from wrapper import kubenames
+from wrapper.config import TrainqConfig
+from wrapper.states import JobStatus
+
+RESERVED_ENV = frozenset(
+    {
+        # Set by the training operator.
+        "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "PYTHONUNBUFFERED",
+        # Set by trainq.
+        "JOB_ID", "TRAINING_DATASET_ID", "TRAINING_DATASET_VERSION_HASH",
+    }
+)  # fmt: skip
+RESERVED_ENV_PREFIXES = ("PET_", "TRAINQ_")
+# Key prefixes users may not set: ours, the operator's, and Kubernetes' own (some of which,
+# like AppArmor/seccomp annotations, would change a pod's security profile).
+RESERVED_KEY_DOMAINS = ("trainq.dev", "kubeflow.org", "kubernetes.io", "k8s.io")
+SIMULATOR_ANNOTATION = re.compile(r"^trainq\.dev/sim-[a-z0-9-]+$")
+NAME_MAX = 40
+
+
+def _config(info: ValidationInfo) -> TrainqConfig | None:
+    return (info.context or {}).get("config")
+
+
+def _reserved_domain(key: str) -> bool:
+    prefix = kubenames.key_prefix(key)
+    return any(prefix == d or prefix.endswith("." + d) for d in RESERVED_KEY_DOMAINS)
+
+
+def _env_name(name: str) -> str:
+    message = kubenames.env_name(name)
+    if message:
+        raise ValueError(message)
+    if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
+        raise ValueError(f"{name} is set by trainq or the training operator and cannot be given")
+    return name
+
+
+def _label_key(key: str) -> str:
+    message = kubenames.qualified_name(key)
+    if message:
+        raise ValueError(message)
+    if _reserved_domain(key):
+        raise ValueError(f"label keys under {', '.join(RESERVED_KEY_DOMAINS)} are reserved")
+    if key == "app.kubernetes.io/managed-by":
+        raise ValueError("app.kubernetes.io/managed-by is set by trainq")
+    return key
+
+
+def _label_value(value: str) -> str:
+    message = kubenames.label_value(value)
+    if message:
+        raise ValueError(message)
+    return value
+
+
+def _annotation_key(key: str) -> str:
+    message = kubenames.qualified_name(key)
+    if message:
+        raise ValueError(message)
+    if _reserved_domain(key) and not SIMULATOR_ANNOTATION.match(key):
+        raise ValueError(
+            f"annotation keys under {', '.join(RESERVED_KEY_DOMAINS)} are reserved "
+            "(except trainq.dev/sim-*, which drive the local cluster simulator)"
+        )
+    return key
+
+
+def _job_name(name: str) -> str:
+    message = kubenames.dns1035_label(name, max_len=NAME_MAX)
+    if message:
+        raise ValueError(message)
+    return name
+
+
+def _quantity(value: str) -> str:
+    if kubenames.quantity(value) <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
+Arg = Annotated[str, Field(max_length=16_384)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ResourcesRequest(_Body):
+    """Per replica (the Master and each Worker get the same)."""
+
+    cpu: Quantity | None = Field(default=None, description="Kubernetes quantity, e.g. '500m'")
+    memory: Quantity | None = Field(default=None, description="Kubernetes quantity, e.g. '4Gi'")
+    gpu: int | None = Field(default=None, ge=0, description="nvidia.com/gpu per replica")
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu_bound(cls, v, info: ValidationInfo):
+        cfg = _config(info)
+        if v and cfg and kubenames.quantity(v) > kubenames.quantity(cfg.limits.max_cpu):
+            raise ValueError(f"at most {cfg.limits.max_cpu} per replica")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_bound(cls, v, info: ValidationInfo):
+        cfg = _config(info)
+        if v and cfg and kubenames.quantity(v) > kubenames.quantity(cfg.limits.max_memory):
+            raise ValueError(f"at most {cfg.limits.max_memory} per replica")
+        return v
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu_bound(cls, v, info: ValidationInfo):
+        cfg = _config(info)
+        if v is not None and cfg and v > cfg.limits.max_gpu:
+            raise ValueError(f"at most {cfg.limits.max_gpu} per replica")
+        return v
+
+
+class Dataset(_Body):
+    id: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    version_hash: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:+/=-]+$")
+
+
+class JobRequest(_Body):
+    """Body of POST /v1/teams/{team}/jobs."""
+
+    name: Annotated[str, AfterValidator(_job_name)] = Field(
+        description=f"DNS-1035 label, at most {NAME_MAX} chars"
+    )
+    image: str = Field(min_length=1, max_length=1024, pattern=r"^[^\s]+$")
+    command: list[Arg] | None = Field(default=None, max_length=256)
+    args: list[Arg] | None = Field(default=None, max_length=1024)
+    env: dict[EnvName, Annotated[str, Field(max_length=32_768)]] = Field(
+        default_factory=dict, max_length=256
+    )
+    workers: int | None = Field(default=None, ge=0, description="Workers besides the Master")
+    resources: ResourcesRequest | None = None
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    max_runtime_seconds: int | None = Field(
+        default=None, ge=1, description="runPolicy.activeDeadlineSeconds"
+    )
+    backoff_limit: int | None = Field(default=None, ge=0)
+    restart_policy: Literal["OnFailure", "Never", "ExitCode"] | None = None
+    dataset: Dataset | None = None
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+    annotations: dict[AnnotationKey, Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Pod-template annotations; trainq.dev/sim-* drive the local simulator",
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _allowed_image(cls, v: str, info: ValidationInfo):
+        cfg = _config(info)
+        if cfg and not v.startswith(tuple(cfg.images.allowed_prefixes)):
+            allowed = ", ".join(cfg.images.allowed_prefixes)
+            raise ValueError(f"image must start with one of: {allowed}")
+        return v
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_bound(cls, v, info: ValidationInfo):
+        cfg = _config(info)
+        if v is not None and cfg and v > cfg.limits.max_workers:
+            raise ValueError(f"at most {cfg.limits.max_workers}")
+        return v
+
+    @field_validator("max_runtime_seconds")
+    @classmethod
+    def _runtime_bound(cls, v, info: ValidationInfo):
+        cfg = _config(info)
+        if v is not None and cfg and v > cfg.limits.max_runtime_seconds:
+            raise ValueError(f"at most {cfg.limits.max_runtime_seconds}")
+        return v
+
+    @field_validator("backoff_limit")
+    @classmethod
+    def _backoff_bound(cls, v, info: ValidationInfo):
+        cfg = _config(info)
+        if v is not None and cfg and v > cfg.limits.max_backoff_limit:
+            raise ValueError(f"at most {cfg.limits.max_backoff_limit}")
+        return v
+
+    def to_spec(self, config: TrainqConfig) -> dict:
+        """The spec as submitted, with the deployment's defaults filled in."""
+        d = config.defaults
+        res = self.resources or ResourcesRequest()
+        return {
+            "name": self.name,
+            "image": self.image,
+            "command": self.command,
+            "args": self.args,
+            "env": dict(self.env),
+            "workers": d.workers if self.workers is None else self.workers,
+            "resources": {
+                "cpu": res.cpu or d.resources.cpu,
+                "memory": res.memory or d.resources.memory,
+                "gpu": d.resources.gpu if res.gpu is None else res.gpu,
+            },
+            "priority": self.priority,
+            "max_runtime_seconds": self.max_runtime_seconds or d.max_runtime_seconds,
+            "backoff_limit": d.backoff_limit if self.backoff_limit is None else self.backoff_limit,
+            "restart_policy": self.restart_policy or d.restart_policy,
+            "dataset": self.dataset.model_dump() if self.dataset else None,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+        }
+
+
+# --- responses (documented in the OpenAPI document; built from store records) -------------
+class ReplicaCounts(BaseModel):
+    active: int
+    succeeded: int
+    failed: int
+
+
+class Condition(BaseModel):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    last_transition_time: str | None = None
+
+
+class PyTorchJobRef(BaseModel):
+    namespace: str
+    name: str
+
+
+class JobRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    team: str
+    name: str
+    status: JobStatus
+    position: int | None = Field(description="0-based place in the team queue while queued")
+    reason: str | None
+    message: str | None
+    submitted_at: str
+    admitted_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    spec: dict
+    pytorchjob: PyTorchJobRef | None
+    replicas: dict[Literal["Master", "Worker"], ReplicaCounts]
+    conditions: list[Condition]
+
+
+class JobList(BaseModel):
+    items: list[JobRecord]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
+
+
+class QueuedJob(BaseModel):
+    id: int
+    name: str
+    position: int
+    priority: int
+    submitted_at: str
+
+
+class QueueView(BaseModel):
+    team: str
+    queued: int
+    running: int = Field(description="Dispatched and not yet finished (incl. cancelling)")
+    jobs: list[QueuedJob] = Field(description="In dequeue order")
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (application/problem+json)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None

@@ -1,0 +1,95 @@
+"""Lua scripts that make multi-key job changes atomic in Redis.
+
+Key names come from `wrapper.keys` (passed as KEYS, or as a prefix for job hashes whose ids are
+only known inside the script). Status strings come from `wrapper.states` via ARGV, and the
+legality of each transition is decided in Python from the state table before a script runs;
+the scripts only guarantee that nobody changed the status in between (compare-and-set).
+"""
+
+# Compare-and-set a job's status and keep the indexes in step.
+# KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch leases
+# ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''),
+#       5 new indexed ('1'|''), 6 team active op ('add'|'rem'),
+#       7 lease op: a deadline (set it), 'rem' (drop the lease) or '' (leave it),
+#       8.. field/value pairs to set
+# Returns {1} when applied, {0, current status or ''} when the status was not the expected one.
+TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if current ~= ARGV[2] then return {0, current or ''} end
+if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+redis.call('HSET', KEYS[1], 'status', ARGV[3])
+if ARGV[2] ~= ARGV[3] then
+  if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) end
+  if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
+end
+if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[1])
+else redis.call('SREM', KEYS[4], ARGV[1]) end
+if ARGV[7] == 'rem' then redis.call('ZREM', KEYS[5], ARGV[1])
+elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1]) end
+return {1}
+"""
+
+# Pop the next job for dispatch from team queues tried in the given order, and mark it
+# `dispatching` with a lease in the same step, so a worker crash can never lose a popped job.
+# A popped id whose job is already `dispatching` is a re-dispatch (lease expired): renew the
+# lease. Any other status (cancelled while queued) is a stale entry: drop it and pop again.
+# KEYS: 1 queued index, 2 dispatching index, 3 dispatch leases, 4 last served team,
+#       5.. pairs of (RQ queue list, team active set)
+# ARGV: 1 job key prefix, 2 lease deadline, 3 JSON timestamp, 4 'queued', 5 'dispatching',
+#       6.. team names (one per pair)
+# Returns {team, job id} or false.
+CLAIM = """
+for i = 5, #KEYS, 2 do
+  local team = ARGV[6 + (i - 5) / 2]
+  while true do
+    local id = redis.call('LPOP', KEYS[i])
+    if not id then break end
+    local jk = ARGV[1] .. id
+    local status = redis.call('HGET', jk, 'status')
+    if status == ARGV[4] then
+      redis.call('HSET', jk, 'status', ARGV[5], 'admitted_at', ARGV[3], 'updated_at', ARGV[3])
+      redis.call('SREM', KEYS[1], id)
+      redis.call('SADD', KEYS[2], id)
+      redis.call('SADD', KEYS[i + 1], id)
+      redis.call('ZADD', KEYS[3], ARGV[2], id)
+      redis.call('SET', KEYS[4], team)
+      return {team, id}
+    elseif status == ARGV[5] then
+      redis.call('ZADD', KEYS[3], ARGV[2], id)
+      redis.call('HSET', jk, 'updated_at', ARGV[3])
+      redis.call('SET', KEYS[4], team)
+      return {team, id}
+    end
+  end
+end
+return false
+"""
+
+# Insert a job id into its team's RQ queue behind every queued job of equal or higher priority
+# (FIFO within a priority). Entries that are not `queued` (re-dispatches at the front) are
+# never overtaken. The common case (priority not above the tail's) is a plain RPUSH.
+# KEYS: 1 RQ queue list. ARGV: 1 job id, 2 priority, 3 job key prefix, 4 'queued'
+PUSH_BY_PRIORITY = """
+local p = tonumber(ARGV[2])
+local function prio(id)
+  return tonumber(redis.call('HGET', ARGV[3] .. id, 'priority') or '0') or 0
+end
+local tail = redis.call('LINDEX', KEYS[1], -1)
+if (not tail) or prio(tail) >= p then return redis.call('RPUSH', KEYS[1], ARGV[1]) end
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, other in ipairs(ids) do
+  if redis.call('HGET', ARGV[3] .. other, 'status') == ARGV[4] and prio(other) < p then
+    return redis.call('LINSERT', KEYS[1], 'BEFORE', other, ARGV[1])
+  end
+end
+return redis.call('RPUSH', KEYS[1], ARGV[1])
+"""
+
+# Take the dispatch leases that expired and push each deadline forward, so exactly one
+# sweeper re-dispatches a given job per lease period.
+# KEYS: 1 dispatch leases. ARGV: 1 now, 2 new deadline, 3 max ids. Returns the ids.
+TAKE_EXPIRED_LEASES = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+return ids
+"""

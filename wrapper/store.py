@@ -1,0 +1,254 @@
+"""Job records in Redis: the one module that reads and writes them.
+
+A record is a hash under `keys.job_key(id)`; `status` is stored raw (the Lua scripts compare
+it), every other field as JSON. Status changes go through `transition`, which checks the state
+table in `wrapper.states` and applies the change with a compare-and-set script.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import WatchError
+from redis.retry import Retry
+
+from wrapper import keys, scripts
+from wrapper.states import ACTIVE, TERMINAL, JobStatus, can_transition
+from wrapper.teamqueue import TeamQueues, utcnow
+
+PUBLIC_FIELDS = (
+    "id", "team", "name", "status", "position", "reason", "message", "submitted_at",
+    "admitted_at", "started_at", "finished_at", "spec", "pytorchjob", "replicas", "conditions",
+)  # fmt: skip
+
+
+def connect(url: str) -> redis.Redis:
+    # One quick retry covers a pooled connection that died with a Redis restart; anything
+    # longer is an outage the caller reports (503) rather than hides.
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=10,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=10,
+    )
+
+
+def empty_replicas() -> dict:
+    zero = {"active": 0, "succeeded": 0, "failed": 0}
+    return {"Master": dict(zero), "Worker": dict(zero)}
+
+
+def _decode(raw: dict) -> dict:
+    out = {}
+    for k, v in raw.items():
+        k = k.decode()
+        out[k] = v.decode() if k == "status" else json.loads(v)
+    return out
+
+
+def _encode(fields: dict) -> list:
+    flat = []
+    for k, v in fields.items():
+        flat += [k, v if k == "status" else json.dumps(v, separators=(",", ":"))]
+    return flat
+
+
+def body_digest(body: dict) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Transition:
+    applied: bool
+    previous: str | None  # status before (applied) or the status that blocked it
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different body."""
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, teams: list[str], idempotency_ttl: int = 86_400):
+        self.redis = client
+        self.idempotency_ttl = idempotency_ttl
+        self.queues = TeamQueues(client, teams)
+        self._cas = client.register_script(scripts.TRANSITION)
+
+    # --- submission -------------------------------------------------------------------
+    def submit(
+        self, team: str, spec: dict, idempotency_key: str | None, digest: str
+    ) -> tuple[dict, bool]:
+        """Write a queued record and its queue entry in one MULTI/EXEC.
+
+        Returns (record, replayed); replayed is True when the Idempotency-Key already named a
+        job with the same body. Raises IdempotencyConflict for the same key, another body."""
+        idem_key = None
+        if idempotency_key is not None:
+            key_digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+            idem_key = keys.idempotency(team, key_digest)
+        job_id = self.redis.incr(keys.JOB_ID_COUNTER)
+        job_key = keys.job_key(job_id)
+        now = utcnow()
+        record = {
+            "id": job_id, "team": team, "name": spec["name"], "status": JobStatus.QUEUED.value,
+            "reason": None, "message": None, "submitted_at": now, "admitted_at": None,
+            "started_at": None, "finished_at": None, "spec": spec, "pytorchjob": None,
+            "replicas": empty_replicas(), "conditions": [], "priority": spec["priority"],
+            "attempts": 0, "updated_at": now, "uid": secrets.token_hex(8),
+        }  # fmt: skip
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    # Watching the job key too: if a lost reply makes redis-py replay this
+                    # transaction, the replay sees the key and stops (no double queue entry).
+                    pipe.watch(job_key, *([idem_key] if idem_key else []))
+                    if pipe.exists(job_key):
+                        return self.get(job_id), False
+                    if idem_key:
+                        previous = pipe.hgetall(idem_key)
+                        if previous:
+                            if previous[b"digest"].decode() != digest:
+                                raise IdempotencyConflict()
+                            return self.get(int(previous[b"job_id"])), True
+                    pipe.multi()
+                    pipe.hset(job_key, items=_encode(record))
+                    pipe.sadd(keys.status_index(JobStatus.QUEUED), job_id)
+                    pipe.zadd(keys.team_jobs(team), {str(job_id): job_id})
+                    self.queues.add(pipe, team, job_id, spec["priority"])
+                    if idem_key:
+                        pipe.hset(idem_key, mapping={"job_id": job_id, "digest": digest})
+                        pipe.expire(idem_key, self.idempotency_ttl)
+                    pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        return self.get(job_id), False
+
+    # --- reads ------------------------------------------------------------------------
+    def get(self, job_id: int) -> dict | None:
+        raw = self.redis.hgetall(keys.job_key(job_id))
+        return _decode(raw) if raw else None
+
+    def get_many(self, ids: list[int]) -> list[dict | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hgetall(keys.job_key(job_id))
+            return [_decode(raw) if raw else None for raw in pipe.execute()]
+
+    def public(self, record: dict) -> dict:
+        """The API view of a record: the public fields, with the live queue position."""
+        out = {k: record.get(k) for k in PUBLIC_FIELDS}
+        if record["status"] == JobStatus.QUEUED:
+            out["position"] = self.queues.position(record["team"], record["id"])
+        return out
+
+    def list_team(
+        self, team: str, status: str | None, limit: int, cursor: int | None
+    ) -> tuple[list[dict], int | None]:
+        """Newest first; `cursor` is the last id of the previous page."""
+        items: list[dict] = []
+        upper = f"({cursor}" if cursor else "+inf"
+        batch = max(limit, 100)
+        while len(items) <= limit:
+            ids = self.redis.zrevrangebyscore(keys.team_jobs(team), upper, "-inf", 0, batch)
+            if not ids:
+                break
+            ids = [int(x) for x in ids]
+            for rec in self.get_many(ids):
+                if rec and (status is None or rec["status"] == status):
+                    items.append(rec)
+            upper = f"({ids[-1]}"
+            if len(ids) < batch:
+                break
+        more = len(items) > limit
+        items = items[:limit]
+        return items, (items[-1]["id"] if more else None)
+
+    def ids_with_status(self, *statuses: str) -> list[int]:
+        """Ids in non-terminal statuses (terminal ones are not indexed)."""
+        out: set[int] = set()
+        for s in statuses:
+            out |= {int(x) for x in self.redis.smembers(keys.status_index(s))}
+        return sorted(out)
+
+    def running_count(self, team: str) -> int:
+        return self.redis.scard(keys.team_active(team))
+
+    # --- writes -----------------------------------------------------------------------
+    def transition(
+        self,
+        job_id: int,
+        target: JobStatus,
+        fields: dict | None = None,
+        *,
+        expect: frozenset | set | None = None,
+        lease_deadline: float | None = None,
+    ) -> Transition:
+        """Move a job to `target` (x -> x refreshes fields) if the state table allows it from
+        its current status (and, with `expect`, only from those statuses)."""
+        target = JobStatus(target)
+        job_key = keys.job_key(job_id)
+        for _ in range(20):
+            current, team = self.redis.hmget(job_key, "status", "team")
+            if current is None:
+                return Transition(False, None)
+            current = JobStatus(current.decode())
+            if (expect and current not in expect) or not can_transition(current, target):
+                return Transition(False, current.value)
+            if target == JobStatus.DISPATCHING and lease_deadline is not None:
+                lease_op = str(lease_deadline)
+            else:
+                lease_op = "" if target == JobStatus.DISPATCHING else "rem"
+            all_fields = {"updated_at": utcnow(), **(fields or {})}
+            result = self._cas(
+                keys=[
+                    job_key,
+                    keys.status_index(current),
+                    keys.status_index(target),
+                    keys.team_active(json.loads(team)),
+                    keys.DISPATCH_LEASES,
+                ],
+                args=[
+                    job_id,
+                    current.value,
+                    target.value,
+                    "1" if current not in TERMINAL else "",
+                    "1" if target not in TERMINAL else "",
+                    "add" if target in ACTIVE else "rem",
+                    lease_op,
+                    *_encode(all_fields),
+                ],
+            )
+            if result[0] == 1:
+                return Transition(True, current.value)
+        raise RuntimeError(f"job {job_id}: status kept changing under transition to {target}")
+
+    def incr_attempts(self, job_id: int) -> int:
+        """Count dispatch attempts (a JSON int, so HINCRBY works on it)."""
+        return self.redis.hincrby(keys.job_key(job_id), "attempts", 1)
+
+    def request_cancel(self, job_id: int) -> None:
+        """Wake the canceller; the `cancelling` index is what it acts on."""
+        self.redis.lpush(keys.CANCEL_REQUESTS, job_id)
+
+    def queue_view(self, team: str) -> dict:
+        ids = self.queues.ids(team)
+        jobs = []
+        for position, rec in enumerate(self.get_many(ids)):
+            if rec and rec["status"] == JobStatus.QUEUED:
+                jobs.append(
+                    {
+                        "id": rec["id"],
+                        "name": rec["name"],
+                        "position": position,
+                        "priority": rec["spec"]["priority"],
+                        "submitted_at": rec["submitted_at"],
+                    }
+                )
+        running = self.running_count(team)
+        return {"team": team, "queued": len(jobs), "running": running, "jobs": jobs}

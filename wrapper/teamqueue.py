@@ -1,0 +1,140 @@
+"""The per-team RQ queues: trainq's job id is the RQ job id, so `rq info` shows each team's
+depth. This module owns how ids get into a team queue (priority order), how workers take the
+next one (atomically with the move to `dispatching`), and how expired dispatches return.
+"""
+
+import json
+import time
+
+from redis import Redis
+from redis.client import Pipeline
+from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.utils import now as rq_now
+
+from wrapper import keys, scripts
+from wrapper.states import JobStatus, can_transition
+
+# The RQ job function, by dotted path: `wrapper` must not import `queue_workers`.
+DISPATCH_FUNC = "queue_workers.dispatch.dispatch_job"
+# A dispatch is a few apiserver calls; RQ kills it after this long.
+DISPATCH_TIMEOUT_S = 120
+RESULT_TTL_S = 3600
+
+assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what CLAIM does
+
+
+def utcnow() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+class TeamQueues:
+    def __init__(self, redis: Redis, teams: list[str]):
+        self.redis = redis
+        self.teams = list(teams)
+        self.queues = {t: Queue(keys.rq_queue_name(t), connection=redis) for t in self.teams}
+        self._push = redis.register_script(scripts.PUSH_BY_PRIORITY)
+        self._claim = redis.register_script(scripts.CLAIM)
+        self._take_expired = redis.register_script(scripts.TAKE_EXPIRED_LEASES)
+
+    def queue(self, team: str) -> Queue:
+        return self.queues[team]
+
+    def _rq_job(self, team: str, job_id: int) -> Job:
+        job = self.queues[team].create_job(
+            DISPATCH_FUNC,
+            args=(job_id,),
+            job_id=str(job_id),
+            timeout=DISPATCH_TIMEOUT_S,
+            result_ttl=RESULT_TTL_S,
+            description=f"dispatch trainq job {job_id} ({team})",
+        )
+        job.enqueued_at = rq_now()
+        return job
+
+    def add(self, pipe: Pipeline, team: str, job_id: int, priority: int) -> None:
+        """Queue a new job inside the caller's MULTI (the job hash is written in the same one)."""
+        queue = self.queues[team]
+        self._rq_job(team, job_id).save(pipeline=pipe)
+        pipe.sadd(queue.redis_queues_keys, queue.key)
+        self._push(
+            keys=[queue.key],
+            args=[job_id, priority, keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value],
+            client=pipe,
+        )
+
+    def requeue_front(self, team: str, job_id: int) -> None:
+        """Put a job back at the front of its team queue for another dispatch attempt."""
+        queue = self.queues[team]
+        if self.redis.lpos(queue.key, str(job_id)) is not None:
+            return
+        with self.redis.pipeline() as pipe:
+            self._rq_job(team, job_id).save(pipeline=pipe)
+            pipe.sadd(queue.redis_queues_keys, queue.key)
+            pipe.lpush(queue.key, job_id)
+            pipe.execute()
+
+    def remove(self, team: str, job_id: int) -> None:
+        """Drop a cancelled job from its queue (a stale entry would be skipped anyway)."""
+        try:
+            Job.fetch(str(job_id), connection=self.redis).cancel()
+        except (NoSuchJobError, InvalidJobOperation):
+            pass
+        self.redis.lrem(self.queues[team].key, 0, str(job_id))
+
+    def position(self, team: str, job_id: int) -> int | None:
+        return self.redis.lpos(self.queues[team].key, str(job_id))
+
+    def ids(self, team: str) -> list[int]:
+        return [int(x) for x in self.redis.lrange(self.queues[team].key, 0, -1)]
+
+    def depth(self, team: str) -> int:
+        return self.redis.llen(self.queues[team].key)
+
+    def claim(self, team_order: list[str], lease_seconds: float) -> tuple[str, int] | None:
+        """Pop the next job from the first non-empty queue in `team_order` and mark it
+        `dispatching` with a lease; a re-dispatch (already `dispatching`) renews its lease."""
+        if not team_order:
+            return None
+        ks = [
+            keys.status_index(JobStatus.QUEUED),
+            keys.status_index(JobStatus.DISPATCHING),
+            keys.DISPATCH_LEASES,
+            keys.LAST_SERVED_TEAM,
+        ]
+        for team in team_order:
+            ks += [self.queues[team].key, keys.team_active(team)]
+        args = [
+            keys.JOB_KEY_PREFIX,
+            time.time() + lease_seconds,
+            json.dumps(utcnow()),
+            JobStatus.QUEUED.value,
+            JobStatus.DISPATCHING.value,
+            *team_order,
+        ]
+        result = self._claim(keys=ks, args=args)
+        if not result:
+            return None
+        team, job_id = (x.decode() if isinstance(x, bytes) else x for x in result)
+        return team, int(job_id)
+
+    def last_served(self) -> str | None:
+        value = self.redis.get(keys.LAST_SERVED_TEAM)
+        return value.decode() if value else None
+
+    def take_expired_leases(self, lease_seconds: float, limit: int = 100) -> list[int]:
+        now = time.time()
+        args = [now, now + lease_seconds, limit]
+        ids = self._take_expired(keys=[keys.DISPATCH_LEASES], args=args)
+        return [int(x) for x in ids]
+
+    def fetch_rq_job(self, team: str, job_id: int) -> Job:
+        """The RQ job for a claimed id, recreated if RQ already expired its hash."""
+        try:
+            return Job.fetch(str(job_id), connection=self.redis)
+        except NoSuchJobError:
+            job = self._rq_job(team, job_id)
+            job.save()
+            return job
