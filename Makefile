@@ -57,7 +57,7 @@ redis-up:
 redis-down:
 	$(LOCAL)/redis-down.sh
 
-cluster-up:
+cluster-up: venv
 	$(LOCAL)/cluster-up.sh
 
 cluster-down:
@@ -76,7 +76,7 @@ demo: venv cluster-up up
 	$(PY) $(LOCAL)/demo.py
 
 test-unit: venv
-	$(PYTEST) -q tests/unit
+	$(PYTEST) -q tests/unit tests/nodeagent -m "not integration"
 
 test-trainers: trainer-deps
 	$(PYTEST) -q tests/trainers

@@ -12,6 +12,8 @@ source "$HERE/lib.sh"
 
 DATA="${TRAINQ_CLUSTER_DATA:-$TRAINQ_LOCAL/cluster}"
 # Clients of the apiserver first (in parallel), then the apiserver, then its storage.
+# The node agent gets longer: it gives each of its pods up to 10 s before SIGKILL.
+stop_component nodeagent 20 &
 for c in training-operator kwok kube-scheduler kube-controller-manager; do
   stop_component "$c" 10 &
 done
@@ -20,7 +22,7 @@ stop_component kube-apiserver 15
 stop_component etcd 10
 # Leftovers whose pid files were lost (e.g. the .local dir was wiped while they ran).
 for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT" \
-            "$KWOK_PORT" "$OPERATOR_HEALTH_PORT" "$OPERATOR_WEBHOOK_PORT"; do
+            "$KWOK_PORT" "$OPERATOR_HEALTH_PORT" "$OPERATOR_WEBHOOK_PORT" "$NODEAGENT_PORT"; do
   reclaim_port "$port" || true
 done
 rm -rf "$DATA" "$KUBECONFIG"

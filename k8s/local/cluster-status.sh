@@ -8,7 +8,7 @@ source "$HERE/env.sh"
 source "$HERE/lib.sh"
 total=0
 printf '%-26s %8s %10s\n' component pid rss_mib
-for c in etcd kube-apiserver kube-controller-manager kube-scheduler kwok training-operator; do
+for c in etcd kube-apiserver kube-controller-manager kube-scheduler kwok training-operator nodeagent; do
   pid="$(component_pid "$c")"
   if pid_alive "$pid"; then
     rss_kib="$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")"

@@ -14,7 +14,7 @@ source "$HERE/lib.sh"
 
 DATA="${TRAINQ_CLUSTER_DATA:-$TRAINQ_LOCAL/cluster}"
 PKI="$DATA/pki"
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok training-operator)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok training-operator nodeagent)
 
 if all_running "${COMPONENTS[@]}" && kubectl get --raw /readyz >/dev/null 2>&1; then
   log "control plane already running (KUBECONFIG=$KUBECONFIG)"
@@ -34,7 +34,7 @@ BIN_OP="$TRAINQ_CACHE/bin/operator-$TRAINING_OPERATOR_VERSION"
 t0=$(date +%s)
 mkdir -p "$DATA" "$PKI" "$TRAINQ_LOGS" "$TRAINQ_RUN"
 for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT" \
-            "$KWOK_PORT" "$OPERATOR_HEALTH_PORT" "$OPERATOR_WEBHOOK_PORT"; do
+            "$KWOK_PORT" "$OPERATOR_HEALTH_PORT" "$OPERATOR_WEBHOOK_PORT" "$NODEAGENT_PORT"; do
   reclaim_port "$port"
 done
 
@@ -170,5 +170,11 @@ MY_POD_NAMESPACE=kubeflow TMPDIR=/tmp start_component training-operator "$BIN_OP
   --controller-threads=4
 wait_for "training operator reconciling PyTorchJobs" 120 \
   grep -q 'Starting workers.*pytorchjob-controller' "$TRAINQ_LOGS/training-operator.log"
+
+# --- the local node: pods bound to it run as real processes (k8s/local/nodeagent/README.md).
+start_component nodeagent env PYTHONPATH="$HERE" "$VENV/bin/python" -m nodeagent \
+  --kubeconfig "$KUBECONFIG" --node-name "$NODEAGENT_NODE_NAME" --port "$NODEAGENT_PORT" \
+  --state-dir "$TRAINQ_LOCAL/nodeagent"
+wait_for "local node $NODEAGENT_NODE_NAME Ready" 60 local_node_ready
 
 log "control plane up in $(( $(date +%s) - t0 ))s; export KUBECONFIG=$KUBECONFIG"

@@ -17,6 +17,9 @@ export KWOK_PORT="${KWOK_PORT:-20247}"
 export OPERATOR_HEALTH_PORT="${OPERATOR_HEALTH_PORT:-18081}"
 export OPERATOR_WEBHOOK_PORT="${OPERATOR_WEBHOOK_PORT:-19443}"
 export FAKE_NODES="${FAKE_NODES:-3}"
+# The local node (k8s/local/nodeagent): pods bound to it run as real processes on this host.
+export NODEAGENT_NODE_NAME="${NODEAGENT_NODE_NAME:-trainq-local-node}"
+export NODEAGENT_PORT="${NODEAGENT_PORT:-20250}"
 # Redis and trainq itself.
 export REDIS_PORT="${REDIS_PORT:-6390}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"

@@ -55,14 +55,15 @@ stop_component() {
 }
 
 # reclaim_port PORT: a port held by a leftover process of ours (one whose binary lives in our
-# build cache, e.g. after a killed run lost its pid files) is freed; anything else is an error.
+# build cache or whose command line names our .local dir, e.g. after a killed run lost its pid
+# files) is freed; anything else is an error.
 reclaim_port() {
   local port="$1" pids pid exe
   pids="$(ss -Hltnp "sport = :$port" 2>/dev/null | { grep -o "pid=[0-9]*" || true; } | cut -d= -f2 | sort -u)"
   [ -z "$pids" ] && return 0
   for pid in $pids; do
     exe="$(readlink -f "/proc/$pid/exe" 2>/dev/null || true)"
-    if [[ "$exe" == "$TRAINQ_CACHE"/* ]]; then
+    if [[ "$exe" == "$TRAINQ_CACHE"/* ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$TRAINQ_LOCAL/"; then
       log "port $port held by a leftover $exe (pid $pid): killing it"
       kill -KILL "$pid" 2>/dev/null || true
     else
@@ -100,4 +101,8 @@ nodes_ready() {
 
 crd_established() {
   [ "$(kubectl get crd "$1" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" = True ]
+}
+
+local_node_ready() {
+  [ "$(kubectl get node "$NODEAGENT_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
