@@ -12,7 +12,7 @@ RUFF    := $(VENV)/bin/ruff
 # Integration tests share one control plane; independent ones run in parallel.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv trainer-deps lint fmt build redis-up redis-down cluster-up cluster-down cluster-status \
+.PHONY: help venv trainer-deps lint fmt build helm test-deploy redis-up redis-down cluster-up cluster-down cluster-status \
         up down demo test test-unit test-integration test-trainers services-down clean
 
 help:
@@ -51,6 +51,9 @@ fmt: venv
 build:
 	$(LOCAL)/build.sh
 
+helm:
+	$(LOCAL)/build.sh helm
+
 redis-up:
 	$(LOCAL)/redis-up.sh
 
@@ -72,7 +75,7 @@ up: venv redis-up
 down:
 	$(LOCAL)/trainq-down.sh
 
-demo: venv cluster-up up
+demo: venv trainer-deps cluster-up up
 	$(PY) $(LOCAL)/demo.py
 
 test-unit: venv
@@ -81,11 +84,14 @@ test-unit: venv
 test-trainers: trainer-deps
 	$(PYTEST) -q tests/trainers
 
+test-deploy: venv cluster-up helm
+	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests/deploy
+
 test-integration: venv redis-up cluster-up
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests/integration
 
 # The whole suite: one pytest run so its closing line counts everything.
-test: venv trainer-deps redis-up cluster-up
+test: venv trainer-deps redis-up cluster-up helm
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests
 
 # Stops everything the targets above started (used by CI after `make test`).

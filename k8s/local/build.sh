@@ -89,7 +89,7 @@ dir_of() {
 }
 
 components=("$@")
-[ ${#components[@]} -eq 0 ] && components=(etcd kwok operator k8s)
+[ ${#components[@]} -eq 0 ] && components=(etcd kwok operator k8s helm)
 for c in "${components[@]}"; do
   out="$(dir_of "$c")"
   if [ -f "$out/.complete" ]; then continue; fi

@@ -1,0 +1,187 @@
+{{/* Names. Cluster-scoped objects carry the release namespace too: two releases must not clash. */}}
+{{- define "trainq.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "trainq.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else if contains (include "trainq.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "trainq.name" .) | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "trainq.clusterName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "trainq.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "trainq.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "trainq.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "trainq.labels" -}}
+{{ include "trainq.selectorLabels" . }}
+app.kubernetes.io/part-of: trainq
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* metadata.labels + annotations for an object of one component: (dict "ctx" $ "component" "api") */}}
+{{- define "trainq.metadata" -}}
+labels:
+  {{- include "trainq.labels" .ctx | nindent 2 }}
+  {{- if .component }}
+  app.kubernetes.io/component: {{ .component }}
+  {{- end }}
+{{- with .ctx.Values.commonAnnotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "trainq.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{- define "trainq.tokensSecret" -}}
+{{- .Values.tokens.existingSecret | default (printf "%s-tokens" (include "trainq.fullname" .)) -}}
+{{- end -}}
+
+{{- define "trainq.redisSecret" -}}
+{{- .Values.redis.external.existingSecret | default (printf "%s-redis" (include "trainq.fullname" .)) -}}
+{{- end -}}
+
+{{/* Quantity -> its value in milli-units, as a float ("1.5Gi" -> 1610612736000). */}}
+{{- define "trainq.milli" -}}
+{{- $q := toString . -}}
+{{- $num := regexFind "^[0-9]*\\.?[0-9]+" $q -}}
+{{- $suffix := trimPrefix $num $q -}}
+{{- $mult := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 -}}
+{{- if not (hasKey $mult $suffix) -}}
+{{- fail (printf "%q is not a quantity this chart can add (use plain numbers, m, k/M/G/T/P or Ki/Mi/Gi/Ti/Pi)" $q) -}}
+{{- end -}}
+{{- mulf (float64 $num) (get $mult $suffix) 1000.0 -}}
+{{- end -}}
+
+{{/* quota + borrowing limit of one resource, as a quantity: (list quota borrow) */}}
+{{- define "trainq.addQuantities" -}}
+{{- $a := index . 0 -}}
+{{- $b := index . 1 -}}
+{{- if $b -}}
+{{- $sum := addf (include "trainq.milli" $a | float64) (include "trainq.milli" $b | float64) -}}
+{{- if eq (mod (int64 $sum) 1000) 0 -}}
+{{- printf "%.0f" (divf $sum 1000.0) -}}
+{{- else -}}
+{{- printf "%.0fm" $sum -}}
+{{- end -}}
+{{- else -}}
+{{- toString $a -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod spec pieces shared by trainq's three components. */}}
+{{- define "trainq.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "trainq.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{- define "trainq.env" -}}
+- name: TRAINQ_CONFIG
+  value: /etc/trainq/config.yaml
+{{- if .Values.redis.bundled }}
+- name: REDIS_URL
+  value: {{ printf "redis://%s-redis:6379/0" (include "trainq.fullname" .) | quote }}
+{{- else }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "trainq.redisSecret" . }}
+      key: {{ .Values.redis.external.existingSecretKey }}
+{{- end }}
+{{- end -}}
+
+{{/* The init container writing TRAINQ_CONFIG from the ConfigMap and the token Secret. */}}
+{{- define "trainq.configInit" -}}
+- name: config
+  image: {{ include "trainq.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: [python, /etc/trainq-source/config/assemble-config.py,
+            /etc/trainq-source/config/config.yaml, /etc/trainq-source/tokens, /etc/trainq/config.yaml]
+  securityContext:
+    {{- include "trainq.containerSecurityContext" . | nindent 4 }}
+  resources:
+    requests: {cpu: 10m, memory: 64Mi}
+    limits: {cpu: 200m, memory: 128Mi}
+  volumeMounts:
+    - {name: config-source, mountPath: /etc/trainq-source/config, readOnly: true}
+    - {name: tokens, mountPath: /etc/trainq-source/tokens, readOnly: true}
+    - {name: config, mountPath: /etc/trainq}
+{{- end -}}
+
+{{- define "trainq.volumes" -}}
+- name: config-source
+  configMap:
+    name: {{ include "trainq.fullname" . }}-config
+- name: tokens
+  secret:
+    secretName: {{ include "trainq.tokensSecret" . }}
+- name: config
+  emptyDir: {sizeLimit: 1Mi}
+- name: tmp
+  emptyDir: {sizeLimit: 64Mi}
+{{- end -}}
+
+{{- define "trainq.volumeMounts" -}}
+- {name: config, mountPath: /etc/trainq, readOnly: true}
+- {name: tmp, mountPath: /tmp}
+{{- end -}}
+
+{{/* Checksum of everything the config is made from: pods restart when it changes. */}}
+{{- define "trainq.configChecksum" -}}
+{{- list .Values.instance .Values.teams .Values.adminTokenSha256 .Values.tokens .Values.config | toJson | sha256sum -}}
+{{- end -}}
+
+{{- define "trainq.podAnnotations" -}}
+checksum/config: {{ include "trainq.configChecksum" . }}
+{{- with .Values.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "trainq.scheduling" -}}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
