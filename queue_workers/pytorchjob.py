@@ -3,6 +3,8 @@ plain data. The request can only express a safe subset of a pod spec (no privile
 hostPath, hostNetwork...), and every container runs with a restrictive securityContext.
 """
 
+import copy
+
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "pytorchjobs", "PyTorchJob"
 CONTAINER = "pytorch"  # the operator finds the master port and injects env by this name
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -86,7 +88,7 @@ def _resources(spec: dict) -> dict:
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
-def _replica(record: dict, labels: dict, replicas: int) -> dict:
+def _replica(record: dict, labels: dict, replicas: int, placement: dict) -> dict:
     spec = record["spec"]
     container = {
         "name": CONTAINER,
@@ -111,18 +113,21 @@ def _replica(record: dict, labels: dict, replicas: int) -> dict:
                 "containers": [container],
                 # Training code has no business talking to the Kubernetes API.
                 "automountServiceAccountToken": False,
+                **copy.deepcopy(placement),
             },
         },
     }
 
 
-def build(record: dict, namespace: str, instance: str) -> dict:
-    """The PyTorchJob for a job record: 1 Master + spec.workers Workers."""
+def build(record: dict, namespace: str, instance: str, placement: dict | None = None) -> dict:
+    """The PyTorchJob for a job record: 1 Master + spec.workers Workers. placement holds the
+    pod-spec fields (nodeSelector, tolerations) of the team's machine pool, for every pod."""
+    placement = placement or {}
     spec = record["spec"]
     labels = {**spec.get("labels", {}), **trainq_labels(instance, record["team"], record["id"])}
-    replica_specs = {"Master": _replica(record, labels, 1)}
+    replica_specs = {"Master": _replica(record, labels, 1, placement)}
     if spec["workers"] > 0:
-        replica_specs["Worker"] = _replica(record, labels, spec["workers"])
+        replica_specs["Worker"] = _replica(record, labels, spec["workers"], placement)
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,

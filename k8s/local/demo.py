@@ -1,21 +1,62 @@
-"""`make demo`: submit a sample training job (1 Master + 2 Workers) for team alpha through
-trainq's HTTP API and print its progress until it finishes. Exits 0 when it succeeded.
+"""`make demo`: train a real model through trainq. Submits an intent-classification job (1 Master
++ 1 Worker running `python -m trainers.intent_classification`) for team `local` through trainq's
+HTTP API, prints its progress until it finishes, then the model's test accuracy and training
+time from the manifest the trainer wrote. Exits 0 when it succeeded.
 
-The local cluster's nodes are simulated (kwok): pods are scheduled, run for a few seconds and
-finish, but no container actually starts, so any allowed image will do."""
+Team `local` is pinned (node_selector + toleration) to the node agent's node, whose pods are real
+processes on this host: the real operator creates the pods, they rendezvous over gloo and train
+with DDP, and MODEL_DIR is a directory of this host (under .local/demo/).
 
+`--simulated` submits the old sample job instead: team alpha, 1 Master + 2 Workers on the kwok
+nodes, where pods are scheduled and "run" for a few seconds but no container starts."""
+
+import argparse
 import json
 import os
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
+LOCAL = Path(os.environ.get("TRAINQ_LOCAL", REPO / ".local"))
 BASE = f"http://127.0.0.1:{os.environ.get('TRAINQ_API_PORT', '8080')}"
-TOKEN = os.environ.get("TRAINQ_DEMO_TOKEN", "alpha-dev-token")
 TIMEOUT_S = 300
-JOB = {
-    "name": f"demo-{int(time.time())}",
+NAME = f"demo-{int(time.time())}"
+
+
+def real_job(out: Path) -> dict:
+    return {
+        "name": NAME,
+        # The local node ignores images; trainq checks the name against its allowed prefixes.
+        "image": "ghcr.io/trainq/intent-classification:0.1.0",
+        "command": ["python", "-m", "trainers.intent_classification"],
+        "workers": 1,
+        # Small, so both replicas fit the local node (it advertises this machine's CPUs).
+        "resources": {"cpu": "500m", "memory": "1Gi"},
+        # Bad input exits 1-127 (not retried); a lost peer exits 128+ and resumes.
+        "restart_policy": "ExitCode",
+        "backoff_limit": 2,
+        "max_runtime_seconds": 1800,
+        "env": {
+            "EPOCHS": "10",
+            "LR": "0.01",
+            "BATCH_SIZE": "32",
+            "FC_SIZE": "128",
+            "SEED": "42",
+            "TRAINING_DATA_PATH": str(REPO / "trainers/intent_classification/data"),
+            "MODEL_DIR": str(out / "model"),
+            "CHECKPOINT_DIR": str(out / "checkpoints"),
+            "MODEL_NAME": "intent-demo",
+        },
+        "dataset": {"id": "intents-bundled", "version_hash": "v1"},
+        "labels": {"purpose": "demo"},
+    }
+
+
+SIMULATED_JOB = {
+    "name": NAME,
     "image": "docker.io/pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
     "command": ["torchrun", "train.py"],
     "args": ["--epochs", "3"],
@@ -29,10 +70,10 @@ JOB = {
 }
 
 
-def call(method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+def call(method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(BASE + path, data=data, method=method)  # noqa: S310
-    request.add_header("Authorization", f"Bearer {TOKEN}")
+    request.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -42,11 +83,11 @@ def call(method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def wait_ready() -> None:
+def wait_ready(token: str) -> None:
     deadline = time.monotonic() + 120
     while True:
         try:
-            status, body = call("GET", "/readyz")
+            status, body = call("GET", "/readyz", token)
             if status == 200:
                 return
             detail = body.get("detail")
@@ -61,17 +102,13 @@ def replicas(rec: dict) -> str:
     def fmt(counts):
         return "active={active} succeeded={succeeded} failed={failed}".format(**counts)
 
-    return f"Master[{fmt(rec['replicas']['Master'])}] Worker[{fmt(rec['replicas']['Worker'])}]"
+    return " ".join(f"{rtype}[{fmt(counts)}]" for rtype, counts in rec["replicas"].items())
 
 
-def main() -> int:
-    wait_ready()
-    status, rec = call("POST", "/v1/teams/alpha/jobs", JOB)
-    if status != 202:
-        print(f"submission failed ({status}): {json.dumps(rec, indent=2)}")
-        return 1
-    job_path = f"/v1/teams/alpha/jobs/{rec['id']}"
-    print(f"submitted job {rec['id']} ({JOB['name']}) for team alpha: {BASE}{job_path}")
+def follow(team: str, token: str, rec: dict) -> dict:
+    """Prints each change of status and replica counts, and the operator's conditions, until
+    the job finishes (or TIMEOUT_S passes); returns the last record."""
+    job_path = f"/v1/teams/{team}/jobs/{rec['id']}"
     start, last, conditions_seen = time.monotonic(), None, 0
     while True:
         elapsed = f"[{time.monotonic() - start:5.1f}s]"
@@ -79,31 +116,83 @@ def main() -> int:
         if rec["status"] == "queued":
             line += f" position={rec['position']}"
         if line != last:
-            print(f"{elapsed} {line}")
+            print(f"{elapsed} {line}", flush=True)
             last = line
         # The operator's own milestones (Created, Running, Succeeded...), even those that
         # passed between two polls.
         for cond in rec["conditions"][conditions_seen:]:
             print(f"{elapsed}   PyTorchJob condition {cond['type']}={cond['status']}: "
-                  f"{cond['message']}")  # fmt: skip
+                  f"{cond['message']}", flush=True)  # fmt: skip
         conditions_seen = len(rec["conditions"])
         if rec["status"] in ("succeeded", "failed", "cancelled"):
-            break
+            return rec
         if time.monotonic() - start > TIMEOUT_S:
             print(f"job still {rec['status']} after {TIMEOUT_S}s")
-            return 1
+            return rec
         time.sleep(0.2)
-        status, rec = call("GET", job_path)
+        status, body = call("GET", job_path, token)
         if status != 200:
-            print(f"reading the job failed ({status}): {rec}")
-            return 1
+            print(f"reading the job failed ({status}): {body}")
+            return rec
+        rec = body
+
+
+def report_model(model_dir: Path) -> bool:
+    """Prints what the trainer wrote: per-epoch metrics, test accuracy, training time."""
+    try:
+        manifest = json.loads((model_dir / "manifest.json").read_text())
+        epochs = [json.loads(x) for x in (model_dir / "metrics.jsonl").read_text().splitlines()]
+    except (OSError, ValueError) as exc:
+        print(f"no complete model in {model_dir}: {exc}")
+        return False
+    for e in epochs:
+        print(f"  epoch {e['epoch']:>2}: train_loss={e['train_loss']:.4f} "
+              f"val_accuracy={e['val_accuracy']:.4f} ({e['seconds']:.2f}s)")  # fmt: skip
+    m, dist = manifest["metrics"], manifest["distributed"]
+    ddp = f"world_size={dist['world_size']} backend={dist['backend']} on {dist['device']}"
+    print(f"model: {manifest['algorithm']}, {len(manifest['classes'])} classes, DDP {ddp}")
+    print(f"test accuracy: {m['test_accuracy']:.4f}   training time (epochs): "
+          f"{m['training_seconds']:.2f}s")  # fmt: skip
+    print(f"weights: {model_dir / manifest['weights']['file']} "
+          f"(sha256 {manifest['weights']['sha256'][:16]}...)")  # fmt: skip
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--simulated", action="store_true",
+                        help="submit a simulated job for team alpha on the kwok nodes")  # fmt: skip
+    args = parser.parse_args()
+    team = "alpha" if args.simulated else "local"
+    token = os.environ.get("TRAINQ_DEMO_TOKEN", f"{team}-dev-token")
+    out = LOCAL / "demo" / NAME
+    job = SIMULATED_JOB if args.simulated else real_job(out)
+
+    wait_ready(token)
+    submitted_at = time.monotonic()
+    status, rec = call("POST", f"/v1/teams/{team}/jobs", token, job)
+    if status != 202:
+        print(f"submission failed ({status}): {json.dumps(rec, indent=2)}")
+        return 1
+    print(f"submitted job {rec['id']} ({NAME}) for team {team}: "
+          f"{BASE}/v1/teams/{team}/jobs/{rec['id']}")  # fmt: skip
+    if not args.simulated:
+        print(f"training {job['command'][-1]} with 1 Master + {job['workers']} Worker on the "
+              f"local node; outputs in {out}")  # fmt: skip
+    rec = follow(team, token, rec)
+    wall = time.monotonic() - submitted_at
     ref = rec["pytorchjob"] or {}
     print(f"{rec['status']}: {rec['reason']} - {rec['message']}")
     print(f"PyTorchJob {ref.get('namespace')}/{ref.get('name')}; started {rec['started_at']}, "
-          f"finished {rec['finished_at']}")  # fmt: skip
-    namespace = ref.get("namespace")
-    print(f"see it with: kubectl get pytorchjobs -n {namespace} -l trainq.dev/team=alpha")
-    return 0 if rec["status"] == "succeeded" else 1
+          f"finished {rec['finished_at']}; {wall:.1f}s from submission")  # fmt: skip
+    ok = rec["status"] == "succeeded"
+    if not args.simulated and ok:
+        ok = report_model(out / "model")
+    namespace, name = ref.get("namespace"), ref.get("name")
+    print(f"see it with: kubectl get pytorchjobs -n {namespace} -l trainq.dev/team={team}")
+    if not args.simulated and name:
+        print(f"master's log: kubectl logs -n {namespace} {name}-master-0")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -105,3 +105,26 @@ def test_ownership_checks():
     assert pytorchjob.job_id_of(obj, "tq") == 5
     assert pytorchjob.job_id_of(obj, "other") is None
     assert pytorchjob.selector("tq") == "app.kubernetes.io/managed-by=trainq,trainq.dev/instance=tq"
+
+
+def test_team_placement_goes_into_every_pod_template(config):
+    placement = config.team("local").pod_placement()
+    obj = pytorchjob.build(record(team="local"), "team-local", "tq", placement)
+    for rtype in ("Master", "Worker"):
+        pod = obj["spec"]["pytorchReplicaSpecs"][rtype]["template"]["spec"]
+        assert pod["nodeSelector"] == {"trainq.dev/pool": "local"}
+        assert pod["tolerations"] == [
+            {"key": "trainq.dev/local-node", "operator": "Equal", "value": "true",
+             "effect": "NoSchedule"}
+        ]  # fmt: skip
+    # Each template has its own copy: the client may mutate one without touching the other.
+    specs = obj["spec"]["pytorchReplicaSpecs"]
+    assert specs["Master"]["template"]["spec"]["tolerations"] is not placement["tolerations"]
+    assert (
+        specs["Master"]["template"]["spec"]["nodeSelector"]
+        is not specs["Worker"]["template"]["spec"]["nodeSelector"]
+    )
+    # No pool: no placement fields at all.
+    plain = pytorchjob.build(record(), "team-alpha", "tq", config.team("alpha").pod_placement())
+    pod = plain["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    assert not {"nodeSelector", "tolerations"} & set(pod)
