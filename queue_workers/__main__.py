@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     dispatch.configure(dispatch.Context(config, store, kube))
     # The pid suffix keeps names unique: RQ refuses a name whose registration (from a killed
     # worker) has not expired yet.
-    worker = TrainqWorker(store, config, name=f"{args.name}.{os.getpid()}")
+    worker = TrainqWorker(store, config, kube, name=f"{args.name}.{os.getpid()}")
     log.info("worker %s serving teams %s", worker.name, ", ".join(t.name for t in config.teams))
     worker.work(burst=args.burst, logging_level=args.log_level, with_scheduler=False)
     return 0

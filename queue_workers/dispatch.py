@@ -110,7 +110,7 @@ def dispatch(ctx: Context, job_id: int) -> str:
     if team is None:
         return _fail(ctx, job_id, f"team {record['team']!r} is no longer configured")
     namespace, instance = team.namespace, ctx.config.instance
-    body = pytorchjob.build(record, namespace, instance)
+    body = pytorchjob.build(record, namespace, instance, team.pod_placement())
     name = body["metadata"]["name"]
     problems = pytorchjob.webhook_problems(body)
     if problems:

@@ -102,6 +102,12 @@ class Kube:
                 return False
             raise
 
+    def list_nodes(self) -> tuple[list[dict], str]:
+        """Every node (as plain JSON) and the list's resourceVersion."""
+        response = self.core.list_node(_preload_content=False, _request_timeout=(5, 30))
+        result = json.loads(response.data)
+        return result.get("items", []), result["metadata"]["resourceVersion"]
+
     def list_all(self, label_selector: str) -> tuple[list[dict], str]:
         """Every matching PyTorchJob in all namespaces, and the list's resourceVersion."""
         result = self.custom.list_cluster_custom_object(

@@ -1,11 +1,24 @@
-"""Which team's queue a worker takes the next job from: the one interface the admission
-policy (weighted fair share, quotas) will replace. Pure: a snapshot in, an order out.
+"""Which queued job a worker admits next: the one interface between workers and the admission
+policy. Pure: a snapshot in, an ordered list of admissions out.
 
-`pick_next` returns the teams to try, in order; the worker claims from the first of them whose
-queue is not empty. A team left out of the list is not eligible right now (e.g. over quota).
+`pick_next` is the policy in force (`wrapper.admission.plan`: whole-job fit against quota and
+free capacity, weighted dominant-resource fair share across teams, priority then submission
+within a team with a bounded head-of-line wait). The worker tries the admissions in order; the
+first that the atomic Redis check still accepts is dispatched. `round_robin` is the policy
+before admission existed, kept as a baseline for benchmarks.
 """
 
 from dataclasses import dataclass
+
+from wrapper.admission import Admission, ClusterState, plan
+
+# A worker dispatches one job per decision; a second tells it to wake another worker.
+DECISION_LIMIT = 2
+
+
+def pick_next(state: ClusterState) -> list[Admission]:
+    """The admissions to try now, best first (empty: nothing is admissible)."""
+    return plan(state, limit=DECISION_LIMIT).admit
 
 
 @dataclass(frozen=True)
@@ -31,8 +44,3 @@ def round_robin(snapshot: Snapshot) -> list[str]:
         rotated = order[start:] + order[:start]
         names = [n for n in rotated if n in names]
     return names
-
-
-def pick_next(snapshot: Snapshot) -> list[str]:
-    """The policy in force. Round robin until the admission issue lands."""
-    return round_robin(snapshot)

@@ -7,6 +7,9 @@
 - A PyTorchJob deleted outside trainq marks its job `cancelled` (reason PyTorchJobDeleted).
 - A housekeeping thread deletes the PyTorchJobs of `cancelling` jobs (they become
   `cancelled` once gone) and re-queues dispatches whose lease expired.
+- A node thread list-watches the nodes and caches the cluster's schedulable capacity for
+  admission (`queue_workers.capacity`). A job's end gives back its admission reservation and
+  wakes a worker in the same Redis step as its status change (`JobStore.transition`).
 """
 
 import argparse
@@ -17,11 +20,12 @@ import time
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from queue_workers import pytorchjob
+from queue_workers import capacity, pytorchjob
 from queue_workers.kube import Kube, connect_or_exit, error_message
 from queue_workers.status import observe
 from queue_workers.worker import requeue_expired
 from wrapper import keys
+from wrapper.admission_store import AdmissionStore
 from wrapper.config import TrainqConfig, load_or_exit
 from wrapper.states import DISPATCHED, JobStatus
 from wrapper.store import JobStore, connect
@@ -37,6 +41,7 @@ class Watcher:
         self.config, self.store = config, store
         self.kube = connect_or_exit(kubeconfig)  # the watch thread's client
         self.housekeeping_kube = Kube(kubeconfig)
+        self.kubeconfig = kubeconfig
         self.selector = pytorchjob.selector(config.instance)
         self.namespaces = {t.name: t.namespace for t in config.teams}
         self.stop = threading.Event()
@@ -219,6 +224,13 @@ class Watcher:
     def run(self) -> None:
         thread = threading.Thread(target=self.run_housekeeping, name="housekeeping", daemon=True)
         thread.start()
+        nodes = threading.Thread(
+            target=capacity.watch_nodes,
+            args=(Kube(self.kubeconfig), AdmissionStore(self.store, self.config), self.stop),
+            name="nodes",
+            daemon=True,
+        )
+        nodes.start()
         self.run_watch()
 
 

@@ -1,12 +1,16 @@
 """trainq's RQ worker: RQ's SimpleWorker (the dispatch runs in the worker process, which is
 what a SIGKILL mid-dispatch hits), with its dequeue replaced so that
 
-- the team to serve next comes from `queue_workers.selection.pick_next`, across all teams'
-  queues (RQ itself only knows strict order or per-process round robin); and
-- popping a job and marking it `dispatching` (with a lease) is one atomic Redis step. RQ's
+- the job to dispatch next comes from the admission policy (`queue_workers.selection.pick_next`)
+  over all teams' queues (RQ itself only knows strict order or per-process round robin);
+- reserving its resources, taking it off its queue and marking it `dispatching` (with a lease)
+  is one atomic Redis step that re-checks quota and capacity (`AdmissionStore.admit`). RQ's
   multi-queue BLPOP can lose a job if the worker dies right after the pop, and RQ's abandoned-
   job sweep only runs every 10 minutes; an expired lease instead sends the job back to the
-  front of its queue within seconds (`requeue_expired`, run by every worker and the watcher).
+  front of its queue within seconds (`requeue_expired`, run by every worker and the watcher),
+  still holding its reservation, for another worker to create or adopt its PyTorchJob;
+- with nothing admissible, a worker blocks on the admission wake-up list (BLPOP), which a
+  submission, a job's end, a re-queue or a capacity change pushes to: no polling.
 """
 
 import logging
@@ -15,30 +19,20 @@ import time
 import redis.exceptions
 from rq.worker import SimpleWorker, WorkerStatus
 
-from queue_workers.selection import Snapshot, TeamState, pick_next
-from wrapper import keys
+from queue_workers import capacity
+from queue_workers.kube import Kube, error_message
+from queue_workers.selection import pick_next
+from wrapper.admission_store import AdmissionStore
 from wrapper.config import TrainqConfig
 from wrapper.states import JobStatus
 from wrapper.store import JobStore
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 0.25
+# An idle worker re-evaluates this often even without a wake-up (head-of-line bounds passing,
+# expired leases); well under the Redis client's socket timeout.
+IDLE_WAIT_SECONDS = 2.0
 SWEEP_SECONDS = 2.0
-
-
-def snapshot(store: JobStore, config: TrainqConfig) -> Snapshot:
-    with store.redis.pipeline(transaction=False) as pipe:
-        for team in config.teams:
-            pipe.llen(store.queues.queue(team.name).key)
-            pipe.scard(keys.team_active(team.name))
-        pipe.get(keys.LAST_SERVED_TEAM)
-        values = pipe.execute()
-    teams = tuple(
-        TeamState(t.name, t.weight, queued=values[2 * i], running=values[2 * i + 1])
-        for i, t in enumerate(config.teams)
-    )
-    last = values[-1]
-    return Snapshot(teams=teams, last_served=last.decode() if last else None)
+REFRESH_RETRY_SECONDS = 10.0  # after a failed node list
 
 
 def requeue_expired(store: JobStore, config: TrainqConfig) -> list[int]:
@@ -56,11 +50,13 @@ def requeue_expired(store: JobStore, config: TrainqConfig) -> list[int]:
 
 
 class TrainqWorker(SimpleWorker):
-    def __init__(self, store: JobStore, config: TrainqConfig, **kwargs):
+    def __init__(self, store: JobStore, config: TrainqConfig, kube: Kube | None = None, **kwargs):
         queues = [store.queues.queue(t.name) for t in config.teams]
         super().__init__(queues, connection=store.redis, **kwargs)
-        self.store, self.config = store, config
+        self.store, self.config, self.kube = store, config, kube
+        self.admissions = AdmissionStore(store, config)
         self._next_sweep = 0.0
+        self._next_refresh = 0.0
 
     def register_birth(self):
         super().register_birth()
@@ -75,13 +71,43 @@ class TrainqWorker(SimpleWorker):
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
             requeue_expired(self.store, self.config)
 
+    def _refresh_capacity(self) -> None:
+        if self.kube is None or time.monotonic() < self._next_refresh:
+            return
+        if self.admissions.capacity_is_stale():
+            try:
+                capacity.refresh(self.kube, self.admissions)
+            except Exception as exc:  # noqa: BLE001 - admission waits on the cached figure
+                log.warning("could not list nodes for cluster capacity: %s", error_message(exc))
+                self._next_refresh = time.monotonic() + REFRESH_RETRY_SECONDS
+
     def claim(self) -> tuple[str, int] | None:
-        order = pick_next(snapshot(self.store, self.config))
-        return self.store.queues.claim(order, self.config.dispatch.lease_seconds)
+        """Admit the best admissible job (or hand out an expired re-dispatch), or None."""
+        self._refresh_capacity()
+        lease = self.config.dispatch.lease_seconds
+        for _ in range(3):
+            state, redispatches = self.admissions.load(self.config.admission.lookahead)
+            for team, job_id in redispatches:
+                if self.admissions.redispatch(team, job_id, lease):
+                    return team, job_id
+            candidates = pick_next(state)
+            raced = False
+            for adm in candidates:
+                outcome, _ = self.admissions.admit(adm, lease)
+                if outcome in ("admitted", "redispatch"):
+                    if len(candidates) > 1:
+                        self.admissions.wake()  # another idle worker takes the next one
+                    return adm.team, adm.job_id
+                if outcome != "stale":
+                    raced = True  # another worker's admission changed the picture
+                    break
+            if not raced:
+                return None
+        return None
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """Returns (job, queue), or None when in burst mode (timeout None) nothing is queued
-        or max_idle_time passed; otherwise polls until a job is claimed."""
+        """Returns (job, queue), or None when in burst mode (timeout None) nothing is
+        admissible or max_idle_time passed; otherwise blocks until a job is admitted."""
         self.set_state(WorkerStatus.IDLE)
         self.procline("Listening on " + ",".join(self.queue_names()))
         idle_since = time.monotonic()
@@ -110,4 +136,7 @@ class TrainqWorker(SimpleWorker):
                 return None
             if max_idle_time is not None and time.monotonic() - idle_since > max_idle_time:
                 return None
-            time.sleep(POLL_SECONDS)
+            try:
+                self.admissions.wait(IDLE_WAIT_SECONDS)
+            except redis.exceptions.ConnectionError:
+                continue  # reported by the next round

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wrapper import kubenames
+from wrapper import imagerefs, kubenames
 
 RestartPolicy = Literal["OnFailure", "Never", "ExitCode"]
 
@@ -36,6 +36,8 @@ def _valid_quantity(value: str) -> str:
 DnsLabel = Annotated[str, _check(kubenames.dns1123_label)]
 Quantity = Annotated[str, AfterValidator(_valid_quantity)]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of a token")]
+LabelKey = Annotated[str, _check(kubenames.qualified_name)]
+LabelValue = Annotated[str, _check(kubenames.label_value)]
 
 
 class _Strict(BaseModel):
@@ -43,7 +45,7 @@ class _Strict(BaseModel):
 
 
 class Quota(_Strict):
-    """Enforced by the admission policy (a later issue); validated here."""
+    """What a team may hold at once; enforced by admission (docs/admission.md)."""
 
     max_running_jobs: int = Field(ge=0)
     cpu: Quantity
@@ -57,6 +59,26 @@ class BorrowingLimit(_Strict):
     gpu: int | None = Field(default=None, ge=0)
 
 
+class Toleration(_Strict):
+    """A pod toleration, validated as the apiserver would."""
+
+    key: LabelKey | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: LabelValue | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Toleration":
+        if self.operator == "Exists" and self.value:
+            raise ValueError("value must be empty when operator is Exists")
+        if self.key is None and self.operator != "Exists":
+            raise ValueError("an empty key requires operator Exists")
+        return self
+
+    def pod_spec(self) -> dict:
+        return self.model_dump(exclude_none=True)
+
+
 class Team(_Strict):
     name: DnsLabel
     namespace: DnsLabel
@@ -64,6 +86,18 @@ class Team(_Strict):
     quota: Quota
     borrowing_limit: BorrowingLimit | None = None
     token_sha256: list[Sha256Hex] = Field(min_length=1)
+    # The team's machine pool: applied to every pod of its PyTorchJobs.
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+
+    def pod_placement(self) -> dict:
+        """The pod-spec fields (nodeSelector, tolerations) that pin pods to the team's pool."""
+        placement: dict = {}
+        if self.node_selector:
+            placement["nodeSelector"] = dict(self.node_selector)
+        if self.tolerations:
+            placement["tolerations"] = [t.pod_spec() for t in self.tolerations]
+        return placement
 
 
 class Resources(_Strict):
@@ -108,6 +142,37 @@ class DispatchSettings(_Strict):
     cancel_propagation: Literal["Foreground", "Background"] = "Foreground"
 
 
+class AlgorithmConfig(_Strict):
+    """An algorithm the API registers at start-up: created if the registry lacks it, and
+    `version` published if the registry has never seen that version (see wrapper.registry)."""
+
+    name: DnsLabel
+    image: Annotated[str, _check(imagerefs.repository)]
+    version: Annotated[str, _check(imagerefs.tag)]
+    description: str = Field(default="", max_length=1024)
+    # The container command of jobs that name the algorithm and give no command of their own.
+    command: list[str] | None = None
+
+
+class CapacityCap(_Strict):
+    """Upper bounds on the cluster capacity admission may hand out (unset: no bound)."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    gpu: int | None = Field(default=None, ge=0)
+
+
+class AdmissionSettings(_Strict):
+    capacity_cap: CapacityCap | None = None
+    # Best-effort FIFO within a team until the head job has waited this long; then it holds
+    # the next free capacity and no job of its team passes it.
+    head_wait_seconds: float = Field(default=120.0, ge=0)
+    # Queued jobs per team a worker considers for one decision (like Kueue's lookback).
+    lookahead: int = Field(default=500, ge=1)
+    # Recent admissions counted for ETAs.
+    eta_window_seconds: int = Field(default=600, ge=10)
+
+
 class TrainqConfig(_Strict):
     # Names PyTorchJobs `<instance>-<job id>`; must be unique per cluster (tests use their own).
     instance: Annotated[str, _check(lambda v: kubenames.dns1035_label(v, max_len=20))] = "tq"
@@ -118,6 +183,19 @@ class TrainqConfig(_Strict):
     limits: Limits = Limits()
     api: ApiSettings = ApiSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    admission: AdmissionSettings = AdmissionSettings()
+    algorithms: list[AlgorithmConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _algorithms_consistent(self) -> "TrainqConfig":
+        names = [a.name for a in self.algorithms]
+        if len(set(names)) != len(names):
+            raise ValueError("algorithms: names must be unique")
+        for a in self.algorithms:
+            problem = imagerefs.allowed(a.image, self.images.allowed_prefixes)
+            if problem:
+                raise ValueError(f"algorithms: {a.name}: {problem} (images.allowed_prefixes)")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainqConfig":

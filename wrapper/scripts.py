@@ -6,17 +6,45 @@ legality of each transition is decided in Python from the state table before a s
 the scripts only guarantee that nobody changed the status in between (compare-and-set).
 """
 
-# Compare-and-set a job's status and keep the indexes in step.
-# KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch leases
+# Give back a job's admission reservation (if it holds one) and wake a worker; used inside
+# TRANSITION when a job ends. Idempotent: only the first HDEL finds the reservation.
+# Amounts are integer strings, negated by prefixing '-' (Lua would print big numbers as floats).
+_RELEASE = """
+local function release(reservations, team_usage, total_usage, wake, id)
+  local r = redis.call('HGET', reservations, id)
+  if not r then return end
+  redis.call('HDEL', reservations, id)
+  local fields = {'cpu', 'memory', 'gpu'}
+  local i = 1
+  for amount in string.gmatch(r, '[^|]+') do
+    if amount ~= '0' then
+      redis.call('HINCRBY', team_usage, fields[i], '-' .. amount)
+      redis.call('HINCRBY', total_usage, fields[i], '-' .. amount)
+    end
+    i = i + 1
+  end
+  redis.call('HINCRBY', team_usage, 'jobs', -1)
+  redis.call('HINCRBY', total_usage, 'jobs', -1)
+  redis.call('LPUSH', wake, id)
+  redis.call('LTRIM', wake, 0, 63)
+end
+"""
+
+# Compare-and-set a job's status and keep the indexes in step; a job that ends gives back its
+# admission reservation in the same step.
+# KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch leases,
+#       6 reservations, 7 team usage, 8 total usage, 9 admission wake-up list
 # ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''),
 #       5 new indexed ('1'|''), 6 team active op ('add'|'rem'),
 #       7 lease op: a deadline (set it), 'rem' (drop the lease) or '' (leave it),
-#       8.. field/value pairs to set
+#       8 release the reservation ('1'|''), 9.. field/value pairs to set
 # Returns {1} when applied, {0, current status or ''} when the status was not the expected one.
-TRANSITION = """
+TRANSITION = (
+    _RELEASE
+    + """
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= ARGV[2] then return {0, current or ''} end
-if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
 redis.call('HSET', KEYS[1], 'status', ARGV[3])
 if ARGV[2] ~= ARGV[3] then
   if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) end
@@ -26,8 +54,10 @@ if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[1])
 else redis.call('SREM', KEYS[4], ARGV[1]) end
 if ARGV[7] == 'rem' then redis.call('ZREM', KEYS[5], ARGV[1])
 elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1]) end
+if ARGV[8] == '1' then release(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1]) end
 return {1}
 """
+)
 
 # Pop the next job for dispatch from team queues tried in the given order, and mark it
 # `dispatching` with a lease in the same step, so a worker crash can never lose a popped job.
@@ -92,4 +122,69 @@ TAKE_EXPIRED_LEASES = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
 return ids
+"""
+
+# Admit one queued job: re-check that its whole request fits the team's limit and the cluster
+# capacity against the reservations of record, then take it off its team queue, mark it
+# `dispatching` with a lease, and reserve its resources, all in one step, so any number of
+# workers can never over-commit. A job already `dispatching` (its lease expired: a worker died
+# between reserve and create) keeps its reservation and is handed out again with a new lease.
+# KEYS: 1 team queue list, 2 queued index, 3 dispatching index, 4 dispatch leases,
+#       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
+#       10.. usage of every team whose pods may use the same nodes (this team included)
+# ARGV: 1 job key prefix, 2 job id, 3 lease deadline, 4 JSON timestamp, 5 'queued',
+#       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
+#       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
+#       18 events cutoff
+# Returns {'admitted'} | {'redispatch'} | {'stale'} | {'quota', resource} | {'capacity', resource}
+ADMIT = """
+local jk = ARGV[1] .. ARGV[2]
+local status = redis.call('HGET', jk, 'status')
+if status == ARGV[6] then
+  if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 then return {'stale'} end
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+  redis.call('HSET', jk, 'updated_at', ARGV[4])
+  return {'redispatch'}
+end
+if status ~= ARGV[5] then
+  redis.call('LREM', KEYS[1], 0, ARGV[2])
+  return {'stale'}
+end
+if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {'stale'} end
+local fields = {'cpu', 'memory', 'gpu'}
+local team = redis.call('HMGET', KEYS[7], 'cpu', 'memory', 'gpu', 'jobs')
+local total = {0, 0, 0}
+for k = 10, #KEYS do
+  local u = redis.call('HMGET', KEYS[k], 'cpu', 'memory', 'gpu')
+  for i = 1, 3 do total[i] = total[i] + (tonumber(u[i]) or 0) end
+end
+if (tonumber(team[4]) or 0) + 1 > tonumber(ARGV[13]) then return {'quota', 'jobs'} end
+for i = 1, 3 do
+  local d = tonumber(ARGV[6 + i])
+  if d > 0 then
+    if (tonumber(team[i]) or 0) + d > tonumber(ARGV[9 + i]) then return {'quota', fields[i]} end
+    if total[i] + d > tonumber(ARGV[13 + i]) then
+      return {'capacity', fields[i]}
+    end
+  end
+end
+redis.call('LREM', KEYS[1], 0, ARGV[2])
+redis.call('HSET', jk, 'status', ARGV[6], 'admitted_at', ARGV[4], 'updated_at', ARGV[4])
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[5], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[6], ARGV[2], ARGV[7] .. '|' .. ARGV[8] .. '|' .. ARGV[9])
+for i = 1, 3 do
+  if ARGV[6 + i] ~= '0' then
+    redis.call('HINCRBY', KEYS[7], fields[i], ARGV[6 + i])
+    redis.call('HINCRBY', KEYS[8], fields[i], ARGV[6 + i])
+  end
+end
+redis.call('HINCRBY', KEYS[7], 'jobs', 1)
+redis.call('HINCRBY', KEYS[8], 'jobs', 1)
+redis.call('HSET', KEYS[7], 'last_admitted', ARGV[17])
+redis.call('ZADD', KEYS[9], ARGV[17], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', ARGV[18])
+return {'admitted'}
 """

@@ -8,6 +8,7 @@ table in `wrapper.states` and applies the change with a compare-and-set script.
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -20,7 +21,8 @@ from wrapper.states import ACTIVE, TERMINAL, JobStatus, can_transition
 from wrapper.teamqueue import TeamQueues, utcnow
 
 PUBLIC_FIELDS = (
-    "id", "team", "name", "status", "position", "reason", "message", "submitted_at",
+    "id", "team", "name", "status", "position", "global_position", "pending_reason",
+    "eta_seconds", "reason", "message", "submitted_at",
     "admitted_at", "started_at", "finished_at", "spec", "pytorchjob", "replicas", "conditions",
 )  # fmt: skip
 
@@ -78,6 +80,8 @@ class JobStore:
         self.idempotency_ttl = idempotency_ttl
         self.queues = TeamQueues(client, teams)
         self._cas = client.register_script(scripts.TRANSITION)
+        # record -> {position, global_position, pending_reason, message, eta_seconds}
+        self.visibility: Callable[[dict], dict] | None = None
 
     # --- submission -------------------------------------------------------------------
     def submit(
@@ -120,6 +124,8 @@ class JobStore:
                     pipe.sadd(keys.status_index(JobStatus.QUEUED), job_id)
                     pipe.zadd(keys.team_jobs(team), {str(job_id): job_id})
                     self.queues.add(pipe, team, job_id, spec["priority"])
+                    pipe.lpush(keys.ADMISSION_WAKE, job_id)  # idle workers block on this
+                    pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
                     if idem_key:
                         pipe.hset(idem_key, mapping={"job_id": job_id, "digest": digest})
                         pipe.expire(idem_key, self.idempotency_ttl)
@@ -141,10 +147,14 @@ class JobStore:
             return [_decode(raw) if raw else None for raw in pipe.execute()]
 
     def public(self, record: dict) -> dict:
-        """The API view of a record: the public fields, with the live queue position."""
+        """The API view of a record: the public fields; while queued, where it stands and why
+        it waits (from `self.visibility`, set by the API, else the raw queue position)."""
         out = {k: record.get(k) for k in PUBLIC_FIELDS}
         if record["status"] == JobStatus.QUEUED:
-            out["position"] = self.queues.position(record["team"], record["id"])
+            if self.visibility is not None:
+                out.update(self.visibility(record))
+            else:
+                out["position"] = self.queues.position(record["team"], record["id"])
         return out
 
     def list_team(
@@ -212,6 +222,10 @@ class JobStore:
                     keys.status_index(target),
                     keys.team_active(json.loads(team)),
                     keys.DISPATCH_LEASES,
+                    keys.RESERVATIONS,
+                    keys.team_usage(json.loads(team)),
+                    keys.USAGE_TOTAL,
+                    keys.ADMISSION_WAKE,
                 ],
                 args=[
                     job_id,
@@ -221,6 +235,7 @@ class JobStore:
                     "1" if target not in TERMINAL else "",
                     "add" if target in ACTIVE else "rem",
                     lease_op,
+                    "1" if target in TERMINAL else "",  # an ended job gives back its reservation
                     *_encode(all_fields),
                 ],
             )

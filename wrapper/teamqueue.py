@@ -74,6 +74,8 @@ class TeamQueues:
             self._rq_job(team, job_id).save(pipeline=pipe)
             pipe.sadd(queue.redis_queues_keys, queue.key)
             pipe.lpush(queue.key, job_id)
+            pipe.lpush(keys.ADMISSION_WAKE, job_id)
+            pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
             pipe.execute()
 
     def remove(self, team: str, job_id: int) -> None:

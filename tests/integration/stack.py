@@ -17,7 +17,12 @@ from kubernetes import client, config
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_CONFIG = REPO / "k8s/local/trainq.yaml"
-TOKENS = {"alpha": "alpha-dev-token", "beta": "beta-dev-token", "admin": "admin-dev-token"}
+TOKENS = {
+    "alpha": "alpha-dev-token",
+    "beta": "beta-dev-token",
+    "local": "local-dev-token",
+    "admin": "admin-dev-token",
+}
 TERMINAL = {"succeeded", "failed", "cancelled"}
 FAST = {"trainq.dev/sim-run-for": "1s"}
 

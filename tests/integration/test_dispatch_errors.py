@@ -22,6 +22,7 @@ def test_transient_error_keeps_dispatching_then_succeeds(private_stack, kubeconf
     broken_path = tmp_path / "broken-kubeconfig"
     broken_path.write_text(yaml.safe_dump(broken))
     api = stack.start_api()
+    stack.start_watcher()  # caches the cluster capacity that admission needs
     stack.start_worker("offline", {"KUBECONFIG": str(broken_path)})
     rec = api.submit_ok("alpha", job_body(unique("flaky")))
 
@@ -35,7 +36,6 @@ def test_transient_error_keeps_dispatching_then_succeeds(private_stack, kubeconf
     assert stack.pytorchjobs("team-alpha", rec["id"]) == []
     stack.kill("offline", signal.SIGTERM)
     stack.start_worker("online")
-    stack.start_watcher()
     api.wait_status("alpha", rec["id"], "succeeded", 60)
     assert len(stack.pytorchjobs("team-alpha", rec["id"])) == 1
 

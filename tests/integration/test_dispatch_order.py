@@ -1,5 +1,5 @@
-"""Workers take jobs from the teams' queues in round-robin order (the selection policy until
-the admission issue), and by priority within a team."""
+"""Workers take jobs from the teams' queues by weighted fair share (equal teams with equal jobs
+alternate; ties go to the earlier submission), and by priority within a team."""
 
 import pytest
 
@@ -8,7 +8,7 @@ from tests.integration.stack import job_body, unique
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
-def test_round_robin_across_teams_and_priority_within_a_team(private_stack):
+def test_fair_share_across_teams_and_priority_within_a_team(private_stack):
     stack = private_stack
     api = stack.start_api()
     submitted = []  # while no worker runs, everything queues up

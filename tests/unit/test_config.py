@@ -25,13 +25,15 @@ def test_local_config_has_the_documented_teams_and_tokens(config):
     assert [(t.name, t.namespace) for t in config.teams] == [
         ("alpha", "team-alpha"),
         ("beta", "team-beta"),
+        ("local", "team-local"),
     ]
     digest = {
         name: hashlib.sha256(f"{name}-dev-token".encode()).hexdigest()
-        for name in ("alpha", "beta", "admin")
+        for name in ("alpha", "beta", "local", "admin")
     }
     assert config.team("alpha").token_sha256 == [digest["alpha"]]
     assert config.team("beta").token_sha256 == [digest["beta"]]
+    assert config.team("local").token_sha256 == [digest["local"]]
     assert config.admin_token_sha256 == [digest["admin"]]
     assert config.images.allowed_prefixes == ["docker.io/", "ghcr.io/trainq/"]
 
@@ -50,6 +52,33 @@ def test_local_config_has_the_documented_teams_and_tokens(config):
         (lambda r: r["dispatch"].update(cancel_propagation="X"), "dispatch.cancel_propagation"),
         (lambda r: r.update(instance="Has_Caps"), "instance"),
         (lambda r: r["images"].update(allowed_prefixes=[]), "images.allowed_prefixes"),
+        (
+            lambda r: r["teams"][2].update(node_selector={"bad key!": "x"}),
+            "teams[2].node_selector.bad key!.[key]",
+        ),
+        (
+            lambda r: r["teams"][2].update(node_selector={"trainq.dev/pool": "-bad"}),
+            "teams[2].node_selector.trainq.dev/pool",
+        ),
+        (lambda r: r["teams"][2].update(node_selector=["pool"]), "teams[2].node_selector"),
+        (
+            lambda r: r["teams"][2]["tolerations"][0].update(effect="Sometimes"),
+            "teams[2].tolerations[0].effect",
+        ),
+        (
+            lambda r: r["teams"][2]["tolerations"][0].update(operator="In"),
+            "teams[2].tolerations[0].operator",
+        ),
+        (
+            lambda r: r["teams"][2]["tolerations"][0].update(operator="Exists"),
+            "teams[2].tolerations[0]",
+        ),
+        (lambda r: r["teams"][2]["tolerations"][0].pop("key"), "teams[2].tolerations[0]"),
+        (
+            lambda r: r["teams"][2]["tolerations"][0].update(seconds=5),
+            "teams[2].tolerations[0].seconds",
+        ),
+        (lambda r: r["teams"][2].update(tolerations={"key": "a"}), "teams[2].tolerations"),
     ],
 )
 def test_bad_config_names_the_bad_key(tmp_path, mutate, named):
@@ -105,3 +134,30 @@ def test_a_bad_config_stops_each_process_naming_the_key(tmp_path, command):
     assert proc.returncode == 2
     assert "teams[0].quota.max_running_jobs" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_team_placement_pins_the_local_team_to_the_local_node(config):
+    assert config.team("local").pod_placement() == {
+        "nodeSelector": {"trainq.dev/pool": "local"},
+        "tolerations": [
+            {"key": "trainq.dev/local-node", "operator": "Equal", "value": "true",
+             "effect": "NoSchedule"}
+        ],
+    }  # fmt: skip
+    # Teams without a pool run wherever the scheduler puts them.
+    assert config.team("alpha").pod_placement() == {}
+
+
+def test_tolerations_follow_the_apiserver_rules(tmp_path):
+    raw = _raw()
+    raw["teams"][2]["tolerations"] = [
+        {"operator": "Exists"},  # tolerates every taint
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
+        {"key": "gpu"},  # operator defaults to Equal, value to empty
+    ]
+    team = load_config(_write(tmp_path, raw)).team("local")
+    assert team.pod_placement()["tolerations"] == [
+        {"operator": "Exists"},
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
+        {"key": "gpu", "operator": "Equal"},
+    ]

@@ -1,0 +1,236 @@
+"""Admission's Redis edge: loads the snapshot `wrapper.admission.plan` decides on (team queues,
+reservations, the cached cluster capacity, recent admission rate), applies one admission with
+the ADMIT script (re-checked atomically, so concurrent workers never over-commit), caches the
+cluster capacity, and owns the wake-up list idle workers block on.
+
+Reservations are given back by `JobStore.transition` when a job ends (the TRANSITION script).
+"""
+
+import calendar
+import json
+import time
+
+from redis import Redis
+
+from wrapper import admission, keys, scripts
+from wrapper.admission import Admission, ClusterState, Pool, QueuedJob, Res, TeamState
+from wrapper.config import TrainqConfig
+from wrapper.states import JobStatus
+from wrapper.store import JobStore
+from wrapper.teamqueue import utcnow
+
+# A cached capacity older than this is refreshed by whoever needs it (a periodic list when no
+# watcher keeps it current with its node watch).
+CAPACITY_MAX_AGE_S = 30.0
+KNOWN_JOBS_MAX = 200_000  # parsed queued jobs kept per process
+
+
+def epoch(timestamp: str) -> float:
+    """'2026-01-01T10:00:00.123Z' -> epoch seconds."""
+    whole, _, frac = timestamp.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float(f"0.{frac or 0}")
+
+
+def _int(value) -> int:
+    return int(value) if value is not None else 0
+
+
+def _res(raw: dict) -> Res:
+    return Res(_int(raw.get(b"cpu")), _int(raw.get(b"memory")), _int(raw.get(b"gpu")))
+
+
+def quota_of(team) -> Res:
+    q = team.quota
+    return Res.parse(q.cpu, q.memory, q.gpu)
+
+
+def borrowing_of(team) -> Res | None:
+    b = team.borrowing_limit
+    return None if b is None else Res.parse(b.cpu, b.memory, b.gpu)
+
+
+def cap_of(config: TrainqConfig) -> Res | None:
+    c = config.admission.capacity_cap
+    return None if c is None else Res.parse(c.cpu, c.memory, c.gpu)
+
+
+class AdmissionStore:
+    def __init__(self, store: JobStore, config: TrainqConfig):
+        self.store, self.config = store, config
+        self.redis: Redis = store.redis
+        self._admit = self.redis.register_script(scripts.ADMIT)
+        self.team_pool: dict[str, str] = {}  # as of the last `load`
+        self._queued_jobs: dict[int, QueuedJob] = {}
+        self.pool_map: dict[str, Pool] = {}
+
+    # --- cluster capacity cache ----------------------------------------------------------
+    def nodes(self) -> tuple[list[dict] | None, float | None]:
+        """The cached schedulable nodes (compact) and when they were read (None: never)."""
+        raw, updated = self.redis.hmget(keys.CAPACITY, "nodes", "updated_at")
+        if raw is None:
+            return None, None
+        return json.loads(raw), float(updated)
+
+    def write_nodes(self, nodes: list[dict]) -> None:
+        """Cache a fresh reading; wakes a worker when it changed (capacity may have grown)."""
+        encoded = json.dumps(sorted(nodes, key=lambda n: n["name"]), sort_keys=True)
+        old = self.redis.hget(keys.CAPACITY, "nodes")
+        self.redis.hset(keys.CAPACITY, mapping={"nodes": encoded, "updated_at": time.time()})
+        if old is None or old.decode() != encoded:
+            self.wake()
+
+    def capacity_is_stale(self) -> bool:
+        _, updated = self.nodes()
+        return updated is None or time.time() - updated > CAPACITY_MAX_AGE_S
+
+    def pools(self, nodes: list[dict] | None) -> tuple[dict[str, str], dict[str, Pool], Res | None]:
+        """Each team's node pool, the pools, and the total capacity (None: nodes unknown)."""
+        if nodes is None:
+            return {}, {}, None
+        placements = {t.name: (dict(getattr(t, "node_selector", {}) or {}),
+                               [tol.pod_spec() for tol in getattr(t, "tolerations", [])])
+                      for t in self.config.teams}  # fmt: skip
+        return admission.pools_for(nodes, placements, cap_of(self.config))
+
+    # --- snapshot ------------------------------------------------------------------------
+    def admission_rate(self, now: float) -> float | None:
+        """Admissions per second over the recent window; None until two are known."""
+        window = self.config.admission.eta_window_seconds
+        events = self.redis.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf",
+                                          withscores=True)  # fmt: skip
+        if len(events) < 2:
+            return None
+        span = max(now - events[0][1], 1.0)
+        return len(events) / span
+
+    def load(self, lookahead: int | None = None) -> tuple[ClusterState, list[tuple[str, int]]]:
+        """The snapshot for a decision, and queue entries that are re-dispatches (a job still
+        `dispatching` whose lease expired: it keeps its reservation)."""
+        teams = self.config.teams
+        end = -1 if lookahead is None else lookahead - 1
+        with self.redis.pipeline(transaction=False) as pipe:
+            for t in teams:
+                pipe.lrange(self.store.queues.queue(t.name).key, 0, end)
+                pipe.hgetall(keys.team_usage(t.name))
+            pipe.hget(keys.CAPACITY, "nodes")
+            values = pipe.execute()
+        ids = {t.name: [int(x) for x in values[2 * i]] for i, t in enumerate(teams)}
+        usage = {t.name: values[2 * i + 1] for i, t in enumerate(teams)}
+        team_pool, pools, total = self.pools(json.loads(values[-1]) if values[-1] else None)
+        self.team_pool, self.pool_map = team_pool, pools
+        # A queued job's demand, priority and submission never change: parsed once per process.
+        known = self._queued_jobs
+        if len(known) > KNOWN_JOBS_MAX:
+            known.clear()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for t in teams:
+                for job_id in ids[t.name]:
+                    if job_id in known:
+                        pipe.hmget(keys.job_key(job_id), "status")
+                    else:
+                        pipe.hmget(keys.job_key(job_id), "status", "spec", "submitted_at")
+            rows = iter(pipe.execute())
+        redispatch: list[tuple[str, int]] = []
+        states = []
+        for t in teams:
+            queue = []
+            for job_id in ids[t.name]:
+                row = next(rows)
+                if row[0] is None:
+                    continue
+                status = row[0].decode()
+                if status == JobStatus.DISPATCHING:
+                    redispatch.append((t.name, job_id))
+                elif status == JobStatus.QUEUED:
+                    if job_id not in known:
+                        spec, submitted = json.loads(row[1]), epoch(json.loads(row[2]))
+                        demand = admission.demand(spec)
+                        known[job_id] = QueuedJob(job_id, demand, spec["priority"], submitted)
+                    queue.append(known[job_id])
+            u = usage[t.name]
+            states.append(TeamState(
+                name=t.name, weight=t.weight, quota=quota_of(t), max_jobs=t.quota.max_running_jobs,
+                borrowing_limit=borrowing_of(t), usage=_res(u), running=_int(u.get(b"jobs")),
+                queue=tuple(queue), pool=team_pool.get(t.name, ""),
+                last_admitted=float(u.get(b"last_admitted") or 0),
+            ))  # fmt: skip
+        now = time.time()
+        state = ClusterState(
+            teams=tuple(states),
+            capacity=total,
+            now=now,
+            head_wait_seconds=self.config.admission.head_wait_seconds,
+            admission_rate=self.admission_rate(now),
+            pools=pools,
+        )
+        return state, redispatch
+
+    def never_fits(self, team_name: str, spec: dict) -> list[dict]:
+        """Field errors for a request that can never be admitted (422 at submission): more
+        than the team's quota plus borrowing limit, or than the whole cluster (capped)."""
+        team = self.config.team(team_name)
+        state = TeamState(
+            name=team.name, weight=team.weight, quota=quota_of(team),
+            max_jobs=team.quota.max_running_jobs, borrowing_limit=borrowing_of(team),
+            usage=Res(), running=0, queue=(),
+        )  # fmt: skip
+        team_pool, pools, _ = self.pools(self.nodes()[0])
+        capacity = pools[team_pool[team_name]].capacity if pools else None
+        where = "the whole cluster has" if len(pools) <= 1 else f"team {team_name}'s nodes have"
+        problems = admission.never_fits(admission.demand(spec), state, capacity, where)
+        return [
+            {"field": "team" if r == "max_running_jobs" else f"resources.{r}", "message": m}
+            for r, m in problems
+        ]
+
+    # --- applying a decision -------------------------------------------------------------
+    def admit(self, adm: Admission, lease_seconds: float) -> tuple[str, str | None]:
+        """Reserve and claim one job atomically (after `load`, which knows the pools).
+        Returns ('admitted'|'redispatch'|'stale', None), or ('quota'|'capacity', resource)
+        when it no longer fits (another worker was faster)."""
+        pool = self.pool_map.get(adm.pool)
+        sharing = [t for t, p in self.team_pool.items() if pool and p in pool.overlaps]
+        return self._run(adm.team, adm.job_id, adm.demand, adm.team_limit, adm.max_jobs,
+                         adm.capacity, lease_seconds, sharing or [adm.team])  # fmt: skip
+
+    def redispatch(self, team: str, job_id: int, lease_seconds: float) -> bool:
+        zero = Res()
+        outcome, _ = self._run(team, job_id, zero, zero, 0, zero, lease_seconds, [team])
+        return outcome == "redispatch"
+
+    def _run(self, team, job_id, d: Res, limit: Res, max_jobs, cap: Res, lease_seconds,
+             sharing: list[str]):  # fmt: skip
+        now = time.time()
+        queue = self.store.queues.queue(team)
+        result = self._admit(
+            keys=[queue.key, keys.status_index(JobStatus.QUEUED),
+                  keys.status_index(JobStatus.DISPATCHING), keys.DISPATCH_LEASES,
+                  keys.team_active(team), keys.RESERVATIONS, keys.team_usage(team),
+                  keys.USAGE_TOTAL, keys.ADMITTED_EVENTS,
+                  *(keys.team_usage(t) for t in sharing)],
+            args=[keys.JOB_KEY_PREFIX, job_id, now + lease_seconds, json.dumps(utcnow()),
+                  JobStatus.QUEUED.value, JobStatus.DISPATCHING.value,
+                  d.cpu, d.memory, d.gpu, limit.cpu, limit.memory, limit.gpu, max_jobs,
+                  cap.cpu, cap.memory, cap.gpu, now,
+                  now - self.config.admission.eta_window_seconds],
+        )  # fmt: skip
+        parts = [x.decode() if isinstance(x, bytes) else x for x in result]
+        return parts[0], (parts[1] if len(parts) > 1 else None)
+
+    # --- waking idle workers -------------------------------------------------------------
+    def wake(self, n: int = 1) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.lpush(keys.ADMISSION_WAKE, *(["wake"] * n))
+            pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
+            pipe.execute()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until something may have become admissible (a submission, a job ending, a
+        re-queue, a capacity change) or timeout; True when woken."""
+        return self.redis.blpop([keys.ADMISSION_WAKE], timeout=max(timeout, 0.01)) is not None
+
+    def usage(self) -> dict[str, Res]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for t in self.config.teams:
+                pipe.hgetall(keys.team_usage(t.name))
+            return {t.name: _res(u) for t, u in zip(self.config.teams, pipe.execute(), strict=True)}
