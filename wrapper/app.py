@@ -4,8 +4,9 @@ import logging
 
 from flask import Flask
 
-from wrapper import errors, health, jobs, metrics, openapi, queues
+from wrapper import algorithms, bench, compat, errors, health, jobs, metrics, openapi, queues
 from wrapper.config import Settings, TrainqConfig
+from wrapper.registry import AlgorithmRegistry
 from wrapper.services import Services
 from wrapper.store import JobStore, connect
 
@@ -16,14 +17,20 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
     app.json.sort_keys = False
     team_names = [t.name for t in config.teams]
     store = JobStore(connect(settings.redis_url), team_names, config.api.idempotency_ttl_seconds)
+    store.visibility = queues.job_visibility  # queued records show position and pending reason
     app.extensions["trainq"] = Services(
         config=config,
         settings=settings,
         store=store,
         apiserver=health.ApiserverProbe(settings.kubeconfig),
+        algorithms=AlgorithmRegistry(store.redis, config.algorithms),
     )
-    for bp in (jobs.bp, queues.bp, health.bp, metrics.bp, openapi.bp):
+    # Every API process does it (idempotently); with Redis down, before the first registry read.
+    app.extensions["trainq"].algorithms.register_configured_at_start()
+    for bp in (jobs.bp, queues.bp, algorithms.bp, compat.bp, health.bp, metrics.bp, openapi.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(queues.all_bp)
+    bench.register(app)  # benchmarks only: POST /v1/bench/noop when TRAINQ_BENCH_NOOP=1
     errors.register(app)
     app.after_request(metrics.count_errors)
     logging.getLogger("trainq").setLevel(logging.INFO)

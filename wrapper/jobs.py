@@ -7,6 +7,8 @@ from flask import Blueprint, jsonify, request, url_for
 from wrapper import metrics
 from wrapper.auth import authenticate, authorize_team
 from wrapper.errors import ApiError, not_found, validation_error
+from wrapper.queues import admissions
+from wrapper.registry import resolved_spec
 from wrapper.schemas import JobRequest
 from wrapper.services import services
 from wrapper.states import DISPATCHED, JobStatus
@@ -50,6 +52,14 @@ def _idempotency_key() -> str | None:
     return key
 
 
+def resolve_algorithm(svc, spec: dict, name: str) -> dict:
+    """Fix a spec that names an algorithm to the algorithm's current version (422 if unknown)."""
+    current = svc.algorithms.resolve(name)
+    if current is None:
+        raise validation_error([{"field": "algorithm", "message": f"unknown algorithm {name!r}"}])
+    return resolved_spec(spec, current)
+
+
 def _location(team: str, job_id: int) -> str:
     return url_for("jobs.get_job", team=team, job_id=job_id)
 
@@ -60,8 +70,15 @@ def submit(team: str):
     body = _json_body()
     key = _idempotency_key()
     req = JobRequest.model_validate(body, context={"config": svc.config})
+    spec = req.to_spec(svc.config)
+    if req.algorithm is not None:
+        spec = resolve_algorithm(svc, spec, req.algorithm)
+    never = admissions().never_fits(team, spec)
+    if never:
+        raise validation_error(never, "The job can never be admitted: it asks for more than "
+                               "its team may ever hold or than the cluster has.")  # fmt: skip
     try:
-        record, replayed = svc.store.submit(team, req.to_spec(svc.config), key, body_digest(body))
+        record, replayed = svc.store.submit(team, spec, key, body_digest(body))
     except IdempotencyConflict:
         raise validation_error(
             [{"field": "Idempotency-Key", "message": "already used with a different body"}],

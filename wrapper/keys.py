@@ -15,6 +15,15 @@ CANCEL_REQUESTS = PREFIX + "cancel-requests"
 # The team served last, so round robin is global across all workers.
 LAST_SERVED_TEAM = PREFIX + "selection:last-served-team"
 
+# Admission (wrapper.admission_store): job id -> "cpu|memory|gpu" it reserved, held from
+# admission until the job ends; the cluster-wide sum of reservations; a wake-up list that idle
+# workers block on; the cached cluster capacity; recent admissions (scored by time, for ETAs).
+RESERVATIONS = PREFIX + "admission:reservations"
+USAGE_TOTAL = PREFIX + "admission:usage"
+ADMISSION_WAKE = PREFIX + "admission:wake"
+CAPACITY = PREFIX + "admission:capacity"
+ADMITTED_EVENTS = PREFIX + "admission:admitted"
+
 
 def job_key(job_id: int | str) -> str:
     """Hash holding one job record."""
@@ -36,6 +45,11 @@ def team_active(team: str) -> str:
     return f"{PREFIX}team:{team}:active"
 
 
+def team_usage(team: str) -> str:
+    """Hash of what a team's admitted, unfinished jobs reserved: cpu, memory, gpu, jobs."""
+    return f"{PREFIX}team:{team}:usage"
+
+
 def idempotency(team: str, key_digest: str) -> str:
     """Idempotency-Key record (job id and body digest) for one team."""
     return f"{PREFIX}team:{team}:idempotency:{key_digest}"
@@ -44,3 +58,13 @@ def idempotency(team: str, key_digest: str) -> str:
 def rq_queue_name(team: str) -> str:
     """Name of a team's RQ queue (RQ stores it under rq:queue:<name>)."""
     return f"trainq-{team}"
+
+
+# --- the algorithm registry (wrapper.registry) -------------------------------------------
+# Set of registered algorithm names.
+ALGORITHM_NAMES = PREFIX + "algorithms"
+
+
+def algorithm(name: str) -> str:
+    """JSON record of one algorithm: current version and its version history."""
+    return f"{PREFIX}algorithm:{name}"

@@ -6,7 +6,7 @@ from functools import cache
 from flask import Blueprint, jsonify
 from pydantic.json_schema import models_json_schema
 
-from wrapper import schemas
+from wrapper import algorithms, compat, miniautoml, schemas
 from wrapper.states import JobStatus
 
 bp = Blueprint("openapi", __name__)
@@ -99,8 +99,16 @@ def _paths() -> dict:
         "/v1/teams/{team}/queue": {
             "parameters": [TEAM],
             "get": {
-                "summary": "The team's queue in dequeue order",
+                "summary": "The team's queue in admission order, with pending reasons, ETAs, "
+                           "quota, usage, borrowing and share",
                 "responses": {"200": _json(_ref("QueueView"), "The queue"),
+                              **_errors(401, 404, 503)},
+            },
+        },
+        "/v1/queues": {
+            "get": {
+                "summary": "Every team's queue at a glance (admin token)",
+                "responses": {"200": _json(_ref("AllQueues"), "All queues"),
                               **_errors(401, 404, 503)},
             },
         },
@@ -135,7 +143,16 @@ def document() -> dict:
         (schemas.JobRecord, "serialization"),
         (schemas.JobList, "serialization"),
         (schemas.QueueView, "serialization"),
+        (schemas.AllQueues, "serialization"),
         (schemas.Problem, "serialization"),
+        (schemas.AlgorithmCreate, "validation"),
+        (schemas.AlgorithmUpdate, "validation"),
+        (schemas.Algorithm, "serialization"),
+        (schemas.AlgorithmList, "serialization"),
+        (miniautoml.TrainRequest, "validation"),
+        (miniautoml.TrainResponse, "serialization"),
+        (miniautoml.TrainStatusRequest, "validation"),
+        (miniautoml.TrainStatusResponse, "serialization"),
     ]
     _, top = models_json_schema(models, ref_template=REF)
     components = dict(top["$defs"])
@@ -148,7 +165,15 @@ def document() -> dict:
             "description": "Team-scoped queue in front of Kubeflow PyTorchJobs. Errors are "
             "RFC 9457 application/problem+json.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **algorithms.openapi_paths(), **compat.openapi_paths()},
+        "tags": [
+            {"name": algorithms.TAG, "description": "The algorithm registry"},
+            {
+                "name": compat.TAG,
+                "description": "The compatibility surface: the MiniAutoML training service's "
+                "Train and GetTrainingStatus, for clients built for it",
+            },
+        ],
         "components": {
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from wrapper import kubenames
+from wrapper import imagerefs, kubenames
 from wrapper.config import TrainqConfig
 from wrapper.states import JobStatus
 
@@ -83,6 +83,13 @@ def _job_name(name: str) -> str:
     return name
 
 
+def _algorithm_name(name: str) -> str:
+    message = kubenames.dns1123_label(name)
+    if message:
+        raise ValueError(message)
+    return name
+
+
 def _quantity(value: str) -> str:
     if kubenames.quantity(value) <= 0:
         raise ValueError("must be greater than zero")
@@ -144,7 +151,16 @@ class JobRequest(_Body):
     name: Annotated[str, AfterValidator(_job_name)] = Field(
         description=f"DNS-1035 label, at most {NAME_MAX} chars"
     )
-    image: str = Field(min_length=1, max_length=1024, pattern=r"^[^\s]+$")
+    image: str | None = Field(
+        default=None, min_length=1, max_length=1024, pattern=r"^[^\s]+$",
+        description="Container image; give either this or `algorithm`",
+    )  # fmt: skip
+    algorithm: Annotated[str, AfterValidator(_algorithm_name)] | None = Field(
+        default=None,
+        validate_default=True,
+        description="A registered algorithm, resolved at submission to its current "
+        "`image:version` (and default command); the spec keeps both",
+    )
     command: list[Arg] | None = Field(default=None, max_length=256)
     args: list[Arg] | None = Field(default=None, max_length=1024)
     env: dict[EnvName, Annotated[str, Field(max_length=32_768)]] = Field(
@@ -170,9 +186,18 @@ class JobRequest(_Body):
     @classmethod
     def _allowed_image(cls, v: str, info: ValidationInfo):
         cfg = _config(info)
-        if cfg and not v.startswith(tuple(cfg.images.allowed_prefixes)):
+        if v is not None and cfg and not v.startswith(tuple(cfg.images.allowed_prefixes)):
             allowed = ", ".join(cfg.images.allowed_prefixes)
             raise ValueError(f"image must start with one of: {allowed}")
+        return v
+
+    @field_validator("algorithm")
+    @classmethod
+    def _image_or_algorithm(cls, v, info: ValidationInfo):
+        if "image" not in info.data:  # the image was invalid; that error names it
+            return v
+        if (info.data["image"] is None) == (v is None):
+            raise ValueError("give either image or algorithm (a registered algorithm's name)")
         return v
 
     @field_validator("workers")
@@ -245,6 +270,10 @@ class PyTorchJobRef(BaseModel):
     name: str
 
 
+PendingReason = Literal["WaitingForQuota", "WaitingForCapacity", "WaitingForHigherPriority",
+                        "WaitingForFairShare", "BorrowingLimitReached"]  # fmt: skip
+
+
 class JobRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -252,7 +281,18 @@ class JobRecord(BaseModel):
     team: str
     name: str
     status: JobStatus
-    position: int | None = Field(description="0-based place in the team queue while queued")
+    position: int | None = Field(
+        description="0-based place in the team's admission order while queued"
+    )
+    global_position: int | None = Field(
+        default=None, description="Estimated 0-based place among all teams (fair share)"
+    )
+    pending_reason: PendingReason | None = Field(
+        default=None, description="Why a queued job waits (null: admissible now, or not queued)"
+    )
+    eta_seconds: float | None = Field(
+        default=None, description="Estimated wait from the recent admission rate (null: unknown)"
+    )
     reason: str | None
     message: str | None
     submitted_at: str
@@ -270,19 +310,59 @@ class JobList(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
 
 
+class Amounts(BaseModel):
+    """null: no limit (a borrowing limit left unset for that resource)."""
+
+    cpu: str | None = Field(description="Kubernetes quantity (cores)")
+    memory: str | None = Field(description="Kubernetes quantity (bytes, e.g. '8Gi')")
+    gpu: int | None
+
+
+class QuotaView(Amounts):
+    max_running_jobs: int
+
+
+class UsageView(Amounts):
+    jobs: int = Field(description="Admitted, unfinished jobs")
+
+
 class QueuedJob(BaseModel):
     id: int
     name: str
-    position: int
+    position: int | None = Field(description="0-based place in the team's admission order")
+    global_position: int | None = Field(description="Estimated place among all teams")
+    pending_reason: PendingReason | None = Field(description="null: admissible now")
+    message: str
+    eta_seconds: float | None
     priority: int
     submitted_at: str
+    wait_seconds: float
+    demand: Amounts = Field(description="The whole job: every replica's resources")
 
 
-class QueueView(BaseModel):
+class TeamQueueSummary(BaseModel):
     team: str
+    weight: float
+    quota: QuotaView
+    borrowing_limit: Amounts | None
+    usage: UsageView = Field(description="Reserved by the team's admitted, unfinished jobs")
+    borrowed: Amounts = Field(description="Usage above the quota")
+    share: float = Field(description="Dominant-resource share of the cluster / weight")
     queued: int
     running: int = Field(description="Dispatched and not yet finished (incl. cancelling)")
-    jobs: list[QueuedJob] = Field(description="In dequeue order")
+    oldest_wait_seconds: float | None
+
+
+class QueueView(TeamQueueSummary):
+    jobs: list[QueuedJob] = Field(description="In admission order")
+
+
+class AllQueues(BaseModel):
+    capacity: Amounts | None = Field(description="Schedulable allocatable, capped (null: unknown)")
+    used: Amounts
+    free: Amounts | None
+    admission_rate_per_minute: float | None
+    teams: list[TeamQueueSummary]
 
 
 class FieldError(BaseModel):
@@ -298,3 +378,88 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     errors: list[FieldError] | None = None
+
+
+# --- the algorithm registry (/v1/algorithms) ------------------------------------------------
+def _repository(image: str) -> str:
+    message = imagerefs.repository(image)
+    if message:
+        raise ValueError(message)
+    return image
+
+
+def _tag(version: str) -> str:
+    message = imagerefs.tag(version)
+    if message:
+        raise ValueError(message)
+    return version
+
+
+Repository = Annotated[str, AfterValidator(_repository)]
+Version = Annotated[str, AfterValidator(_tag)]
+
+
+class _AlgorithmVersionBody(_Body):
+    image: Repository = Field(
+        description="Image repository without tag (jobs run `image:version`); "
+        "must start with one of `images.allowed_prefixes`"
+    )
+    version: Version = Field(description="The version, used as the image tag")
+    command: list[Arg] | None = Field(
+        default=None,
+        max_length=256,
+        description="Default container command of jobs that name the algorithm and give none",
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _allowed_image(cls, v: str, info: ValidationInfo):
+        cfg = _config(info)
+        message = cfg and imagerefs.allowed(v, cfg.images.allowed_prefixes)
+        if message:
+            raise ValueError(message)
+        return v
+
+
+class AlgorithmCreate(_AlgorithmVersionBody):
+    """Body of POST /v1/algorithms."""
+
+    name: Annotated[str, AfterValidator(_algorithm_name)] = Field(
+        description="DNS-1123 label, e.g. 'intent-classification'"
+    )
+    description: str = Field(default="", max_length=1024)
+
+
+class AlgorithmUpdate(_AlgorithmVersionBody):
+    """Body of PUT /v1/algorithms/{name}: publishes `version`. Without `command` the current
+    version's command carries over."""
+
+
+class AlgorithmVersion(BaseModel):
+    version: str
+    image: str
+    image_ref: str = Field(description="What jobs run: image:version")
+    command: list[str] | None
+    published_by: str = Field(description="'admin', or 'config' for start-up registration")
+    published_at: str
+
+
+class AlgorithmSummary(BaseModel):
+    name: str
+    description: str
+    version: str = Field(description="The current version")
+    image: str
+    image_ref: str
+    command: list[str] | None
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+
+
+class Algorithm(AlgorithmSummary):
+    history: list[AlgorithmVersion] = Field(description="Every publication, oldest first")
+
+
+class AlgorithmList(BaseModel):
+    items: list[AlgorithmSummary] = Field(description="By name")

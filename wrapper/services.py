@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from wrapper.config import Settings, TrainqConfig
+from wrapper.registry import AlgorithmRegistry
 from wrapper.store import JobStore
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ class Services:
     settings: Settings
     store: JobStore
     apiserver: "ApiserverProbe"
+    algorithms: AlgorithmRegistry
 
 
 def services() -> Services:
