@@ -12,7 +12,7 @@ RUFF    := $(VENV)/bin/ruff
 # Integration tests share one control plane; independent ones run in parallel.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv trainer-deps lint fmt build helm test-deploy redis-up redis-down cluster-up cluster-down cluster-status \
+.PHONY: help venv trainer-deps lint fmt build helm test-deploy bench redis-up redis-down cluster-up cluster-down cluster-status \
         up down demo test test-unit test-integration test-trainers services-down clean
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make cluster-up    start the local control plane (kubeconfig: .local/kubeconfig)"
 	@echo "make cluster-down  stop it and remove its state"
 	@echo "make up / down     start / stop Redis-backed trainq (API, workers, watcher)"
+	@echo "make bench         benchmarks beside their baselines (benchmarks/RESULTS.md)"
 	@echo "make lint          ruff"
 
 $(VENV)/.stamp: requirements.txt
@@ -93,6 +94,10 @@ test-integration: venv redis-up cluster-up
 # The whole suite: one pytest run so its closing line counts everything.
 test: venv trainer-deps redis-up cluster-up helm
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests
+
+# Benchmarks beside their baselines, one run (benchmarks/RESULTS.md).
+bench: venv redis-up cluster-up
+	source $(LOCAL)/env.sh && $(PY) -m benchmarks
 
 # Stops everything the targets above started (used by CI after `make test`).
 services-down:

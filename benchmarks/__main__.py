@@ -1,0 +1,140 @@
+"""`python -m benchmarks` (what `make bench` runs): every benchmark against its baseline in one
+run, on loopback, against the running local control plane and Redis (k8s/local/env.sh).
+
+Writes results/<UTC date-time>.json and .md and, unless --smoke, RESULTS.md (the latest table,
+the machine and the command). --smoke runs each benchmark tiny (seconds), for `make test`.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from benchmarks import dispatch, fairness, idle, report, scale, status, submission
+from benchmarks.loadgen import ensure_wrk
+from benchmarks.stack import BenchStack
+
+HERE = Path(__file__).resolve().parent
+FULL = {
+    "submission": {"seconds": 10, "connections": 16, "rounds": 3},
+    "dispatch": {"n": 200, "m": 100, "workers": 2},
+    "status": {"jobs": 10_000, "samples": 2000, "wrk_seconds": 5},
+    "scale": {"teams": 1000, "jobs": 100_000, "seconds": 10, "decision_repeats": 200},
+    "idle": {"blocked": 10_000, "window_s": 30, "workers": 2},
+    "fairness": {"per_team": 100, "capacity_jobs": 16, "duration": 10},
+}
+SMOKE = {
+    "submission": {"seconds": 1, "connections": 4, "rounds": 1},
+    "dispatch": {"n": 3, "m": 2, "workers": 1},
+    "status": {"jobs": 30, "samples": 40, "wrk_seconds": 1},
+    "scale": {"teams": 5, "jobs": 60, "seconds": 1, "decision_repeats": 20},
+    "idle": {"blocked": 50, "window_s": 2, "workers": 1},
+    "fairness": {"per_team": 10, "capacity_jobs": 4, "duration": 3},
+}
+ALL = ("submission", "dispatch", "status", "scale", "idle", "fairness")
+
+
+def _guarded(name: str, fn) -> dict:
+    t0 = time.monotonic()
+    print(f"[bench] {name} ...", flush=True)
+    try:
+        out = fn()
+    except Exception as exc:  # noqa: BLE001 - one benchmark failing must not lose the others
+        traceback.print_exc()
+        out = {"error": f"{type(exc).__name__}: {exc}"}
+    out["wall_seconds"] = round(time.monotonic() - t0, 1)
+    print(f"[bench] {name} done in {out['wall_seconds']} s", flush=True)
+    return out
+
+
+def _stop(signum, _frame):
+    # Unwind through the `finally` blocks: stacks stop their processes and delete their
+    # PyTorchJobs. (A background job of a non-interactive shell ignores SIGINT; TERM works.)
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (seconds), for tests")
+    parser.add_argument("--only", default=",".join(ALL), help="comma list of " + ",".join(ALL))
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--db", type=int, default=int(os.environ.get("TRAINQ_BENCH_DB", "60")),
+                        help="Redis DB for the benchmark stacks (emptied)")  # fmt: skip
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="an earlier run's JSON: its figures for benchmarks not in --only join this table",
+    )
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else FULL
+    only = [b.strip() for b in args.only.split(",") if b.strip()]
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    ensure_wrk()
+    work = args.out / "work"
+    stamp = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
+    given = argv if argv is not None else sys.argv[1:]
+    command = "make bench" if not given else "python -m benchmarks " + " ".join(given)
+    results: dict = {"started": stamp, "command": command, "machine": report.machine(),
+                     "sizes": {k: sizes[k] for k in only if k in sizes}}  # fmt: skip
+    if args.reuse:
+        earlier = json.loads(args.reuse.read_text())
+        for name in ALL:
+            if name not in only and name in earlier:
+                run_id = earlier[name].get("from_run", earlier["started"])
+                results[name] = {**earlier[name], "from_run": run_id}
+                results["sizes"][name] = earlier["sizes"].get(name)
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / f"{stamp}.json"
+
+    def guarded(name: str, fn) -> None:
+        results[name] = _guarded(name, fn)
+        json_path.write_text(json.dumps(results, indent=2) + "\n")  # partial results survive
+
+    if {"submission", "dispatch", "status"} & set(only):
+        stack = BenchStack(work / "main", args.db)
+        try:
+            stack.start_api()
+            stack.start_watcher()  # capacity for admission, reservations given back
+            if "submission" in only:
+                guarded("submission", lambda: submission.run(stack, **sizes["submission"]))
+            if "dispatch" in only:
+                guarded("dispatch", lambda: dispatch.run(stack, **sizes["dispatch"]))
+            if "status" in only:
+                guarded("status", lambda: status.run(stack, **sizes["status"]))
+        finally:
+            stack.close()
+    if "scale" in only:
+        sz = dict(sizes["scale"])
+        stack = scale.make_stack(work / "scale", args.db, sz.pop("teams"))
+        try:
+            stack.start_api()
+            guarded("scale", lambda: scale.run(stack, **sz))
+        finally:
+            stack.close()
+    if "idle" in only:
+        stack = idle.make_stack(work / "idle", args.db)
+        try:
+            stack.start_api()
+            guarded("idle", lambda: idle.run(stack, **sizes["idle"]))
+        finally:
+            stack.close()
+    if "fairness" in only:
+        guarded("fairness", lambda: fairness.run(**sizes["fairness"]))
+    results["finished"] = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    table = report.table(results)
+    (args.out / f"{stamp}.md").write_text(table + "\n")
+    print(table)
+    if not args.smoke:
+        report.write_results_md(results, table)
+    failed = [k for k in ALL if "error" in (results.get(k) or {})]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The markdown table of one run (every figure beside its baseline and ratio), the machine
+description, and RESULTS.md."""
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def machine() -> dict:
+    def sh(*argv):
+        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        return out.rstrip()  # keep leading spaces: `free -g` aligns its header with them
+
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+         if ln.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    return {
+        "nproc": sh("nproc"),
+        "cpu_model": model,
+        "free_g": sh("free", "-g"),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "redis": sh("redis-server", "--version"),
+        "wrk": sh("sh", "-c", "wrk --version 2>&1 | head -1"),
+        "shared": os.environ.get("TRAINQ_BENCH_SHARED", "yes"),
+    }
+
+
+def _f(value, unit="", digits=1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        value = round(value, digits)
+    return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+def _met(ok) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "**no**")
+
+
+def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
+    """(figure, trainq, baseline, ratio, goal, met) for every figure in `results`."""
+    out = []
+    s = results.get("submission") or {}
+    if "error" in s:
+        out.append(("1. Submission", "failed: " + s["error"], "", "", "", "n/a"))
+    elif s:
+        sub, nop = s["submit"], s["noop"]
+        n = s["redis_commands_per_submission"]
+        out += [
+            ("1. Accepted POST /v1/teams/{team}/jobs per s", _f(sub["rate"], "/s"),
+             f"no-op endpoint {_f(nop['rate'], '/s')}", _f(s["ratio_vs_noop"], "", 3),
+             ">= 2,000/s and >= 0.7", _met(sub["rate"] >= 2000 and s["ratio_vs_noop"] >= 0.7)),
+            ("1. ... against Redis", _f(sub["rate"], "/s"),
+             f"redis-benchmark {s['redis_benchmark']['mean_commands_per_s']:,} cmd/s / "
+             f"{n['total']} cmd per submission ({n['sent_by_api']} sent + {n['run_by_lua']} "
+             f"in Lua) = {_f(s['redis_bound_rate'], '/s')}",
+             _f(s["ratio_vs_redis"], "", 3), "", ""),
+            ("1. ... Redis commands per submission as the queue grows",
+             f"{s['redis_commands_per_submission_at_end']['total']} with "
+             f"{s['redis_commands_per_submission_at_end']['queued_jobs']:,} queued",
+             f"{n['total']} on an empty store", "", "", ""),
+            ("1. Submission latency p50 / p99", f"{sub['p50_ms']} / {sub['p99_ms']} ms",
+             f"no-op {nop['p50_ms']} / {nop['p99_ms']} ms", "", "", ""),
+        ]  # fmt: skip
+    d = results.get("dispatch") or {}
+    if "error" in d:
+        out.append(("2. Dispatch", "failed: " + d["error"], "", "", "", "n/a"))
+    elif d:
+        out += [
+            (f"2. PyTorchJobs created per s ({d['n_queued']} queued, {d['workers']} workers)",
+             _f(d["trainq_rate"], "/s"),
+             f"raw kubernetes-client loop ({d['raw_threads']} threads) {_f(d['raw_rate'], '/s')}",
+             _f(d["ratio_vs_raw"], "", 3), ">= 0.9", _met(d["ratio_vs_raw"] >= 0.9)),
+            ("2. Submission to PyTorchJob exists, p50 / p99",
+             f"{d['latency_p50_ms']} / {d['latency_p99_ms']} ms", "", "",
+             "< 100 / < 500 ms",
+             _met(d["latency_p50_ms"] < 100 and d["latency_p99_ms"] < 500)),
+        ]  # fmt: skip
+    st = results.get("status") or {}
+    if "error" in st:
+        out.append(("3. Status", "failed: " + st["error"], "", "", "", "n/a"))
+    elif st:
+        t, k, w = st["trainq"], st["apiserver"], st["trainq_wrk_c1"]
+        out += [
+            (f"3. GET job p50 / p99 ({st['jobs_in_store']:,} jobs in store)",
+             f"{t['p50_ms']} / {t['p99_ms']} ms",
+             f"apiserver GET of its PyTorchJob {k['p50_ms']} / {k['p99_ms']} ms",
+             f"{st['speedup_p50']}x / {st['speedup_p99']}x faster", "p99 < 5 ms, >= 10x",
+             _met(t["p99_ms"] < 5 and st["speedup_p50"] >= 10)),
+            ("3. ... same GET from wrk -c1 (no Python client)",
+             f"{w['p50_ms']} / {w['p99_ms']} ms", "", "", "", ""),
+            (f"3. ... a queued job at the back of a {st['trainq_queued_tail']['queue_depth']:,}"
+             "-deep queue", f"{st['trainq_queued_tail']['p50_ms']} / "
+             f"{st['trainq_queued_tail']['p99_ms']} ms", "", "", "", ""),
+        ]  # fmt: skip
+    sc = results.get("scale") or {}
+    if "error" in sc:
+        out.append(("4. Scale", "failed: " + sc["error"], "", "", "", "n/a"))
+    elif sc:
+        a = sc["admission"]
+        mem = sc["memory_usage_one_job"]
+        out += [
+            (f"4. Enqueue per s, {sc['jobs_queued']:,} queued / {sc['teams']:,} teams",
+             _f(sc["enqueue_full"]["rate"], "/s"),
+             f"empty store {_f(sc['enqueue_empty']['rate'], '/s')}",
+             _f(sc["enqueue_ratio"], "", 3), ">= 0.8", _met(sc["enqueue_ratio"] >= 0.8)),
+            ("4. Admission decision p50 / p99",
+             f"{a['decision']['p50_ms']} / {a['decision']['p99_ms']} ms",
+             f"snapshot load from Redis {a['snapshot_load']['p50_ms']} / "
+             f"{a['snapshot_load']['p99_ms']} ms", a["policy"], "< 2 ms",
+             _met(a["decision"]["p99_ms"] < 2)),
+            ("4. Redis memory per queued job", _f(sc["memory_per_job_bytes"], " B"),
+             f"INFO used_memory delta over {sc['memory_jobs_counted']:,} jobs; one job's "
+             f"record {mem['job_record']} B + RQ job {mem['rq_job']} B", "", "<= 2,048 B",
+             _met(sc["memory_per_job_bytes"] <= 2048)),
+        ]  # fmt: skip
+    f = results.get("fairness") or {}
+    if "error" in f:
+        out.append(("5. Fairness", "failed: " + f["error"], "", "", "", "n/a"))
+    elif f:
+        adm, rr, fifo = (f[p]["jain_mean"] for p in ("admission", "round_robin", "fifo"))
+        weights = ", ".join(f"{w:g}" for w in f["weights"].values())
+        out.append((
+            f"5. Jain index of use/weight under saturation (weights {weights}; the first team "
+            "submits 4x)", f"{adm} (admission policy)", f"round robin {rr}, FIFO {fifo}",
+            f"{round(adm / rr, 2)}x / {round(adm / fifo, 2)}x", "above both",
+            _met(adm > rr and adm > fifo),
+        ))  # fmt: skip
+    i = results.get("idle") or {}
+    if "error" in i:
+        out.append(("5. Idle cost", "failed: " + i["error"], "", "", "", "n/a"))
+    elif i:
+        out.append((
+            f"5. Worker CPU, {i['blocked_jobs']:,} jobs blocked by quota (mean per worker)",
+            f"{i['mean_blocked']} % of a core", f"nothing queued {i['mean_empty']} %",
+            f"+{round(i['mean_blocked'] - i['mean_empty'], 2)} points", "< 2 %",
+            _met(i["mean_blocked"] < 2),
+        ))  # fmt: skip
+    return out
+
+
+def table(results: dict) -> str:
+    lines = ["| Figure | trainq | Baseline (same run) | Ratio | Goal | Met |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in rows(results):
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
+    return "\n".join(lines)
+
+
+def machine_md(m: dict) -> str:
+    return (
+        f"- `nproc`: {m['nproc']}; CPU: {m['cpu_model']}; kernel {m['kernel']}; "
+        f"Python {m['python']}; {m['redis']}; {m['wrk']}\n"
+        f"- load average at start: {' '.join(m['loadavg_at_start'])}\n"
+        f"- `free -g`:\n\n```\n{m['free_g']}\n```\n"
+    )
+
+
+BEGIN, END = "<!-- bench:begin (written by make bench) -->", "<!-- bench:end -->"
+
+
+def generated_block(results: dict, table_md: str) -> str:
+    return (
+        f"{BEGIN}\n"
+        f"Run {results['started']} → {results['finished']} (UTC), command `{results['command']}` "
+        "(after `source k8s/local/env.sh`), on a **shared 2-core machine** where other "
+        "engineers were running tests: absolute figures are noisy, which is why each is set "
+        "beside a baseline measured in the same run.\n\n"
+        f"{_reused(results)}"
+        f"{machine_md(results['machine'])}\n"
+        f"{table_md}\n\n"
+        f"Sizes: `{json.dumps(results['sizes'])}`\n"
+        f"{END}"
+    )
+
+
+def _reused(results: dict) -> str:
+    reused = {k: v["from_run"] for k, v in results.items()
+              if isinstance(v, dict) and "from_run" in v}  # fmt: skip
+    if not reused:
+        return ""
+    names = ", ".join(f"{k} (run {run})" for k, run in reused.items())
+    return f"Figures reused from an earlier run (`--reuse`): {names}.\n\n"
+
+
+def write_results_md(results: dict, table_md: str) -> None:
+    """Replace the generated block of RESULTS.md; the hand-written analysis around it stays."""
+    block = generated_block(results, table_md)
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS_MD.write_text(text)

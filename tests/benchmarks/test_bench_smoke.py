@@ -1,0 +1,93 @@
+"""A tiny run of every benchmark (`python -m benchmarks --smoke`) so the harness cannot rot: it
+must produce each figure with its baseline. How fast they are is not checked here."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# Its own Redis DB: not the integration tests' (1..), `make up`'s (0) or `make bench`'s (60).
+SMOKE_DB = "61"
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, kubeconfig) -> dict:
+    out = tmp_path_factory.mktemp("bench")
+    env = {**os.environ, "KUBECONFIG": kubeconfig}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out), "--db", SMOKE_DB],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    files = sorted(out.glob("*.json"))
+    assert files, f"no results written\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    data = json.loads(files[-1].read_text())
+    data["_log"] = proc.stdout[-3000:] + proc.stderr[-3000:]
+    data["_rc"] = proc.returncode
+    assert (out / files[-1].name.replace(".json", ".md")).is_file()
+    return data
+
+
+def _ok(results: dict, name: str) -> dict:
+    section = results.get(name)
+    assert section, f"{name}: no figures\n{results['_log']}"
+    assert "error" not in section, f"{name}: {section['error']}\n{results['_log']}"
+    return section
+
+
+def test_runs_cleanly(results):
+    assert results["_rc"] == 0, results["_log"]
+    assert results["machine"]["nproc"]
+
+
+def test_submission_figures(results):
+    s = _ok(results, "submission")
+    assert s["submit"]["rate"] > 0 and s["noop"]["rate"] > 0
+    assert s["ratio_vs_noop"] is not None and s["ratio_vs_redis"] is not None
+    assert s["redis_commands_per_submission"]["total"] > 0
+    assert s["submit"]["non_2xx"] == 0
+
+
+def test_dispatch_figures(results):
+    d = _ok(results, "dispatch")
+    assert d["trainq_rate"] > 0 and d["raw_rate"] > 0 and d["ratio_vs_raw"] is not None
+    assert d["latency_samples"] > 0 and d["latency_p50_ms"] > 0
+    assert d["pytorchjobs_deleted"] >= d["n_queued"]
+
+
+def test_status_figures(results):
+    st = _ok(results, "status")
+    assert st["trainq"]["samples"] > 0 and st["apiserver"]["samples"] > 0
+    assert st["speedup_p50"] is not None and st["jobs_in_store"] > 0
+
+
+def test_scale_figures(results):
+    sc = _ok(results, "scale")
+    assert sc["enqueue_empty"]["rate"] > 0 and sc["enqueue_ratio"] is not None
+    assert sc["admission"]["decision"]["samples"] > 0
+    assert sc["memory_per_job_bytes"] is not None
+
+
+def test_idle_figures(results):
+    i = _ok(results, "idle")
+    assert i["worker_cpu_percent_blocked"] and i["worker_cpu_percent_empty"]
+    assert i["still_queued_after"] == i["blocked_jobs"]
+
+
+def test_fairness_figures(results):
+    f = _ok(results, "fairness")
+    for policy in ("admission", "round_robin", "fifo"):
+        assert 0 < f[policy]["jain_mean"] <= 1
+
+
+def test_table_names_every_benchmark(results):
+    from benchmarks.report import table
+
+    md = table(results)
+    for figure in ("1. ", "2. ", "3. ", "4. ", "5. "):
+        assert figure in md
