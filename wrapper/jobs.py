@@ -86,7 +86,7 @@ def submit(team: str):
         ) from None
     if not replayed:
         metrics.SUBMISSIONS.labels(team=team).inc()
-    response = jsonify(svc.store.public(record))
+    response = jsonify(svc.store.public(record, plan=False))
     response.status_code = 202
     response.headers["Location"] = _location(team, record["id"])
     if replayed:

@@ -146,12 +146,14 @@ class JobStore:
                 pipe.hgetall(keys.job_key(job_id))
             return [_decode(raw) if raw else None for raw in pipe.execute()]
 
-    def public(self, record: dict) -> dict:
+    def public(self, record: dict, plan: bool = True) -> dict:
         """The API view of a record: the public fields; while queued, where it stands and why
-        it waits (from `self.visibility`, set by the API, else the raw queue position)."""
+        it waits (from `self.visibility`, set by the API, else the raw queue position).
+        plan=False skips the admission plan (linear in the queued jobs): the submit response
+        is on the hot path and shows only the job's place in its team's queue list."""
         out = {k: record.get(k) for k in PUBLIC_FIELDS}
         if record["status"] == JobStatus.QUEUED:
-            if self.visibility is not None:
+            if plan and self.visibility is not None:
                 out.update(self.visibility(record))
             else:
                 out["position"] = self.queues.position(record["team"], record["id"])

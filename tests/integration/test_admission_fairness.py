@@ -38,7 +38,8 @@ def test_flooding_team_does_not_starve_a_newcomer(tmp_path, kubeconfig, kube_api
             == 2,
             30,
         )
-        newcomer = api.submit_ok("beta", adm.gpu_body(unique("one"), "1s"))
+        submitted = api.submit_ok("beta", adm.gpu_body(unique("one"), "1s"))
+        newcomer = api.record("beta", submitted["id"])
         # While the 2 gpus are busy, beta's job is next in line and alpha's wait for it.
         assert newcomer["pending_reason"] == "WaitingForCapacity", newcomer
         assert newcomer["global_position"] == 0 and newcomer["position"] == 0
