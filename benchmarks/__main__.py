@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import dispatch, fairness, idle, report, scale, status, submission
+from benchmarks import decision, dispatch, fairness, idle, report, scale, status, submission
 from benchmarks.loadgen import ensure_wrk
 from benchmarks.stack import BenchStack
 
@@ -26,6 +26,7 @@ FULL = {
     "scale": {"teams": 1000, "jobs": 100_000, "seconds": 10, "decision_repeats": 200},
     "idle": {"blocked": 10_000, "window_s": 30, "workers": 2},
     "fairness": {"per_team": 100, "capacity_jobs": 16, "duration": 10},
+    "decision": {"team_counts": (10, 100, 1000), "jobs": 10_000, "repeats": 50},
 }
 SMOKE = {
     "submission": {"seconds": 1, "connections": 4, "rounds": 1},
@@ -34,8 +35,9 @@ SMOKE = {
     "scale": {"teams": 5, "jobs": 60, "seconds": 1, "decision_repeats": 20},
     "idle": {"blocked": 50, "window_s": 2, "workers": 1},
     "fairness": {"per_team": 10, "capacity_jobs": 4, "duration": 3},
+    "decision": {"team_counts": (2, 5), "jobs": 50, "repeats": 5},
 }
-ALL = ("submission", "dispatch", "status", "scale", "idle", "fairness")
+ALL = ("submission", "dispatch", "status", "scale", "idle", "fairness", "decision")
 
 
 def _guarded(name: str, fn) -> dict:
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.close()
     if "fairness" in only:
         guarded("fairness", lambda: fairness.run(**sizes["fairness"]))
+    if "decision" in only:
+        guarded("decision", lambda: decision.run(**sizes["decision"]))
     results["finished"] = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     table = report.table(results)

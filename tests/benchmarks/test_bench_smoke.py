@@ -85,6 +85,14 @@ def test_fairness_figures(results):
         assert 0 < f[policy]["jain_mean"] <= 1
 
 
+def test_decision_figures_per_team_count(results):
+    d = _ok(results, "decision")
+    assert set(d["by_teams"]) == {"2", "5"}
+    for fig in d["by_teams"].values():
+        assert fig["decision"]["samples"] >= 3 and fig["full_plan"]["samples"] >= 3
+        assert fig["round_robin"]["p50_ms"] >= 0
+
+
 def test_table_names_every_benchmark(results):
     from benchmarks.report import table
 
