@@ -145,6 +145,14 @@ class Dataset(_Body):
     version_hash: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:+/=-]+$")
 
 
+# Request fields capped by the deployment's `limits` (field -> limits attribute).
+_UPPER_BOUNDS = {
+    "workers": "max_workers",
+    "max_runtime_seconds": "max_runtime_seconds",
+    "backoff_limit": "max_backoff_limit",
+}
+
+
 class JobRequest(_Body):
     """Body of POST /v1/teams/{team}/jobs."""
 
@@ -200,28 +208,14 @@ class JobRequest(_Body):
             raise ValueError("give either image or algorithm (a registered algorithm's name)")
         return v
 
-    @field_validator("workers")
+    @field_validator("workers", "max_runtime_seconds", "backoff_limit")
     @classmethod
-    def _workers_bound(cls, v, info: ValidationInfo):
+    def _upper_bound(cls, v, info: ValidationInfo):
         cfg = _config(info)
-        if v is not None and cfg and v > cfg.limits.max_workers:
-            raise ValueError(f"at most {cfg.limits.max_workers}")
-        return v
-
-    @field_validator("max_runtime_seconds")
-    @classmethod
-    def _runtime_bound(cls, v, info: ValidationInfo):
-        cfg = _config(info)
-        if v is not None and cfg and v > cfg.limits.max_runtime_seconds:
-            raise ValueError(f"at most {cfg.limits.max_runtime_seconds}")
-        return v
-
-    @field_validator("backoff_limit")
-    @classmethod
-    def _backoff_bound(cls, v, info: ValidationInfo):
-        cfg = _config(info)
-        if v is not None and cfg and v > cfg.limits.max_backoff_limit:
-            raise ValueError(f"at most {cfg.limits.max_backoff_limit}")
+        if v is not None and cfg:
+            limit = getattr(cfg.limits, _UPPER_BOUNDS[info.field_name])
+            if v > limit:
+                raise ValueError(f"at most {limit}")
         return v
 
     def to_spec(self, config: TrainqConfig) -> dict:
