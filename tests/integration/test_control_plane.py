@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from tests.integration.stack import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -51,17 +52,6 @@ def pytorchjob(name: str, workers: int, annotations: dict[str, str], restart_pol
             },
         },
     }
-
-
-def wait_until(what: str, fn, timeout: float = 60, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
 @pytest.fixture
