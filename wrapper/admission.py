@@ -288,11 +288,18 @@ def never_fits(need: Res, team: TeamState | None, capacity: Res | None,
     return problems
 
 
+def _total(amounts: list[Res]) -> Res:
+    """The sum, in plain ints (one Res instead of one per addition)."""
+    return Res(sum(a.cpu for a in amounts), sum(a.memory for a in amounts),
+               sum(a.gpu for a in amounts))  # fmt: skip
+
+
 class _Sim:
     """Mutable working state of one planning pass."""
 
-    def __init__(self, state: ClusterState):
+    def __init__(self, state: ClusterState, explain: bool = True):
         self.state = state
+        self.explain = explain  # build the pending messages (not for a worker's decision)
         self.cap = state.capacity
         self.pools = state.pools or {"": Pool(state.capacity, frozenset({""}))}
         self.pool = {t.name: t.pool if t.pool in self.pools else "" for t in state.teams}
@@ -300,30 +307,41 @@ class _Sim:
             self.pools = {**self.pools, "": Pool(Res(), frozenset({""}))}  # a team with no nodes
         self.usage = {t.name: t.usage for t in state.teams}
         self.running = {t.name: t.running for t in state.teams}
-        self.used = {p: Res() for p in self.pools}  # reserved by the teams of each pool
+        by_pool: dict[str, list[Res]] = {p: [] for p in self.pools}
         for t in state.teams:
-            self.used[self.pool[t.name]] = self.used[self.pool[t.name]] + t.usage
+            by_pool[self.pool[t.name]].append(t.usage)
+        self.used = {p: _total(u) for p, u in by_pool.items()}  # reserved by each pool's teams
         self.held = {p: Res() for p in self.pools}  # held for heads past the bound
-        self.holders: dict[str, list[str]] = {p: [] for p in self.pools}
-        self.remaining = {t.name: Res() for t in state.teams}  # queued demand not yet admitted
-        for t in state.teams:
-            for j in t.queue:
-                self.remaining[t.name] = self.remaining[t.name] + j.demand
+        self.holders: dict[str, list[tuple[int, str]]] = {p: [] for p in self.pools}  # job, team
+        # Queued demand not yet admitted, per team: summed on first use (only borrowing needs
+        # it), in plain ints; `taken` is what this pass admitted since.
+        self._queued: dict[str, Res] = {}
+        self.taken: dict[str, Res] = {}
         self.capacity_waiter: dict[str, str] = {}  # pool -> first team found waiting there
 
+    def remaining(self, team: TeamState) -> Res:
+        total = self._queued.get(team.name)
+        if total is None:
+            total = _total([j.demand for j in team.queue])
+            self._queued[team.name] = total
+        taken = self.taken.get(team.name)
+        return total if taken is None else total - taken
+
     def free(self, pool: str) -> Res:
-        used = Res()
-        for other in self.pools[pool].overlaps:
-            used = used + self.used[other]
-        return self.pools[pool].capacity - used
+        return self.pools[pool].capacity - self._over(self.used, pool)
 
     def held_on(self, pool: str) -> Res:
-        held = Res()
-        for other in self.pools[pool].overlaps:
-            held = held + self.held[other]
-        return held
+        return self._over(self.held, pool)
 
-    def holder_on(self, pool: str) -> str | None:
+    def _over(self, amounts: dict[str, Res], pool: str) -> Res:
+        """The sum of amounts over the pools overlapping pool (usually just pool itself)."""
+        overlaps = self.pools[pool].overlaps
+        if len(overlaps) == 1:
+            (only,) = overlaps
+            return amounts[only]
+        return _total([amounts[o] for o in overlaps])
+
+    def holder_on(self, pool: str) -> tuple[int, str] | None:
         return next((h for o in self.pools[pool].overlaps for h in self.holders[o]), None)
 
     def share(self, team: TeamState) -> float:
@@ -334,13 +352,16 @@ class _Sim:
         total, names = Res(), []
         overlaps = self.pools[self.pool[team.name]].overlaps
         for o in self.state.teams:
-            if o.name == team.name or self.remaining[o.name] == Res():
+            if o.name == team.name or not o.queue:
+                continue
+            remaining = self.remaining(o)
+            if remaining == Res():
                 continue
             if self.pool[o.name] not in overlaps:
                 continue  # entitled to other nodes
             if self.running[o.name] >= o.max_jobs:
                 continue  # cannot use capacity now anyway
-            unused = (o.quota - self.usage[o.name]).floor0().minimum(self.remaining[o.name])
+            unused = (o.quota - self.usage[o.name]).floor0().minimum(remaining)
             if unused != Res():
                 total, names = total + unused, [*names, o.name]
         return total, names
@@ -350,76 +371,98 @@ def _check(
     sim: _Sim, team: TeamState, job: QueuedJob, is_head: bool
 ) -> tuple[Admission | None, Pending, bool]:
     """Decide one job. Returns (admission or None, pending, hold) where hold says the team's
-    later jobs must wait behind this one (head-of-line bound reached)."""
-    d, name, pool = job.demand, team.name, sim.pool[team.name]
+    later jobs must wait behind this one (head-of-line bound reached). Without sim.explain
+    (a worker's decision, which reads only the admissions) the pending messages are left
+    empty and a capacity wait's reason is not worked out."""
+    d, name, pool, explain = job.demand, team.name, sim.pool[team.name], sim.explain
     usage = sim.usage[name]
     overdue = is_head and sim.state.now - job.submitted >= sim.state.head_wait_seconds
     if sim.running[name] + 1 > team.max_jobs:
-        msg = f"team {name} runs {sim.running[name]} of {team.max_jobs} jobs (max_running_jobs)"
+        msg = (f"team {name} runs {sim.running[name]} of {team.max_jobs} jobs (max_running_jobs)"
+               if explain else "")  # fmt: skip
         return None, Pending(WAITING_FOR_QUOTA, msg), overdue
-    need = usage + d
-    # Only what the job asks for counts: an earlier over-use of another resource does not.
-    over_quota = [r for r in need.exceeding(team.quota) if d.get(r)]
+    q = team.quota
+    if usage.cpu + d.cpu <= q.cpu and usage.memory + d.memory <= q.memory and \
+            usage.gpu + d.gpu <= q.gpu:  # fmt: skip
+        need, over_quota = None, []  # the common case, without building `need`
+    else:
+        need = usage + d
+        # Only what the job asks for counts: an earlier over-use of another resource does not.
+        over_quota = [r for r in need.exceeding(q) if d.get(r)]
     borrowing = bool(over_quota)
     limit = team.quota
+    free = avail = None
     if over_quota:
         r = over_quota[0]
-        used = f"team {name} uses {fmt(r, usage.get(r))} of {fmt(r, team.quota.get(r))}"
+        used = (f"team {name} uses {fmt(r, usage.get(r))} of {fmt(r, team.quota.get(r))}"
+                if explain else "")  # fmt: skip
         if team.borrowing_limit is None:
-            return (
-                None,
-                Pending(WAITING_FOR_QUOTA, f"needs {fmt_res(r, d.get(r))}; {used}"),
-                overdue,
-            )
+            msg = f"needs {fmt_res(r, d.get(r))}; {used}" if explain else ""
+            return None, Pending(WAITING_FOR_QUOTA, msg), overdue
         limit = team.quota + team.borrowing_limit
         over_limit = [r for r in need.exceeding(limit) if d.get(r)]
         if over_limit:
             r = over_limit[0]
             msg = (f"needs {fmt_res(r, d.get(r))}; team {name} uses {fmt(r, usage.get(r))} of "
                    f"{fmt(r, team.quota.get(r))} quota + {fmt(r, team.borrowing_limit.get(r))} "
-                   "borrowing limit")  # fmt: skip
+                   "borrowing limit") if explain else ""  # fmt: skip
             return None, Pending(BORROWING_LIMIT_REACHED, msg), overdue
         entitled, others = sim.entitled_to_others(team)
-        if not d.fits_in(sim.free(pool) - sim.held_on(pool) - entitled):
+        free = sim.free(pool)
+        avail = free - sim.held_on(pool)
+        if others and not d.fits_in(avail - entitled):
             msg = (
                 f"needs {fmt_res(r, d.get(r))} beyond its quota ({used}); no new borrowing "
-                f"while team {', '.join(others) or 'another team'} waits for its quota"
-            )
-            if others:
-                return None, Pending(WAITING_FOR_FAIR_SHARE, msg), overdue
-    free = sim.free(pool)
-    avail = free - sim.held_on(pool)
+                f"while team {', '.join(others)} waits for its quota"
+            ) if explain else ""  # fmt: skip
+            return None, Pending(WAITING_FOR_FAIR_SHARE, msg), overdue
+    if free is None:  # (sim does not change during one check: computed once)
+        free = sim.free(pool)
+        avail = free - sim.held_on(pool)
     if not d.fits_in(avail):
-        r = next(x for x in REPORTED if d.get(x) and d.get(x) > avail.get(x))
-        where = "in the cluster" if len(sim.pools) == 1 else f"on team {name}'s nodes"
-        waiter = sim.capacity_waiter.get(pool)
-        holder = sim.holder_on(pool)
-        if holder and d.fits_in(free):
-            msg = (
-                f"needs {fmt_res(r, d.get(r))}; free capacity is held for job "
-                f"{holder} (waited past the head-of-line bound)"
-            )
-            reason = WAITING_FOR_CAPACITY
-        elif waiter not in (None, name):
-            reason = WAITING_FOR_FAIR_SHARE
-            msg = (
-                f"needs {fmt_res(r, d.get(r))}; team {waiter} has a lower "
-                f"weighted share and takes the next free capacity"
-            )
-        else:
-            reason = WAITING_FOR_CAPACITY
-            total = sim.pools[pool].capacity.get(r)
-            msg = (f"needs {fmt_res(r, d.get(r))}; {fmt(r, max(free.get(r), 0))} of "
-                   f"{fmt(r, total)} free {where}")  # fmt: skip
-            sim.capacity_waiter.setdefault(pool, name)
+        # (explained before this job's hold below: the message names earlier holders only)
+        pending = _capacity_pending(sim, name, pool, d, free, avail, overdue) if explain else _WAITS
         if overdue:
             sim.held[pool] = sim.held[pool] + d
-            sim.holders[pool].append(f"{job.id} of team {name}")
-            msg += "; it has waited past the bound and holds the next free capacity"
-        return None, Pending(reason, msg), overdue
+            sim.holders[pool].append((job.id, name))
+        return None, pending, overdue
     adm = Admission(name, job.id, d, limit, team.max_jobs, borrowing,
                     sim.pools[pool].capacity, pool)  # fmt: skip
     return adm, Pending(None, "admissible now: a worker is dispatching it"), False
+
+
+# A worker's decision reads only whether a job waits (plan's memo), never why.
+_WAITS = Pending(WAITING_FOR_CAPACITY, "")
+
+
+def _capacity_pending(sim: _Sim, name: str, pool: str, d: Res, free: Res, avail: Res,
+                      overdue: bool) -> Pending:  # fmt: skip
+    """Why a job that does not fit the free capacity waits (see _check)."""
+    r = next(x for x in REPORTED if d.get(x) and d.get(x) > avail.get(x))
+    where = "in the cluster" if len(sim.pools) == 1 else f"on team {name}'s nodes"
+    waiter = sim.capacity_waiter.get(pool)
+    holder = sim.holder_on(pool)
+    if holder and d.fits_in(free):
+        msg = (
+            f"needs {fmt_res(r, d.get(r))}; free capacity is held for job "
+            f"{holder[0]} of team {holder[1]} (waited past the head-of-line bound)"
+        )
+        reason = WAITING_FOR_CAPACITY
+    elif waiter not in (None, name):
+        reason = WAITING_FOR_FAIR_SHARE
+        msg = (
+            f"needs {fmt_res(r, d.get(r))}; team {waiter} has a lower "
+            f"weighted share and takes the next free capacity"
+        )
+    else:
+        reason = WAITING_FOR_CAPACITY
+        total = sim.pools[pool].capacity.get(r)
+        msg = (f"needs {fmt_res(r, d.get(r))}; {fmt(r, max(free.get(r), 0))} of "
+               f"{fmt(r, total)} free {where}")  # fmt: skip
+        sim.capacity_waiter.setdefault(pool, name)  # (only messages read it)
+    if overdue:
+        msg += "; it has waited past the bound and holds the next free capacity"
+    return Pending(reason, msg)
 
 
 def plan(state: ClusterState, limit: int | None = None) -> Plan:
@@ -436,45 +479,52 @@ def plan(state: ClusterState, limit: int | None = None) -> Plan:
             state, out.team_order, {t.name: t.usage for t in state.teams}
         )
         return out
-    sim = _Sim(state)
+    sim = _Sim(state, explain=limit is None)
     cursor = {t.name: 0 for t in state.teams}
     head_open = {t.name: True for t in state.teams}  # no job of the team blocked yet
-    held_team_head: dict[str, int] = {}  # team -> its head that holds the team's line
     admitted: dict[str, list[int]] = {t.name: [] for t in state.teams}
     # Equal shares: the team admitted least recently first, then the older job.
     last = {t.name: t.last_admitted for t in state.teams}
     heap = [(sim.share(t), last[t.name], t.queue[0].submitted, t.name)
             for t in state.teams if t.queue]  # fmt: skip
     heapq.heapify(heap)
-    # (team, demand) -> why such a job waits, while nothing was admitted since (admissions only
+    # team -> demand -> why such a job waits, while nothing was admitted since (admissions only
     # tighten the picture, so identical jobs behind a blocked one wait for the same reason).
-    memo: dict[tuple[str, Res], Pending] = {}
+    # Keyed by the demand's ints: hashing and comparing plain tuples is much cheaper than Res.
+    memo: dict[str, dict[tuple[int, int, int], Pending]] = {}
+    # A worker's decision (limit) reads only `admit`: skip the per-job explanations.
+    explain = limit is None
     while heap:
         last_share, _, _, name = heapq.heappop(heap)
         team = teams[name]
-        job = team.queue[cursor[name]]
+        queue = team.queue
+        job = queue[cursor[name]]
         cursor[name] += 1
         adm_now = False
-        if name in held_team_head:
-            msg = (f"job {held_team_head[name]} ahead in team {name} waited past the "
-                   "head-of-line bound and goes first")  # fmt: skip
-            out.pending[job.id] = Pending(WAITING_FOR_HIGHER_PRIORITY, msg)
-        elif not head_open[name] and (name, job.demand) in memo:
+        blocked = memo.get(name)
+        d = job.demand
+        if not head_open[name] and blocked and (d.cpu, d.memory, d.gpu) in blocked:
             # Blocked like the job before it; so are the identical ones behind it (the team's
             # share does not change while nothing is admitted), without going through the heap.
-            out.pending[job.id] = memo[(name, job.demand)]
-            queue = team.queue
-            while cursor[name] < len(queue) and (name, queue[cursor[name]].demand) in memo:
-                out.pending[queue[cursor[name]].id] = memo[(name, queue[cursor[name]].demand)]
-                cursor[name] += 1
+            at, end = cursor[name], len(queue)
+            while at < end:
+                nd = queue[at].demand
+                if (nd.cpu, nd.memory, nd.gpu) not in blocked:
+                    break
+                at += 1
+            if explain:
+                for j in queue[cursor[name] - 1 : at]:
+                    out.pending[j.id] = blocked[(j.demand.cpu, j.demand.memory, j.demand.gpu)]
+            cursor[name] = at
         else:
             adm, pending, hold = _check(sim, team, job, head_open[name])
-            out.pending[job.id] = pending
+            if explain:
+                out.pending[job.id] = pending
             if adm:
                 adm_now = True
                 memo.clear()
                 last[name] = state.now
-                sim.remaining[name] = sim.remaining[name] - job.demand
+                sim.taken[name] = sim.taken.get(name, Res()) + job.demand
                 out.admit.append(adm)
                 admitted[name].append(job.id)
                 sim.usage[name] = sim.usage[name] + job.demand
@@ -483,15 +533,23 @@ def plan(state: ClusterState, limit: int | None = None) -> Plan:
                 sim.used[pool] = sim.used[pool] + job.demand
             else:
                 if not head_open[name]:
-                    memo[(name, job.demand)] = pending
+                    memo.setdefault(name, {})[(d.cpu, d.memory, d.gpu)] = pending
                 head_open[name] = False
                 if hold:
-                    held_team_head[name] = job.id
+                    # Its later jobs all wait behind this head and the team admits nothing more
+                    # in this pass: explain them now and drop the team from the heap (its turns
+                    # would change nothing for the other teams).
+                    if explain:
+                        msg = (f"job {job.id} ahead in team {name} waited past the "
+                               "head-of-line bound and goes first")  # fmt: skip
+                        for j in queue[cursor[name] :]:
+                            out.pending[j.id] = Pending(WAITING_FOR_HIGHER_PRIORITY, msg)
+                    continue
         if limit is not None and len(out.admit) >= limit:
             return out
-        if cursor[name] < len(team.queue):
+        if cursor[name] < len(queue):
             share = sim.share(team) if adm_now else last_share
-            heapq.heappush(heap, (share, last[name], team.queue[cursor[name]].submitted, name))
+            heapq.heappush(heap, (share, last[name], queue[cursor[name]].submitted, name))
     if limit is not None:
         return out  # a worker's decision needs no positions
     now_ids = {a.job_id for a in out.admit}
