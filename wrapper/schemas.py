@@ -115,20 +115,13 @@ class ResourcesRequest(_Body):
     memory: Quantity | None = Field(default=None, description="Kubernetes quantity, e.g. '4Gi'")
     gpu: int | None = Field(default=None, ge=0, description="nvidia.com/gpu per replica")
 
-    @field_validator("cpu")
+    @field_validator("cpu", "memory")
     @classmethod
-    def _cpu_bound(cls, v, info: ValidationInfo):
+    def _quantity_bound(cls, v, info: ValidationInfo):
         cfg = _config(info)
-        if v and cfg and kubenames.quantity(v) > kubenames.quantity(cfg.limits.max_cpu):
-            raise ValueError(f"at most {cfg.limits.max_cpu} per replica")
-        return v
-
-    @field_validator("memory")
-    @classmethod
-    def _memory_bound(cls, v, info: ValidationInfo):
-        cfg = _config(info)
-        if v and cfg and kubenames.quantity(v) > kubenames.quantity(cfg.limits.max_memory):
-            raise ValueError(f"at most {cfg.limits.max_memory} per replica")
+        limit = getattr(cfg.limits, f"max_{info.field_name}") if cfg else None
+        if v and limit and kubenames.quantity(v) > kubenames.quantity(limit):
+            raise ValueError(f"at most {limit} per replica")
         return v
 
     @field_validator("gpu")
