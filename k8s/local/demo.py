@@ -26,9 +26,11 @@ TIMEOUT_S = 300
 NAME = f"demo-{int(time.time())}"
 
 
-def real_job(out: Path) -> dict:
+def real_job(out: Path, name: str = NAME) -> dict:
+    """The training job the demo submits (tests/integration/test_real_training.py submits the
+    same body, so the demo cannot drift from what the suite proves)."""
     return {
-        "name": NAME,
+        "name": name,
         # The local node ignores images; trainq checks the name against its allowed prefixes.
         "image": "ghcr.io/trainq/intent-classification:0.1.0",
         "command": ["python", "-m", "trainers.intent_classification"],

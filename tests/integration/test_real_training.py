@@ -8,6 +8,7 @@ The local node has this machine's CPUs (2), so replicas request little; only thi
 """
 
 import hashlib
+import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -21,35 +22,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_NODE = "trainq-local-node"
-EPOCHS = 10
+
+
+def _load_demo():
+    # k8s/local is not a package: load the demo script as a module to reuse its job body.
+    spec = importlib.util.spec_from_file_location("trainq_demo", REPO / "k8s/local/demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def training_body(name: str, out: Path) -> dict:
-    return {
-        "name": name,
-        # The local node ignores images; trainq still checks them against its allowed prefixes.
-        "image": "ghcr.io/trainq/intent-classification:0.1.0",
-        "command": ["python", "-m", "trainers.intent_classification"],
-        "workers": 1,
-        "resources": {"cpu": "500m", "memory": "1Gi"},
-        # The trainer exits 1-127 on bad input (not retried) and 128+ when a peer is lost.
-        "restart_policy": "ExitCode",
-        "backoff_limit": 2,
-        "max_runtime_seconds": 900,
-        "env": {
-            "EPOCHS": str(EPOCHS),
-            "LR": "0.01",
-            "BATCH_SIZE": "32",
-            "FC_SIZE": "128",
-            "SEED": "42",
-            "TRAINING_DATA_PATH": str(REPO / "trainers/intent_classification/data"),
-            # The pods are processes on this host: host paths work as they are.
-            "MODEL_DIR": str(out / "model"),
-            "CHECKPOINT_DIR": str(out / "checkpoints"),
-            "MODEL_NAME": "intent-e2e",
-        },
-        "dataset": {"id": "intents-bundled", "version_hash": "v1"},
-    }
+    """Exactly the body `make demo` submits."""
+    return _load_demo().real_job(out, name)
 
 
 def assert_local_node_ready(kube_api) -> None:
@@ -63,7 +48,9 @@ def assert_local_node_ready(kube_api) -> None:
 def test_real_ddp_training_through_the_api(stack, tmp_path, kube_api, kubeconfig, kubectl_bin):
     assert_local_node_ready(kube_api)
     api = stack.api
-    rec = api.submit_ok("local", training_body(unique("train"), tmp_path))
+    body = training_body(unique("train"), tmp_path)
+    epochs = int(body["env"]["EPOCHS"])
+    rec = api.submit_ok("local", body)
     seen = []
 
     def finished():
@@ -109,12 +96,12 @@ def test_real_ddp_training_through_the_api(stack, tmp_path, kube_api, kubeconfig
     assert manifest["job_id"] == str(rec["id"])
     assert manifest["dataset"]["id"] == "intents-bundled"
     metrics = [json.loads(line) for line in (model / "metrics.jsonl").read_text().splitlines()]
-    assert [m["epoch"] for m in metrics] == list(range(1, EPOCHS + 1))
+    assert [m["epoch"] for m in metrics] == list(range(1, epochs + 1))
 
     # `kubectl logs` reaches the master's log through the node agent's kubelet endpoint.
     log = _logs(kubectl_bin, kubeconfig, master_pod)
-    for epoch in range(1, EPOCHS + 1):
-        assert f"epoch {epoch}/{EPOCHS} train_loss=" in log, log
+    for epoch in range(1, epochs + 1):
+        assert f"epoch {epoch}/{epochs} train_loss=" in log, log
     assert "rank 0 of 2 joined" in log
     assert f"done: test_accuracy={manifest['metrics']['test_accuracy']:.4f}" in log, log
     assert f"weights_sha256={manifest['weights']['sha256']}" in log
