@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubernetes.client.rest import ApiException
+from rq import get_current_job
 
 from queue_workers import pytorchjob
 from queue_workers.kube import Kube, error_message, is_transient
@@ -52,7 +53,11 @@ def context() -> Context:
     return _context
 
 
-def dispatch_job(job_id: int) -> str:
+def dispatch_job(job_id: int | None = None) -> str:
+    """The RQ job function. Its RQ job's id is the trainq job id (the RQ job is written without
+    arguments by the SUBMIT script); an explicit id is for running it by hand."""
+    if job_id is None:
+        job_id = get_current_job().id
     return dispatch(context(), int(job_id))
 
 

@@ -8,6 +8,7 @@ Reservations are given back by `JobStore.transition` when a job ends (the TRANSI
 
 import calendar
 import json
+import math
 import time
 
 from redis import Redis
@@ -23,6 +24,9 @@ from wrapper.teamqueue import utcnow
 # watcher keeps it current with its node watch).
 CAPACITY_MAX_AGE_S = 30.0
 KNOWN_JOBS_MAX = 200_000  # parsed queued jobs kept per process
+# A submission's never-fits check may use a node list this old (capacity changes are rare;
+# admission itself always checks against the current figures).
+NODES_REREAD_S = 1.0
 
 
 def epoch(timestamp: str) -> float:
@@ -62,6 +66,10 @@ class AdmissionStore:
         self.team_pool: dict[str, str] = {}  # as of the last `load`
         self._queued_jobs: dict[int, QueuedJob] = {}
         self.pool_map: dict[str, Pool] = {}
+        self._pools_memo: tuple | None = None
+        self._never_fits_memo: dict[tuple, list[dict]] = {}
+        self._nodes_raw: bytes | None = None
+        self._nodes_read_at = -math.inf
 
     # --- cluster capacity cache ----------------------------------------------------------
     def nodes(self) -> tuple[list[dict] | None, float | None]:
@@ -92,6 +100,22 @@ class AdmissionStore:
                       for t in self.config.teams}  # fmt: skip
         return admission.pools_for(nodes, placements, cap_of(self.config))
 
+    def _pools_of(self, raw: bytes | None):
+        """`pools` of the cached node list as stored (raw JSON), worked out once per change:
+        with many teams it is the costly part of a snapshot or a submission's check."""
+        if self._pools_memo is None or self._pools_memo[0] != raw:
+            self._pools_memo = (raw, self.pools(json.loads(raw) if raw else None))
+            self._never_fits_memo.clear()
+        return self._pools_memo[1]
+
+    def _recent_nodes_raw(self) -> bytes | None:
+        """The cached node list as read at most NODES_REREAD_S ago (a submission's check)."""
+        now = time.monotonic()
+        if now - self._nodes_read_at > NODES_REREAD_S:
+            self._nodes_raw = self.redis.hget(keys.CAPACITY, "nodes")
+            self._nodes_read_at = now
+        return self._nodes_raw
+
     # --- snapshot ------------------------------------------------------------------------
     def admission_rate(self, now: float) -> float | None:
         """Admissions per second over the recent window; None until two are known."""
@@ -116,7 +140,7 @@ class AdmissionStore:
             values = pipe.execute()
         ids = {t.name: [int(x) for x in values[2 * i]] for i, t in enumerate(teams)}
         usage = {t.name: values[2 * i + 1] for i, t in enumerate(teams)}
-        team_pool, pools, total = self.pools(json.loads(values[-1]) if values[-1] else None)
+        team_pool, pools, total = self._pools_of(values[-1])
         self.team_pool, self.pool_map = team_pool, pools
         # A queued job's demand, priority and submission never change: parsed once per process.
         known = self._queued_jobs
@@ -168,13 +192,25 @@ class AdmissionStore:
     def never_fits(self, team_name: str, spec: dict) -> list[dict]:
         """Field errors for a request that can never be admitted (422 at submission): more
         than the team's quota plus borrowing limit, or than the whole cluster (capped)."""
+        r = spec["resources"]
+        shape = (r["cpu"], r["memory"], r.get("gpu") or 0, spec["workers"])
+        memo = self._pools_of(self._recent_nodes_raw())
+        key = (team_name, shape)  # the answer depends on nothing else (memo cleared with pools)
+        found = self._never_fits_memo.get(key)
+        if found is None:
+            if len(self._never_fits_memo) > 10_000:
+                self._never_fits_memo.clear()
+            found = self._never_fits_memo[key] = self._never_fits(team_name, spec, memo)
+        return [dict(p) for p in found]
+
+    def _never_fits(self, team_name: str, spec: dict, memo) -> list[dict]:
         team = self.config.team(team_name)
         state = TeamState(
             name=team.name, weight=team.weight, quota=quota_of(team),
             max_jobs=team.quota.max_running_jobs, borrowing_limit=borrowing_of(team),
             usage=Res(), running=0, queue=(),
         )  # fmt: skip
-        team_pool, pools, _ = self.pools(self.nodes()[0])
+        team_pool, pools, _ = memo
         capacity = pools[team_pool[team_name]].capacity if pools else None
         where = "the whole cluster has" if len(pools) <= 1 else f"team {team_name}'s nodes have"
         problems = admission.never_fits(admission.demand(spec), state, capacity, where)

@@ -6,6 +6,7 @@ A bad file stops the process with a message naming the bad key (`ConfigError`)."
 import os
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -223,8 +224,19 @@ class TrainqConfig(_Strict):
             raise ValueError("defaults.backoff_limit exceeds limits.max_backoff_limit")
         return self
 
+    @cached_property
+    def _teams_by_name(self) -> dict[str, Team]:
+        return {t.name: t for t in self.teams}
+
+    @cached_property
+    def token_owners(self) -> dict[str, str | None]:
+        """Token hash -> team name (None: admin); one dict lookup per request at any team count."""
+        owners: dict[str, str | None] = {h: t.name for t in self.teams for h in t.token_sha256}
+        owners.update({h: None for h in self.admin_token_sha256})
+        return owners
+
     def team(self, name: str) -> Team | None:
-        return next((t for t in self.teams if t.name == name), None)
+        return self._teams_by_name.get(name)
 
 
 class ConfigError(Exception):

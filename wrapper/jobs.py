@@ -2,7 +2,7 @@
 
 import json
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, request
 
 from wrapper import metrics
 from wrapper.auth import authenticate, authorize_team
@@ -61,7 +61,8 @@ def resolve_algorithm(svc, spec: dict, name: str) -> dict:
 
 
 def _location(team: str, job_id: int) -> str:
-    return url_for("jobs.get_job", team=team, job_id=job_id)
+    # What url_for("jobs.get_job", ...) gives, without its cost on the submission path.
+    return f"{request.script_root}/v1/teams/{team}/jobs/{job_id}"
 
 
 @bp.post("")
@@ -78,7 +79,8 @@ def submit(team: str):
         raise validation_error(never, "The job can never be admitted: it asks for more than "
                                "its team may ever hold or than the cluster has.")  # fmt: skip
     try:
-        record, replayed = svc.store.submit(team, spec, key, body_digest(body))
+        digest = body_digest(body) if key is not None else ""  # only a key's replay reads it
+        record, replayed = svc.store.submit(team, spec, key, digest)
     except IdempotencyConflict:
         raise validation_error(
             [{"field": "Idempotency-Key", "message": "already used with a different body"}],

@@ -96,24 +96,66 @@ return false
 """
 
 # Insert a job id into its team's RQ queue behind every queued job of equal or higher priority
-# (FIFO within a priority). Entries that are not `queued` (re-dispatches at the front) are
-# never overtaken. The common case (priority not above the tail's) is a plain RPUSH.
-# KEYS: 1 RQ queue list. ARGV: 1 job id, 2 priority, 3 job key prefix, 4 'queued'
-PUSH_BY_PRIORITY = """
-local p = tonumber(ARGV[2])
-local function prio(id)
-  return tonumber(redis.call('HGET', ARGV[3] .. id, 'priority') or '0') or 0
+# (FIFO within a priority) and return its 0-based place. Entries that are not `queued`
+# (re-dispatches at the front) are never overtaken. The common case (priority not above the
+# tail's) is a plain RPUSH.
+_PUSH_BY_PRIORITY = """
+local function push_by_priority(queue, id, priority, prefix, queued)
+  local p = tonumber(priority)
+  local function prio(other)
+    return tonumber(redis.call('HGET', prefix .. other, 'priority') or '0') or 0
+  end
+  local tail = redis.call('LINDEX', queue, -1)
+  if (not tail) or prio(tail) >= p then return redis.call('RPUSH', queue, id) - 1 end
+  local ids = redis.call('LRANGE', queue, 0, -1)
+  for i, other in ipairs(ids) do
+    if redis.call('HGET', prefix .. other, 'status') == queued and prio(other) < p then
+      redis.call('LINSERT', queue, 'BEFORE', other, id)
+      return i - 1
+    end
+  end
+  return redis.call('RPUSH', queue, id) - 1
 end
-local tail = redis.call('LINDEX', KEYS[1], -1)
-if (not tail) or prio(tail) >= p then return redis.call('RPUSH', KEYS[1], ARGV[1]) end
-local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-for _, other in ipairs(ids) do
-  if redis.call('HGET', ARGV[3] .. other, 'status') == ARGV[4] and prio(other) < p then
-    return redis.call('LINSERT', KEYS[1], 'BEFORE', other, ARGV[1])
+"""
+
+# Accept one submission in one step: the job record, its RQ job hash (fields from RQ's own
+# Job.to_dict), the indexes, its place in the team queue, the idempotency record, and a wake-up
+# for idle workers. The id comes from a separate INCR, so a client-side retry of this script
+# after a lost reply finds the record and stops ('exists'): never two queue entries.
+# KEYS: 1 job hash, 2 idempotency record (the job hash again when there is none), 3 queued
+#       index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 RQ job hash, 8 wake-up list
+# ARGV: 1 job id, 2 priority, 3 job key prefix, 4 'queued', 5 body digest ('' without an
+#       Idempotency-Key), 6 idempotency TTL, 7 count of record field/value items (n),
+#       8..7+n record field/value pairs, then the RQ job's field/value pairs
+# Returns {'new', position} | {'exists'} | {'replay', earlier job id} | {'conflict'}
+SUBMIT = (
+    _PUSH_BY_PRIORITY
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local idem = ARGV[5] ~= ''
+if idem then
+  local prev = redis.call('HMGET', KEYS[2], 'job_id', 'digest')
+  if prev[1] then
+    if prev[2] ~= ARGV[5] then return {'conflict'} end
+    return {'replay', prev[1]}
   end
 end
-return redis.call('RPUSH', KEYS[1], ARGV[1])
+local n = tonumber(ARGV[7])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8, 7 + n))
+redis.call('HSET', KEYS[7], unpack(ARGV, 8 + n))
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[1], ARGV[1])
+redis.call('SADD', KEYS[6], KEYS[5])
+local position = push_by_priority(KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+redis.call('LPUSH', KEYS[8], ARGV[1])
+redis.call('LTRIM', KEYS[8], 0, 63)
+if idem then
+  redis.call('HSET', KEYS[2], 'job_id', ARGV[1], 'digest', ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
+end
+return {'new', position}
 """
+)
 
 # Take the dispatch leases that expired and push each deadline forward, so exactly one
 # sweeper re-dispatches a given job per lease period.

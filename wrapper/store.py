@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import WatchError
 from redis.retry import Retry
 
 from wrapper import keys, scripts
@@ -52,10 +51,18 @@ def _decode(raw: dict) -> dict:
     return out
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _encode(fields: dict) -> list:
     flat = []
     for k, v in fields.items():
-        flat += [k, v if k == "status" else json.dumps(v, separators=(",", ":"))]
+        if k == "status":
+            flat += [k, v]
+        elif v is None:
+            flat += [k, "null"]  # most fields of a new record: skip the encoder
+        else:
+            flat += [k, _COMPACT(v)]
     return flat
 
 
@@ -80,6 +87,7 @@ class JobStore:
         self.idempotency_ttl = idempotency_ttl
         self.queues = TeamQueues(client, teams)
         self._cas = client.register_script(scripts.TRANSITION)
+        self._submit = client.register_script(scripts.SUBMIT)
         # record -> {position, global_position, pending_reason, message, eta_seconds}
         self.visibility: Callable[[dict], dict] | None = None
 
@@ -87,10 +95,11 @@ class JobStore:
     def submit(
         self, team: str, spec: dict, idempotency_key: str | None, digest: str
     ) -> tuple[dict, bool]:
-        """Write a queued record and its queue entry in one MULTI/EXEC.
+        """Write a queued record, its RQ job and its queue entry in one step (SUBMIT).
 
         Returns (record, replayed); replayed is True when the Idempotency-Key already named a
-        job with the same body. Raises IdempotencyConflict for the same key, another body."""
+        job with the same body. Raises IdempotencyConflict for the same key, another body.
+        Two round trips at any queue depth: the id, then the script."""
         idem_key = None
         if idempotency_key is not None:
             key_digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
@@ -105,35 +114,25 @@ class JobStore:
             "replicas": empty_replicas(), "conditions": [], "priority": spec["priority"],
             "attempts": 0, "updated_at": now, "uid": secrets.token_hex(8),
         }  # fmt: skip
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    # Watching the job key too: if a lost reply makes redis-py replay this
-                    # transaction, the replay sees the key and stops (no double queue entry).
-                    pipe.watch(job_key, *([idem_key] if idem_key else []))
-                    if pipe.exists(job_key):
-                        return self.get(job_id), False
-                    if idem_key:
-                        previous = pipe.hgetall(idem_key)
-                        if previous:
-                            if previous[b"digest"].decode() != digest:
-                                raise IdempotencyConflict()
-                            return self.get(int(previous[b"job_id"])), True
-                    pipe.multi()
-                    pipe.hset(job_key, items=_encode(record))
-                    pipe.sadd(keys.status_index(JobStatus.QUEUED), job_id)
-                    pipe.zadd(keys.team_jobs(team), {str(job_id): job_id})
-                    self.queues.add(pipe, team, job_id, spec["priority"])
-                    pipe.lpush(keys.ADMISSION_WAKE, job_id)  # idle workers block on this
-                    pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
-                    if idem_key:
-                        pipe.hset(idem_key, mapping={"job_id": job_id, "digest": digest})
-                        pipe.expire(idem_key, self.idempotency_ttl)
-                    pipe.execute()
-                    break
-                except WatchError:
-                    continue
-        return self.get(job_id), False
+        fields = _encode(record)
+        queue = self.queues.queue(team)
+        result = self._submit(
+            keys=[job_key, idem_key or job_key, keys.status_index(JobStatus.QUEUED),
+                  keys.team_jobs(team), queue.key, queue.redis_queues_keys,
+                  queue.job_class.key_for(str(job_id)), keys.ADMISSION_WAKE],
+            args=[job_id, spec["priority"], keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value,
+                  digest if idem_key else "", self.idempotency_ttl, len(fields), *fields,
+                  *self.queues.rq_job_fields(team, job_id)],
+        )  # fmt: skip
+        outcome = result[0].decode()
+        if outcome == "new":
+            record["position"] = result[1]
+            return record, False
+        if outcome == "conflict":
+            raise IdempotencyConflict()
+        if outcome == "replay":
+            return self.get(int(result[1])), True
+        return self.get(job_id), False  # 'exists': a retried call after a lost reply
 
     # --- reads ------------------------------------------------------------------------
     def get(self, job_id: int) -> dict | None:
@@ -153,7 +152,9 @@ class JobStore:
         is on the hot path and shows only the job's place in its team's queue list."""
         out = {k: record.get(k) for k in PUBLIC_FIELDS}
         if record["status"] == JobStatus.QUEUED:
-            if plan and self.visibility is not None:
+            if "position" in record:  # known already (a submission's answer)
+                pass
+            elif plan and self.visibility is not None:
                 out.update(self.visibility(record))
             else:
                 out["position"] = self.queues.position(record["team"], record["id"])

@@ -7,11 +7,11 @@ import json
 import time
 
 from redis import Redis
-from redis.client import Pipeline
 from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.utils import now as rq_now
+from rq.utils import utcformat
 
 from wrapper import keys, scripts
 from wrapper.states import JobStatus, can_transition
@@ -22,6 +22,7 @@ DISPATCH_FUNC = "queue_workers.dispatch.dispatch_job"
 DISPATCH_TIMEOUT_S = 120
 RESULT_TTL_S = 3600
 
+_PER_JOB = frozenset({"created_at", "enqueued_at", "description"})
 assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what CLAIM does
 
 
@@ -35,7 +36,7 @@ class TeamQueues:
         self.redis = redis
         self.teams = list(teams)
         self.queues = {t: Queue(keys.rq_queue_name(t), connection=redis) for t in self.teams}
-        self._push = redis.register_script(scripts.PUSH_BY_PRIORITY)
+        self._rq_templates: dict[str, list] = {}
         self._claim = redis.register_script(scripts.CLAIM)
         self._take_expired = redis.register_script(scripts.TAKE_EXPIRED_LEASES)
 
@@ -43,9 +44,10 @@ class TeamQueues:
         return self.queues[team]
 
     def _rq_job(self, team: str, job_id: int) -> Job:
+        # No arguments: the dispatch reads its trainq id from the RQ job's id, so every RQ job
+        # hash is the same template plus id-specific fields (see `rq_job_fields`).
         job = self.queues[team].create_job(
             DISPATCH_FUNC,
-            args=(job_id,),
             job_id=str(job_id),
             timeout=DISPATCH_TIMEOUT_S,
             result_ttl=RESULT_TTL_S,
@@ -54,16 +56,17 @@ class TeamQueues:
         job.enqueued_at = rq_now()
         return job
 
-    def add(self, pipe: Pipeline, team: str, job_id: int, priority: int) -> None:
-        """Queue a new job inside the caller's MULTI (the job hash is written in the same one)."""
-        queue = self.queues[team]
-        self._rq_job(team, job_id).save(pipeline=pipe)
-        pipe.sadd(queue.redis_queues_keys, queue.key)
-        self._push(
-            keys=[queue.key],
-            args=[job_id, priority, keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value],
-            client=pipe,
-        )
+    def rq_job_fields(self, team: str, job_id: int) -> list:
+        """The hash RQ's `Job.save` would write for a new job, as field/value pairs, for the
+        SUBMIT script to write in the same step as the record."""
+        template = self._rq_templates.get(team)
+        if template is None:
+            fields = self._rq_job(team, 0).to_dict()
+            template = [x for k, v in fields.items() if k not in _PER_JOB for x in (k, v)]
+            self._rq_templates[team] = template
+        stamp = utcformat(rq_now())
+        return [*template, "created_at", stamp, "enqueued_at", stamp,
+                "description", f"dispatch trainq job {job_id} ({team})"]  # fmt: skip
 
     def requeue_front(self, team: str, job_id: int) -> None:
         """Put a job back at the front of its team queue for another dispatch attempt."""

@@ -39,7 +39,12 @@ def test_submission_writes_record_and_rq_queue_entry_together(store, local_confi
     assert queue.job_ids == [str(rec["id"])]  # the RQ job id is the trainq job id
     rq_job = Job.fetch(str(rec["id"]), connection=store.redis)
     assert rq_job.func_name == "queue_workers.dispatch.dispatch_job"
-    assert rq_job.args == (rec["id"],)
+    # Written by the SUBMIT script from RQ's own Job.to_dict: RQ reads it back as its job.
+    assert rq_job.args == () and rq_job.id == str(rec["id"])
+    assert rq_job.get_status() == "queued" and rq_job.origin == "trainq-alpha"
+    assert rq_job.description == f"dispatch trainq job {rec['id']} (alpha)"
+    assert rq_job.timeout == 120 and rq_job.enqueued_at is not None
+    assert rec["position"] == 0  # the submission's own answer knows its place
     assert store.ids_with_status("queued") == [rec["id"]]
     assert store.public(rec)["position"] == 0
     # ids are unique across teams
