@@ -43,6 +43,13 @@ def _res(raw: dict) -> Res:
     return Res(_int(raw.get(b"cpu")), _int(raw.get(b"memory")), _int(raw.get(b"gpu")))
 
 
+def _rate(events: list[tuple[bytes, float]], now: float) -> float | None:
+    """Admissions per second from the recent admission events; None until two are known."""
+    if len(events) < 2:
+        return None
+    return len(events) / max(now - events[0][1], 1.0)
+
+
 def quota_of(team) -> Res:
     q = team.quota
     return Res.parse(q.cpu, q.memory, q.gpu)
@@ -65,6 +72,8 @@ class AdmissionStore:
         self._admit = self.redis.register_script(scripts.ADMIT)
         self.team_pool: dict[str, str] = {}  # as of the last `load`
         self._queued_jobs: dict[int, QueuedJob] = {}
+        # Parsed once: quantities in the config never change within a process.
+        self._limits = {t.name: (quota_of(t), borrowing_of(t)) for t in config.teams}
         self.pool_map: dict[str, Pool] = {}
         self._pools_memo: tuple | None = None
         self._never_fits_memo: dict[tuple, list[dict]] = {}
@@ -85,6 +94,7 @@ class AdmissionStore:
         old = self.redis.hget(keys.CAPACITY, "nodes")
         self.redis.hset(keys.CAPACITY, mapping={"nodes": encoded, "updated_at": time.time()})
         if old is None or old.decode() != encoded:
+            self.redis.incr(keys.ADMISSION_VERSION)
             self.wake()
 
     def capacity_is_stale(self) -> bool:
@@ -117,77 +127,76 @@ class AdmissionStore:
         return self._nodes_raw
 
     # --- snapshot ------------------------------------------------------------------------
-    def admission_rate(self, now: float) -> float | None:
-        """Admissions per second over the recent window; None until two are known."""
-        window = self.config.admission.eta_window_seconds
-        events = self.redis.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf",
-                                          withscores=True)  # fmt: skip
-        if len(events) < 2:
-            return None
-        span = max(now - events[0][1], 1.0)
-        return len(events) / span
-
     def load(self, lookahead: int | None = None) -> tuple[ClusterState, list[tuple[str, int]]]:
         """The snapshot for a decision, and queue entries that are re-dispatches (a job still
         `dispatching` whose lease expired: it keeps its reservation)."""
         teams = self.config.teams
         end = -1 if lookahead is None else lookahead - 1
+        now = time.time()
+        window = self.config.admission.eta_window_seconds
         with self.redis.pipeline(transaction=False) as pipe:
             for t in teams:
                 pipe.lrange(self.store.queues.queue(t.name).key, 0, end)
                 pipe.hgetall(keys.team_usage(t.name))
             pipe.hget(keys.CAPACITY, "nodes")
+            pipe.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf", withscores=True)
             values = pipe.execute()
         ids = {t.name: [int(x) for x in values[2 * i]] for i, t in enumerate(teams)}
         usage = {t.name: values[2 * i + 1] for i, t in enumerate(teams)}
-        team_pool, pools, total = self._pools_of(values[-1])
+        team_pool, pools, total = self._pools_of(values[-2])
         self.team_pool, self.pool_map = team_pool, pools
-        # A queued job's demand, priority and submission never change: parsed once per process.
+        queued, redispatch = self._classify([i for t in teams for i in ids[t.name]])
         known = self._queued_jobs
-        if len(known) > KNOWN_JOBS_MAX:
-            known.clear()
-        with self.redis.pipeline(transaction=False) as pipe:
-            for t in teams:
-                for job_id in ids[t.name]:
-                    if job_id in known:
-                        pipe.hmget(keys.job_key(job_id), "status")
-                    else:
-                        pipe.hmget(keys.job_key(job_id), "status", "spec", "submitted_at")
-            rows = iter(pipe.execute())
-        redispatch: list[tuple[str, int]] = []
         states = []
         for t in teams:
-            queue = []
-            for job_id in ids[t.name]:
-                row = next(rows)
-                if row[0] is None:
-                    continue
-                status = row[0].decode()
-                if status == JobStatus.DISPATCHING:
-                    redispatch.append((t.name, job_id))
-                elif status == JobStatus.QUEUED:
-                    if job_id not in known:
-                        spec, submitted = json.loads(row[1]), epoch(json.loads(row[2]))
-                        demand = admission.demand(spec)
-                        known[job_id] = QueuedJob(job_id, demand, spec["priority"], submitted)
-                    queue.append(known[job_id])
+            quota, borrowing = self._limits[t.name]
             u = usage[t.name]
             states.append(TeamState(
-                name=t.name, weight=t.weight, quota=quota_of(t), max_jobs=t.quota.max_running_jobs,
-                borrowing_limit=borrowing_of(t), usage=_res(u), running=_int(u.get(b"jobs")),
-                queue=tuple(queue), pool=team_pool.get(t.name, ""),
-                last_admitted=float(u.get(b"last_admitted") or 0),
+                name=t.name, weight=t.weight, quota=quota, max_jobs=t.quota.max_running_jobs,
+                borrowing_limit=borrowing, usage=_res(u), running=_int(u.get(b"jobs")),
+                queue=tuple(known[i] for i in ids[t.name] if i in queued),
+                pool=team_pool.get(t.name, ""), last_admitted=float(u.get(b"last_admitted") or 0),
             ))  # fmt: skip
-        now = time.time()
         state = ClusterState(
             teams=tuple(states),
             capacity=total,
             now=now,
             head_wait_seconds=self.config.admission.head_wait_seconds,
-            admission_rate=self.admission_rate(now),
+            admission_rate=_rate(values[-1], now),
             pools=pools,
         )
-        return state, redispatch
+        return state, [(t.name, i) for t in teams for i in ids[t.name] if i in redispatch]
+
+    def _classify(self, ids: list[int]) -> tuple[set[int], set[int]]:
+        """Which queue entries are queued jobs (parsed into `_queued_jobs` on first sight: a
+        queued job's demand, priority and submission never change) and which re-dispatches.
+        One SMISMEMBER on the queued index answers for all; only the rest are read."""
+        known = self._queued_jobs
+        if len(known) > KNOWN_JOBS_MAX:
+            known.clear()
+        if not ids:
+            return set(), set()
+        unknown = [i for i in ids if i not in known]
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.smismember(keys.status_index(JobStatus.QUEUED), ids)
+            for job_id in unknown:
+                pipe.hmget(keys.job_key(job_id), "spec", "submitted_at")
+            flags, *rows = pipe.execute()
+        for job_id, (spec, submitted) in zip(unknown, rows, strict=True):
+            if spec is not None:
+                spec = json.loads(spec)
+                known[job_id] = QueuedJob(job_id, admission.demand(spec), spec["priority"],
+                                          epoch(json.loads(submitted)))  # fmt: skip
+        queued = {i for i, f in zip(ids, flags, strict=True) if f and i in known}
+        others = [i for i in ids if i not in queued]
+        if not others:
+            return queued, set()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in others:
+                pipe.hget(keys.job_key(job_id), "status")
+            statuses = pipe.execute()
+        dispatching = JobStatus.DISPATCHING.value.encode()
+        return queued, {i for i, st in zip(others, statuses, strict=True) if st == dispatching}
 
     def never_fits(self, team_name: str, spec: dict) -> list[dict]:
         """Field errors for a request that can never be admitted (422 at submission): more
@@ -242,7 +251,7 @@ class AdmissionStore:
             keys=[queue.key, keys.status_index(JobStatus.QUEUED),
                   keys.status_index(JobStatus.DISPATCHING), keys.DISPATCH_LEASES,
                   keys.team_active(team), keys.RESERVATIONS, keys.team_usage(team),
-                  keys.USAGE_TOTAL, keys.ADMITTED_EVENTS,
+                  keys.USAGE_TOTAL, keys.ADMITTED_EVENTS, keys.ADMISSION_VERSION,
                   *(keys.team_usage(t) for t in sharing)],
             args=[keys.JOB_KEY_PREFIX, job_id, now + lease_seconds, json.dumps(utcnow()),
                   JobStatus.QUEUED.value, JobStatus.DISPATCHING.value,

@@ -23,6 +23,9 @@ USAGE_TOTAL = PREFIX + "admission:usage"
 ADMISSION_WAKE = PREFIX + "admission:wake"
 CAPACITY = PREFIX + "admission:capacity"
 ADMITTED_EVENTS = PREFIX + "admission:admitted"
+# Bumped by whatever changes an admission plan (submission, admission, status change, re-queue,
+# capacity change), so the API redoes its cached queue view only then.
+ADMISSION_VERSION = PREFIX + "admission:version"
 
 
 def job_key(job_id: int | str) -> str:

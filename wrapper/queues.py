@@ -3,14 +3,17 @@ where each stands and why it waits, plus the team's quota, usage, borrowing and 
 `GET /v1/queues` (admin: every team at a glance). Also the per-job fields the job record
 shows while queued (`job_visibility`, hooked into `JobStore.public` by the app factory).
 
-One admission plan (`wrapper.admission.plan`, the workers' own policy) is computed per request.
+The views come from one admission plan (`wrapper.admission.plan`, the workers' own policy),
+cached per process until something changes it (`ViewCache`).
 """
 
+import math
+import threading
 import time
 
 from flask import Blueprint, current_app, g, jsonify
 
-from wrapper import admission
+from wrapper import admission, keys
 from wrapper.admission import RESOURCES, ClusterState, Plan, Res
 from wrapper.admission_store import AdmissionStore, epoch
 from wrapper.auth import authenticate, authorize_team
@@ -50,12 +53,53 @@ def admissions() -> AdmissionStore:
     return ext["trainq_admissions"]
 
 
+class ViewCache:
+    """One process's latest queue view. It is reused while nothing that changes a plan has
+    happened (the admission version in Redis is unchanged) and it is under MAX_AGE_S old
+    (head-of-line bounds and ETAs move with time). One thread at a time redoes it; meanwhile
+    the others answer from the previous view, so a burst of reads under churn costs one plan
+    at a time, not one per request. Sequential reads always see a current view."""
+
+    MAX_AGE_S = 1.0
+
+    def __init__(self, build):
+        self._build = build  # () -> _View
+        self._lock = threading.Lock()
+        self._view: _View | None = None
+        self._version: bytes | None = None
+        self._at = -math.inf
+
+    def get(self, version: bytes | None) -> _View:
+        view = self._view
+        if view is not None and version == self._version and \
+                time.monotonic() - self._at < self.MAX_AGE_S:  # fmt: skip
+            return view
+        if not self._lock.acquire(blocking=view is None):
+            return view  # another thread is redoing it
+        try:
+            if self._view is view or self._version != version:
+                started = time.monotonic()
+                self._view = self._build()
+                self._version, self._at = version, started
+            return self._view
+        finally:
+            self._lock.release()
+
+
 def _view() -> _View:
-    """The admission plan for this request (computed once per request)."""
+    """The admission plan for this request (one per request, from the process's cache)."""
     if "trainq_queue_view" not in g:
-        state, _ = admissions().load()
-        g.trainq_queue_view = _View(state, admission.plan(state))
+        ext = current_app.extensions
+        if "trainq_view_cache" not in ext:
+            ext["trainq_view_cache"] = ViewCache(_build_view)
+        version = services().store.redis.get(keys.ADMISSION_VERSION)
+        g.trainq_queue_view = ext["trainq_view_cache"].get(version)
     return g.trainq_queue_view
+
+
+def _build_view() -> _View:
+    state, _ = admissions().load()
+    return _View(state, admission.plan(state))
 
 
 def job_visibility(record: dict) -> dict:

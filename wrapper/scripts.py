@@ -33,7 +33,8 @@ end
 # Compare-and-set a job's status and keep the indexes in step; a job that ends gives back its
 # admission reservation in the same step.
 # KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch leases,
-#       6 reservations, 7 team usage, 8 total usage, 9 admission wake-up list
+#       6 reservations, 7 team usage, 8 total usage, 9 admission wake-up list, 10 admission
+#       version (bumped by every status change: the API's cached queue view is then redone)
 # ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''),
 #       5 new indexed ('1'|''), 6 team active op ('add'|'rem'),
 #       7 lease op: a deadline (set it), 'rem' (drop the lease) or '' (leave it),
@@ -49,6 +50,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[3])
 if ARGV[2] ~= ARGV[3] then
   if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) end
   if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
+  redis.call('INCR', KEYS[10])
 end
 if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[1])
 else redis.call('SREM', KEYS[4], ARGV[1]) end
@@ -123,7 +125,8 @@ end
 # for idle workers. The id comes from a separate INCR, so a client-side retry of this script
 # after a lost reply finds the record and stops ('exists'): never two queue entries.
 # KEYS: 1 job hash, 2 idempotency record (the job hash again when there is none), 3 queued
-#       index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 RQ job hash, 8 wake-up list
+#       index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 RQ job hash, 8 wake-up list,
+#       9 admission version
 # ARGV: 1 job id, 2 priority, 3 job key prefix, 4 'queued', 5 body digest ('' without an
 #       Idempotency-Key), 6 idempotency TTL, 7 count of record field/value items (n),
 #       8..7+n record field/value pairs, then the RQ job's field/value pairs
@@ -149,6 +152,7 @@ redis.call('SADD', KEYS[6], KEYS[5])
 local position = push_by_priority(KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 redis.call('LPUSH', KEYS[8], ARGV[1])
 redis.call('LTRIM', KEYS[8], 0, 63)
+redis.call('INCR', KEYS[9])
 if idem then
   redis.call('HSET', KEYS[2], 'job_id', ARGV[1], 'digest', ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[6])
@@ -173,7 +177,8 @@ return ids
 # between reserve and create) keeps its reservation and is handed out again with a new lease.
 # KEYS: 1 team queue list, 2 queued index, 3 dispatching index, 4 dispatch leases,
 #       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
-#       10.. usage of every team whose pods may use the same nodes (this team included)
+#       10 admission version, 11.. usage of every team whose pods may use the same nodes
+#       (this team included)
 # ARGV: 1 job key prefix, 2 job id, 3 lease deadline, 4 JSON timestamp, 5 'queued',
 #       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
 #       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
@@ -196,7 +201,7 @@ if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {'stale'} end
 local fields = {'cpu', 'memory', 'gpu'}
 local team = redis.call('HMGET', KEYS[7], 'cpu', 'memory', 'gpu', 'jobs')
 local total = {0, 0, 0}
-for k = 10, #KEYS do
+for k = 11, #KEYS do
   local u = redis.call('HMGET', KEYS[k], 'cpu', 'memory', 'gpu')
   for i = 1, 3 do total[i] = total[i] + (tonumber(u[i]) or 0) end
 end
@@ -228,5 +233,6 @@ redis.call('HINCRBY', KEYS[8], 'jobs', 1)
 redis.call('HSET', KEYS[7], 'last_admitted', ARGV[17])
 redis.call('ZADD', KEYS[9], ARGV[17], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', ARGV[18])
+redis.call('INCR', KEYS[10])
 return {'admitted'}
 """

@@ -119,7 +119,8 @@ class JobStore:
         result = self._submit(
             keys=[job_key, idem_key or job_key, keys.status_index(JobStatus.QUEUED),
                   keys.team_jobs(team), queue.key, queue.redis_queues_keys,
-                  queue.job_class.key_for(str(job_id)), keys.ADMISSION_WAKE],
+                  queue.job_class.key_for(str(job_id)), keys.ADMISSION_WAKE,
+                  keys.ADMISSION_VERSION],
             args=[job_id, spec["priority"], keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value,
                   digest if idem_key else "", self.idempotency_ttl, len(fields), *fields,
                   *self.queues.rq_job_fields(team, job_id)],
@@ -229,6 +230,7 @@ class JobStore:
                     keys.team_usage(json.loads(team)),
                     keys.USAGE_TOTAL,
                     keys.ADMISSION_WAKE,
+                    keys.ADMISSION_VERSION,
                 ],
                 args=[
                     job_id,

@@ -77,6 +77,7 @@ class TeamQueues:
             self._rq_job(team, job_id).save(pipeline=pipe)
             pipe.sadd(queue.redis_queues_keys, queue.key)
             pipe.lpush(queue.key, job_id)
+            pipe.incr(keys.ADMISSION_VERSION)
             pipe.lpush(keys.ADMISSION_WAKE, job_id)
             pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
             pipe.execute()

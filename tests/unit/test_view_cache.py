@@ -1,0 +1,76 @@
+"""The API's cached queue view: redone when the admission version changes or it ages, one
+thread at a time, the others answering from the previous view meanwhile."""
+
+import threading
+
+from wrapper.queues import ViewCache
+
+
+class Builds:
+    def __init__(self):
+        self.count = 0
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
+
+    def __call__(self):
+        self.count += 1
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(5)
+        return f"view-{self.count}"
+
+
+def test_reused_while_the_version_is_unchanged_and_redone_when_it_changes():
+    builds = Builds()
+    cache = ViewCache(builds)
+    assert cache.get(b"1") == "view-1"
+    assert cache.get(b"1") == "view-1"
+    assert builds.count == 1
+    assert cache.get(b"2") == "view-2"
+    assert cache.get(None) == "view-3"  # a flushed Redis has no version: still a change
+
+
+def test_redone_once_it_is_older_than_the_max_age(monkeypatch):
+    builds = Builds()
+    cache = ViewCache(builds)
+    clock = [100.0]
+    monkeypatch.setattr("wrapper.queues.time.monotonic", lambda: clock[0])
+    assert cache.get(b"1") == "view-1"
+    clock[0] += ViewCache.MAX_AGE_S - 0.01
+    assert cache.get(b"1") == "view-1"
+    clock[0] += 0.02
+    assert cache.get(b"1") == "view-2"
+
+
+def test_while_one_thread_redoes_it_the_others_answer_from_the_previous_view():
+    builds = Builds()
+    cache = ViewCache(builds)
+    assert cache.get(b"1") == "view-1"
+    builds.gate, builds.entered = threading.Event(), threading.Event()
+    results = []
+    worker = threading.Thread(target=lambda: results.append(cache.get(b"2")))
+    worker.start()
+    assert builds.entered.wait(5)  # the worker is inside the rebuild
+    assert cache.get(b"2") == "view-1"  # not blocked, not a second rebuild
+    assert builds.count == 2
+    builds.gate.set()
+    worker.join(5)
+    assert results == ["view-2"]
+    assert cache.get(b"2") == "view-2"
+    assert builds.count == 2
+
+
+def test_the_first_view_is_waited_for_not_skipped():
+    builds = Builds()
+    builds.gate = threading.Event()
+    cache = ViewCache(builds)
+    results = []
+    first = threading.Thread(target=lambda: results.append(cache.get(b"1")))
+    first.start()
+    assert builds.entered.wait(5)
+    second = threading.Thread(target=lambda: results.append(cache.get(b"1")))
+    second.start()
+    builds.gate.set()
+    first.join(5)
+    second.join(5)
+    assert results == ["view-1", "view-1"] and builds.count == 1
