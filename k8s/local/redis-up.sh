@@ -23,7 +23,9 @@ stop_component redis 5
 # A stale server on our port from a killed run answers PING but has no pid file: shut it down.
 redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 mkdir -p "$TRAINQ_LOCAL/redis"
+# hash-max-listpack-value 1024: a job record (its spec is ~350 bytes of JSON) stays a compact
+# listpack instead of a hashtable: ~1 KiB less per queued job (benchmarks/RESULTS.md, figure 4).
 start_component redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
   --dir "$TRAINQ_LOCAL/redis" --appendonly yes --appendfsync everysec --save '' \
-  --databases 64 --daemonize no --protected-mode yes
+  --hash-max-listpack-value 1024 --databases 64 --daemonize no --protected-mode yes
 wait_for "redis on :$REDIS_PORT" 30 redis-cli -p "$REDIS_PORT" ping

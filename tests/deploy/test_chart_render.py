@@ -119,6 +119,7 @@ def test_default_values_render_and_dry_run(tools):
     args = redis["template"]["spec"]["containers"][0]["command"]
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--appendfsync") + 1] == "everysec"
+    assert args[args.index("--hash-max-listpack-value") + 1] == "1024"
     assert redis["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
     assert {
         p["metadata"]["name"].rsplit("-", 1)[1] for p in by_kind(docs, "PodDisruptionBudget")
