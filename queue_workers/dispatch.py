@@ -120,7 +120,7 @@ def dispatch(ctx: Context, job_id: int) -> str:
     problems = pytorchjob.webhook_problems(body)
     if problems:
         return _fail(ctx, job_id, "invalid PyTorchJob: " + "; ".join(problems))
-    attempt = ctx.store.incr_attempts(job_id)
+    attempt = record["attempts"]  # counted by the admission that handed the job out
     _test_hook("before-create", job_id)
     try:
         ctx.kube.ensure_namespace(namespace)
@@ -139,7 +139,8 @@ def dispatch(ctx: Context, job_id: int) -> str:
         "reason": "Dispatched",
         "message": f"PyTorchJob {namespace}/{name} created",
     }
-    result = ctx.store.transition(job_id, JobStatus.CREATED, fields, expect=DISPATCHING)
+    result = ctx.store.transition(job_id, JobStatus.CREATED, fields, expect=DISPATCHING,
+                                  known=(JobStatus.DISPATCHING, record["team"]))  # fmt: skip
     if not result.applied and result.previous in (JobStatus.CANCELLING, JobStatus.CANCELLED):
         # Cancelled while we were creating it: do not leave the PyTorchJob behind.
         log.info("job %s was cancelled during dispatch; deleting %s/%s", job_id, namespace, name)

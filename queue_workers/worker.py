@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 IDLE_WAIT_SECONDS = 2.0
 SWEEP_SECONDS = 2.0
 REFRESH_RETRY_SECONDS = 10.0  # after a failed node list
+CAPACITY_CHECK_SECONDS = 2.0  # how often a worker looks at the cached capacity's age
+HEARTBEAT_SECONDS = 10.0  # RQ's worker key lives worker_ttl (420 s) past a heartbeat
 
 
 def requeue_expired(store: JobStore, config: TrainqConfig) -> list[int]:
@@ -57,6 +59,7 @@ class TrainqWorker(SimpleWorker):
         self.admissions = AdmissionStore(store, config)
         self._next_sweep = 0.0
         self._next_refresh = 0.0
+        self._next_heartbeat = 0.0
 
     def register_birth(self):
         super().register_birth()
@@ -66,6 +69,12 @@ class TrainqWorker(SimpleWorker):
                 pipe.sadd(queue.redis_queues_keys, queue.key)
             pipe.execute()
 
+    def _heartbeat_if_due(self) -> None:
+        # RQ's heartbeat is two round trips; once per job would be most of a claim's cost.
+        if time.monotonic() >= self._next_heartbeat:
+            self._next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+            self.heartbeat()
+
     def _sweep(self) -> None:
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
@@ -74,6 +83,7 @@ class TrainqWorker(SimpleWorker):
     def _refresh_capacity(self) -> None:
         if self.kube is None or time.monotonic() < self._next_refresh:
             return
+        self._next_refresh = time.monotonic() + CAPACITY_CHECK_SECONDS
         if self.admissions.capacity_is_stale():
             try:
                 capacity.refresh(self.kube, self.admissions)
@@ -93,10 +103,9 @@ class TrainqWorker(SimpleWorker):
             candidates = pick_next(state)
             raced = False
             for adm in candidates:
-                outcome, _ = self.admissions.admit(adm, lease)
+                # With a second candidate, another idle worker is woken to take the next one.
+                outcome, _ = self.admissions.admit(adm, lease, wake_another=len(candidates) > 1)
                 if outcome in ("admitted", "redispatch"):
-                    if len(candidates) > 1:
-                        self.admissions.wake()  # another idle worker takes the next one
                     return adm.team, adm.job_id
                 if outcome != "stale":
                     raced = True  # another worker's admission changed the picture
@@ -114,7 +123,7 @@ class TrainqWorker(SimpleWorker):
         backoff = 1.0
         while True:
             try:
-                self.heartbeat()
+                self._heartbeat_if_due()
                 if self.should_run_maintenance_tasks:
                     self.run_maintenance_tasks()
                 self._sweep()
@@ -130,8 +139,7 @@ class TrainqWorker(SimpleWorker):
                 job = self.store.queues.fetch_rq_job(team, job_id)
                 job.redis_server_version = self.get_redis_server_version()
                 self.log.info("Worker %s: claimed job %s from team %s", self.name, job_id, team)
-                self.heartbeat()
-                return job, self.store.queues.queue(team)
+                return job, self.store.queues.queue(team)  # (RQ heartbeats as it starts it)
             if timeout is None:
                 return None
             if max_idle_time is not None and time.monotonic() - idle_since > max_idle_time:

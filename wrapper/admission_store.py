@@ -229,14 +229,17 @@ class AdmissionStore:
         ]
 
     # --- applying a decision -------------------------------------------------------------
-    def admit(self, adm: Admission, lease_seconds: float) -> tuple[str, str | None]:
+    def admit(self, adm: Admission, lease_seconds: float,
+              wake_another: bool = False) -> tuple[str, str | None]:  # fmt: skip
         """Reserve and claim one job atomically (after `load`, which knows the pools).
         Returns ('admitted'|'redispatch'|'stale', None), or ('quota'|'capacity', resource)
-        when it no longer fits (another worker was faster)."""
+        when it no longer fits (another worker was faster). wake_another: on success, wake
+        another idle worker in the same step (more jobs are admissible)."""
         pool = self.pool_map.get(adm.pool)
         sharing = [t for t, p in self.team_pool.items() if pool and p in pool.overlaps]
         return self._run(adm.team, adm.job_id, adm.demand, adm.team_limit, adm.max_jobs,
-                         adm.capacity, lease_seconds, sharing or [adm.team])  # fmt: skip
+                         adm.capacity, lease_seconds, sharing or [adm.team],
+                         wake_another)  # fmt: skip
 
     def redispatch(self, team: str, job_id: int, lease_seconds: float) -> bool:
         zero = Res()
@@ -244,7 +247,7 @@ class AdmissionStore:
         return outcome == "redispatch"
 
     def _run(self, team, job_id, d: Res, limit: Res, max_jobs, cap: Res, lease_seconds,
-             sharing: list[str]):  # fmt: skip
+             sharing: list[str], wake: bool = False):  # fmt: skip
         now = time.time()
         queue = self.store.queues.queue(team)
         result = self._admit(
@@ -252,12 +255,12 @@ class AdmissionStore:
                   keys.status_index(JobStatus.DISPATCHING), keys.DISPATCH_LEASES,
                   keys.team_active(team), keys.RESERVATIONS, keys.team_usage(team),
                   keys.USAGE_TOTAL, keys.ADMITTED_EVENTS, keys.ADMISSION_VERSION,
-                  *(keys.team_usage(t) for t in sharing)],
+                  keys.ADMISSION_WAKE, *(keys.team_usage(t) for t in sharing)],
             args=[keys.JOB_KEY_PREFIX, job_id, now + lease_seconds, json.dumps(utcnow()),
                   JobStatus.QUEUED.value, JobStatus.DISPATCHING.value,
                   d.cpu, d.memory, d.gpu, limit.cpu, limit.memory, limit.gpu, max_jobs,
                   cap.cpu, cap.memory, cap.gpu, now,
-                  now - self.config.admission.eta_window_seconds],
+                  now - self.config.admission.eta_window_seconds, "1" if wake else ""],
         )  # fmt: skip
         parts = [x.decode() if isinstance(x, bytes) else x for x in result]
         return parts[0], (parts[1] if len(parts) > 1 else None)

@@ -175,22 +175,32 @@ return ids
 # `dispatching` with a lease, and reserve its resources, all in one step, so any number of
 # workers can never over-commit. A job already `dispatching` (its lease expired: a worker died
 # between reserve and create) keeps its reservation and is handed out again with a new lease.
+# Either way the job's dispatch `attempts` count goes up by one, and with ARGV[19] another idle
+# worker is woken (the caller knows more jobs are admissible).
 # KEYS: 1 team queue list, 2 queued index, 3 dispatching index, 4 dispatch leases,
 #       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
-#       10 admission version, 11.. usage of every team whose pods may use the same nodes
-#       (this team included)
+#       10 admission version, 11 wake-up list, 12.. usage of every team whose pods may use
+#       the same nodes (this team included)
 # ARGV: 1 job key prefix, 2 job id, 3 lease deadline, 4 JSON timestamp, 5 'queued',
 #       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
 #       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
-#       18 events cutoff
+#       18 events cutoff, 19 wake another worker ('1'|'')
 # Returns {'admitted'} | {'redispatch'} | {'stale'} | {'quota', resource} | {'capacity', resource}
 ADMIT = """
 local jk = ARGV[1] .. ARGV[2]
+local function wake()
+  if ARGV[19] == '1' then
+    redis.call('LPUSH', KEYS[11], 'wake')
+    redis.call('LTRIM', KEYS[11], 0, 63)
+  end
+end
 local status = redis.call('HGET', jk, 'status')
 if status == ARGV[6] then
   if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 then return {'stale'} end
   redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
   redis.call('HSET', jk, 'updated_at', ARGV[4])
+  redis.call('HINCRBY', jk, 'attempts', 1)
+  wake()
   return {'redispatch'}
 end
 if status ~= ARGV[5] then
@@ -201,7 +211,7 @@ if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {'stale'} end
 local fields = {'cpu', 'memory', 'gpu'}
 local team = redis.call('HMGET', KEYS[7], 'cpu', 'memory', 'gpu', 'jobs')
 local total = {0, 0, 0}
-for k = 11, #KEYS do
+for k = 12, #KEYS do
   local u = redis.call('HMGET', KEYS[k], 'cpu', 'memory', 'gpu')
   for i = 1, 3 do total[i] = total[i] + (tonumber(u[i]) or 0) end
 end
@@ -234,5 +244,7 @@ redis.call('HSET', KEYS[7], 'last_admitted', ARGV[17])
 redis.call('ZADD', KEYS[9], ARGV[17], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', ARGV[18])
 redis.call('INCR', KEYS[10])
+redis.call('HINCRBY', jk, 'attempts', 1)
+wake()
 return {'admitted'}
 """

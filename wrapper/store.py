@@ -202,16 +202,24 @@ class JobStore:
         *,
         expect: frozenset | set | None = None,
         lease_deadline: float | None = None,
+        known: tuple[JobStatus, str] | None = None,
     ) -> Transition:
         """Move a job to `target` (x -> x refreshes fields) if the state table allows it from
-        its current status (and, with `expect`, only from those statuses)."""
+        its current status (and, with `expect`, only from those statuses). `known`: the
+        (status, team) the caller just read, tried first without reading them again (the
+        script's compare-and-set still checks the status)."""
         target = JobStatus(target)
         job_key = keys.job_key(job_id)
         for _ in range(20):
-            current, team = self.redis.hmget(job_key, "status", "team")
-            if current is None:
-                return Transition(False, None)
-            current = JobStatus(current.decode())
+            if known is not None:
+                current, team = known[0], json.dumps(known[1])
+                known = None
+            else:
+                current, team = self.redis.hmget(job_key, "status", "team")
+                if current is None:
+                    return Transition(False, None)
+                current = current.decode()
+            current = JobStatus(current)
             if (expect and current not in expect) or not can_transition(current, target):
                 return Transition(False, current.value)
             if target == JobStatus.DISPATCHING and lease_deadline is not None:
@@ -247,10 +255,6 @@ class JobStore:
             if result[0] == 1:
                 return Transition(True, current.value)
         raise RuntimeError(f"job {job_id}: status kept changing under transition to {target}")
-
-    def incr_attempts(self, job_id: int) -> int:
-        """Count dispatch attempts (a JSON int, so HINCRBY works on it)."""
-        return self.redis.hincrby(keys.job_key(job_id), "attempts", 1)
 
     def request_cancel(self, job_id: int) -> None:
         """Wake the canceller; the `cancelling` index is what it acts on."""
