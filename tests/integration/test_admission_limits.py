@@ -13,8 +13,8 @@ import redis
 from tests.integration import admission_stack as adm
 from tests.integration.stack import unique, wait_until
 from wrapper import keys
-from wrapper.admission import demand
 from wrapper.admission_store import epoch
+from wrapper.resources import demand
 from wrapper.states import ACTIVE
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]

@@ -5,7 +5,9 @@ import time
 import pytest
 
 from wrapper import admission as A
-from wrapper.admission import ClusterState, QueuedJob, Res, TeamState
+from wrapper.pools import Pool, pools_for, tolerates, usable_nodes
+from wrapper.resources import Res, demand, fmt
+from wrapper.snapshot import ClusterState, QueuedJob, TeamState
 
 GI = 2**30
 
@@ -37,13 +39,13 @@ def admitted(p):
 # --- demand, parsing, formatting ---------------------------------------------------------
 def test_demand_counts_every_replica():
     spec = {"workers": 3, "resources": {"cpu": "500m", "memory": "2Gi", "gpu": 2}}
-    assert A.demand(spec) == Res(2000, 8 * GI, 8)
+    assert demand(spec) == Res(2000, 8 * GI, 8)
 
 
 def test_formatting_reads_like_a_person_would():
-    assert A.fmt("cpu", 1500) == "1.5" and A.fmt("cpu", 4000) == "4"
-    assert A.fmt("memory", 8 * GI) == "8Gi" and A.fmt("memory", 512 * 2**20) == "512Mi"
-    assert A.fmt("gpu", 3) == "3"
+    assert fmt("cpu", 1500) == "1.5" and fmt("cpu", 4000) == "4"
+    assert fmt("memory", 8 * GI) == "8Gi" and fmt("memory", 512 * 2**20) == "512Mi"
+    assert fmt("gpu", 3) == "3"
 
 
 # --- whole-job fit: quota and capacity ---------------------------------------------------
@@ -246,12 +248,12 @@ LOCAL_TOLERATION = {"key": "trainq.dev/local-node", "operator": "Equal", "value"
 def test_tainted_nodes_count_only_for_teams_that_tolerate_them():
     nodes = [node("k0"), node("k1"),
              node("local", gpu=0, labels={"pool": "local"}, taints=[LOCAL_TAINT])]  # fmt: skip
-    assert A.usable_nodes(nodes, {}, []) == ["k0", "k1"]
-    assert A.usable_nodes(nodes, {"pool": "local"}, [LOCAL_TOLERATION]) == ["local"]
-    assert A.usable_nodes(nodes, {"pool": "local"}, []) == []
-    assert A.tolerates([{"operator": "Exists"}], LOCAL_TAINT)
-    assert not A.tolerates([{**LOCAL_TOLERATION, "value": "false"}], LOCAL_TAINT)
-    team_pool, pools, total = A.pools_for(
+    assert usable_nodes(nodes, {}, []) == ["k0", "k1"]
+    assert usable_nodes(nodes, {"pool": "local"}, [LOCAL_TOLERATION]) == ["local"]
+    assert usable_nodes(nodes, {"pool": "local"}, []) == []
+    assert tolerates([{"operator": "Exists"}], LOCAL_TAINT)
+    assert not tolerates([{**LOCAL_TOLERATION, "value": "false"}], LOCAL_TAINT)
+    team_pool, pools, total = pools_for(
         nodes,
         {"a": ({}, []), "b": ({}, []), "l": ({"pool": "local"}, [LOCAL_TOLERATION])},
         cap=Res(1000 * 1000, 10**15, 12),
@@ -263,8 +265,8 @@ def test_tainted_nodes_count_only_for_teams_that_tolerate_them():
 
 
 def test_a_saturated_pool_does_not_hold_back_a_team_on_other_nodes():
-    pools = {"kwok": A.Pool(gpus(4), frozenset({"kwok"})),
-             "local": A.Pool(Res(2000, 8 * GI, 0), frozenset({"local"}))}  # fmt: skip
+    pools = {"kwok": Pool(gpus(4), frozenset({"kwok"})),
+             "local": Pool(Res(2000, 8 * GI, 0), frozenset({"local"}))}  # fmt: skip
     busy = TeamState("a", 1, gpus(8), 10, None, gpus(4), 4, (job(1, gpus(1)),), "kwok")
     local = TeamState("l", 1, Res(4000, 16 * GI, 0), 2, None, Res(), 0,
                       (job(2, Res(1500, GI, 0)), job(3, Res(1500, GI, 0))), "local")  # fmt: skip

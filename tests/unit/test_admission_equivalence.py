@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks import decision
-from wrapper.admission import Admission, ClusterState, Plan, Pool, QueuedJob, Res, TeamState, plan
+from wrapper.admission import Admission, Plan, plan
+from wrapper.pools import Pool
+from wrapper.resources import Res
+from wrapper.snapshot import ClusterState, QueuedJob, TeamState
 
 GOLDEN = Path(__file__).parent / "data" / "admission_golden.json"
 SEEDS = range(300)

@@ -1,6 +1,8 @@
 from queue_workers.selection import Snapshot, TeamState, pick_next, round_robin
-from wrapper.admission import ClusterState, QueuedJob, Res, plan
-from wrapper.admission import TeamState as AdmissionTeam
+from wrapper.admission import plan
+from wrapper.resources import Res
+from wrapper.snapshot import ClusterState, QueuedJob
+from wrapper.snapshot import TeamState as AdmissionTeam
 
 
 def snap(queued: dict, last=None):
