@@ -145,6 +145,17 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
             f"round robin {rr['p50_ms']} / {rr['p99_ms']} ms", "", "< 2 ms",
             _met(dec["p99_ms"] < 2),
         ))  # fmt: skip
+    shapes = {"fits": "room for every head, nothing running",
+              "young_heads": "every head within the head-of-line bound"}  # fmt: skip
+    for key, what in shapes.items():
+        fig = d.get(key)
+        if fig:
+            dec = fig["decision"]
+            out.append((
+                f"4. Admission decision, {fig['jobs']:,} queued over {fig['teams']} teams, "
+                f"{what} (pure; p50 / p99)", f"{dec['p50_ms']} / {dec['p99_ms']} ms", "", "",
+                "< 2 ms", _met(dec["p99_ms"] < 2),
+            ))  # fmt: skip
     i = results.get("idle") or {}
     if "error" in i:
         out.append(("5. Idle cost", "failed: " + i["error"], "", "", "", "n/a"))
