@@ -120,44 +120,45 @@ local function push_by_priority(queue, id, priority, prefix, queued)
 end
 """
 
-# Accept one submission in one step: the job record, its RQ job hash (fields from RQ's own
-# Job.to_dict), the indexes, its place in the team queue, the idempotency record, and a wake-up
-# for idle workers. The id comes from a separate INCR, so a client-side retry of this script
-# after a lost reply finds the record and stops ('exists'): never two queue entries.
-# KEYS: 1 job hash, 2 idempotency record (the job hash again when there is none), 3 queued
-#       index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 RQ job hash, 8 wake-up list,
-#       9 admission version
-# ARGV: 1 job id, 2 priority, 3 job key prefix, 4 'queued', 5 body digest ('' without an
-#       Idempotency-Key), 6 idempotency TTL, 7 count of record field/value items (n),
-#       8..7+n record field/value pairs, then the RQ job's field/value pairs
-# Returns {'new', position} | {'exists'} | {'replay', earlier job id} | {'conflict'}
+# Accept one submission in one step: a new id, the job record, its RQ job hash (fields from
+# RQ's own Job.to_dict), the indexes, its place in the team queue, the idempotency record, and
+# a wake-up for idle workers. Not safe to resend after a lost reply (it would queue a second
+# job): JobStore sends it without redis-py's retry.
+# KEYS: 1 job id counter, 2 idempotency record (the counter again when there is none),
+#       3 queued index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 wake-up list,
+#       8 admission version
+# ARGV: 1 priority, 2 job key prefix, 3 'queued', 4 body digest ('' without an
+#       Idempotency-Key), 5 idempotency TTL, 6 RQ job key prefix, 7-8 the RQ job's description
+#       before and after the id, 9 count of record field/value items (n), 10..9+n record
+#       field/value pairs (all but the id), then the RQ job's field/value pairs
+# Returns {'new', job id, position} | {'replay', earlier job id} | {'conflict'}
 SUBMIT = (
     _PUSH_BY_PRIORITY
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-local idem = ARGV[5] ~= ''
+local idem = ARGV[4] ~= ''
 if idem then
   local prev = redis.call('HMGET', KEYS[2], 'job_id', 'digest')
   if prev[1] then
-    if prev[2] ~= ARGV[5] then return {'conflict'} end
+    if prev[2] ~= ARGV[4] then return {'conflict'} end
     return {'replay', prev[1]}
   end
 end
-local n = tonumber(ARGV[7])
-redis.call('HSET', KEYS[1], unpack(ARGV, 8, 7 + n))
-redis.call('HSET', KEYS[7], unpack(ARGV, 8 + n))
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[1], ARGV[1])
+local id = redis.call('INCR', KEYS[1])
+local n = tonumber(ARGV[9])
+redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 10, 9 + n))
+redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 10 + n))
+redis.call('SADD', KEYS[3], id)
+redis.call('ZADD', KEYS[4], id, id)
 redis.call('SADD', KEYS[6], KEYS[5])
-local position = push_by_priority(KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-redis.call('LPUSH', KEYS[8], ARGV[1])
-redis.call('LTRIM', KEYS[8], 0, 63)
-redis.call('INCR', KEYS[9])
+local position = push_by_priority(KEYS[5], id, ARGV[1], ARGV[2], ARGV[3])
+redis.call('LPUSH', KEYS[7], id)
+redis.call('LTRIM', KEYS[7], 0, 63)
+redis.call('INCR', KEYS[8])
 if idem then
-  redis.call('HSET', KEYS[2], 'job_id', ARGV[1], 'digest', ARGV[5])
-  redis.call('EXPIRE', KEYS[2], ARGV[6])
+  redis.call('HSET', KEYS[2], 'job_id', id, 'digest', ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
-return {'new', position}
+return {'new', id, position}
 """
 )
 

@@ -87,7 +87,15 @@ class JobStore:
         self.idempotency_ttl = idempotency_ttl
         self.queues = TeamQueues(client, teams)
         self._cas = client.register_script(scripts.TRANSITION)
-        self._submit = client.register_script(scripts.SUBMIT)
+        # SUBMIT must not be resent after a lost reply (it would queue a second job), so it
+        # goes over a pool without redis-py's retry. A pooled connection that Redis closed is
+        # still noticed and replaced before anything is sent (the pool's own readiness check).
+        pool = client.connection_pool
+        kwargs = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+        once = redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class,
+                                                      max_connections=pool.max_connections,
+                                                      **kwargs))  # fmt: skip
+        self._submit = once.register_script(scripts.SUBMIT)
         # record -> {position, global_position, pending_reason, message, eta_seconds}
         self.visibility: Callable[[dict], dict] | None = None
 
@@ -95,20 +103,18 @@ class JobStore:
     def submit(
         self, team: str, spec: dict, idempotency_key: str | None, digest: str
     ) -> tuple[dict, bool]:
-        """Write a queued record, its RQ job and its queue entry in one step (SUBMIT).
+        """Write a queued record, its RQ job and its queue entry in one step (SUBMIT): one
+        round trip at any queue depth.
 
         Returns (record, replayed); replayed is True when the Idempotency-Key already named a
-        job with the same body. Raises IdempotencyConflict for the same key, another body.
-        Two round trips at any queue depth: the id, then the script."""
+        job with the same body. Raises IdempotencyConflict for the same key, another body."""
         idem_key = None
         if idempotency_key is not None:
             key_digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
             idem_key = keys.idempotency(team, key_digest)
-        job_id = self.redis.incr(keys.JOB_ID_COUNTER)
-        job_key = keys.job_key(job_id)
         now = utcnow()
         record = {
-            "id": job_id, "team": team, "name": spec["name"], "status": JobStatus.QUEUED.value,
+            "team": team, "name": spec["name"], "status": JobStatus.QUEUED.value,
             "reason": None, "message": None, "submitted_at": now, "admitted_at": None,
             "started_at": None, "finished_at": None, "spec": spec, "pytorchjob": None,
             "replicas": empty_replicas(), "conditions": [], "priority": spec["priority"],
@@ -116,24 +122,22 @@ class JobStore:
         }  # fmt: skip
         fields = _encode(record)
         queue = self.queues.queue(team)
+        before, after = self.queues.rq_description(team)
         result = self._submit(
-            keys=[job_key, idem_key or job_key, keys.status_index(JobStatus.QUEUED),
-                  keys.team_jobs(team), queue.key, queue.redis_queues_keys,
-                  queue.job_class.key_for(str(job_id)), keys.ADMISSION_WAKE,
-                  keys.ADMISSION_VERSION],
-            args=[job_id, spec["priority"], keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value,
-                  digest if idem_key else "", self.idempotency_ttl, len(fields), *fields,
-                  *self.queues.rq_job_fields(team, job_id)],
+            keys=[keys.JOB_ID_COUNTER, idem_key or keys.JOB_ID_COUNTER,
+                  keys.status_index(JobStatus.QUEUED), keys.team_jobs(team), queue.key,
+                  queue.redis_queues_keys, keys.ADMISSION_WAKE, keys.ADMISSION_VERSION],
+            args=[spec["priority"], keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value,
+                  digest if idem_key else "", self.idempotency_ttl,
+                  queue.job_class.redis_job_namespace_prefix, before, after, len(fields),
+                  *fields, *self.queues.rq_job_fields(team)],
         )  # fmt: skip
         outcome = result[0].decode()
         if outcome == "new":
-            record["position"] = result[1]
-            return record, False
+            return {"id": int(result[1]), **record, "position": int(result[2])}, False
         if outcome == "conflict":
             raise IdempotencyConflict()
-        if outcome == "replay":
-            return self.get(int(result[1])), True
-        return self.get(job_id), False  # 'exists': a retried call after a lost reply
+        return self.get(int(result[1])), True  # 'replay'
 
     # --- reads ------------------------------------------------------------------------
     def get(self, job_id: int) -> dict | None:

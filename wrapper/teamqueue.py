@@ -56,17 +56,21 @@ class TeamQueues:
         job.enqueued_at = rq_now()
         return job
 
-    def rq_job_fields(self, team: str, job_id: int) -> list:
-        """The hash RQ's `Job.save` would write for a new job, as field/value pairs, for the
-        SUBMIT script to write in the same step as the record."""
+    def rq_job_fields(self, team: str) -> list:
+        """The hash RQ's `Job.save` would write for a new job of this team, as field/value
+        pairs, for the SUBMIT script (which adds the id and the description)."""
         template = self._rq_templates.get(team)
         if template is None:
             fields = self._rq_job(team, 0).to_dict()
             template = [x for k, v in fields.items() if k not in _PER_JOB for x in (k, v)]
             self._rq_templates[team] = template
         stamp = utcformat(rq_now())
-        return [*template, "created_at", stamp, "enqueued_at", stamp,
-                "description", f"dispatch trainq job {job_id} ({team})"]  # fmt: skip
+        return [*template, "created_at", stamp, "enqueued_at", stamp]
+
+    @staticmethod
+    def rq_description(team: str) -> tuple[str, str]:
+        """An RQ job's description before and after its id (see `_rq_job`)."""
+        return "dispatch trainq job ", f" ({team})"
 
     def requeue_front(self, team: str, job_id: int) -> None:
         """Put a job back at the front of its team queue for another dispatch attempt."""
