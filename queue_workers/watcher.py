@@ -68,10 +68,12 @@ class Watcher:
             return
         job_id, status = record["id"], JobStatus(record["status"])
         observation = observe(obj)
+        known = (status, record["team"])  # just read: the transition need not read them again
         if status == JobStatus.CANCELLING:
             # Keep mirroring replica counts until the PyTorchJob is gone.
             fields = {k: observation.fields[k] for k in ("pytorchjob", "replicas", "conditions")}
-            self.store.transition(job_id, JobStatus.CANCELLING, fields)
+            if any(record.get(k) != v for k, v in fields.items()):
+                self.store.transition(job_id, JobStatus.CANCELLING, fields, known=known)
         elif status == JobStatus.CANCELLED:
             # Cancelled while its PyTorchJob was being created: remove the leftover.
             if not (obj.get("metadata") or {}).get("deletionTimestamp"):
@@ -79,7 +81,12 @@ class Watcher:
                 log.info("job %s is cancelled; deleting leftover %s", job_id, meta["name"])
                 self.kube.delete(meta["namespace"], meta["name"], self._propagation)
         elif status != JobStatus.QUEUED:
-            result = self.store.transition(job_id, observation.status, observation.fields)
+            if observation.status == status and all(
+                record.get(k) == v for k, v in observation.fields.items()
+            ):
+                return  # nothing trainq shows changed (the operator's own bookkeeping)
+            result = self.store.transition(job_id, observation.status, observation.fields,
+                                           known=known)  # fmt: skip
             if result.applied and result.previous != observation.status:
                 log.info("job %s: %s -> %s", job_id, result.previous, observation.status.value)
 
