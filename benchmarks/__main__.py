@@ -20,7 +20,7 @@ from benchmarks.stack import BenchStack
 
 HERE = Path(__file__).resolve().parent
 FULL = {
-    "submission": {"seconds": 10, "connections": 16, "rounds": 3},
+    "submission": {"seconds": 5, "connections": 16, "rounds": 6},
     "dispatch": {"n": 200, "m": 100, "workers": 2},
     "status": {"jobs": 10_000, "samples": 2000, "wrk_seconds": 5},
     "scale": {"teams": 1000, "jobs": 100_000, "seconds": 10, "decision_repeats": 200},
