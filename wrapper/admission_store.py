@@ -16,7 +16,7 @@ from redis import Redis
 from wrapper import admission, keys, scripts
 from wrapper.admission import Admission, ClusterState, Pool, QueuedJob, Res, TeamState
 from wrapper.config import TrainqConfig
-from wrapper.states import JobStatus
+from wrapper.states import JobStatus, can_transition
 from wrapper.store import JobStore
 from wrapper.teamqueue import utcnow
 
@@ -27,6 +27,7 @@ KNOWN_JOBS_MAX = 200_000  # parsed queued jobs kept per process
 # A submission's never-fits check may use a node list this old (capacity changes are rare;
 # admission itself always checks against the current figures).
 NODES_REREAD_S = 1.0
+assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what ADMIT does
 
 
 def epoch(timestamp: str) -> float:

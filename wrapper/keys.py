@@ -12,8 +12,6 @@ JOB_ID_COUNTER = PREFIX + "job-id-counter"
 DISPATCH_LEASES = PREFIX + "dispatch-leases"
 # Wake-up list for the canceller; the `cancelling` index set is the source of truth.
 CANCEL_REQUESTS = PREFIX + "cancel-requests"
-# The team served last, so round robin is global across all workers.
-LAST_SERVED_TEAM = PREFIX + "selection:last-served-team"
 
 # Admission (wrapper.admission_store): job id -> "cpu|memory|gpu" it reserved, held from
 # admission until the job ends; the cluster-wide sum of reservations; a wake-up list that idle

@@ -61,42 +61,6 @@ return {1}
 """
 )
 
-# Pop the next job for dispatch from team queues tried in the given order, and mark it
-# `dispatching` with a lease in the same step, so a worker crash can never lose a popped job.
-# A popped id whose job is already `dispatching` is a re-dispatch (lease expired): renew the
-# lease. Any other status (cancelled while queued) is a stale entry: drop it and pop again.
-# KEYS: 1 queued index, 2 dispatching index, 3 dispatch leases, 4 last served team,
-#       5.. pairs of (RQ queue list, team active set)
-# ARGV: 1 job key prefix, 2 lease deadline, 3 JSON timestamp, 4 'queued', 5 'dispatching',
-#       6.. team names (one per pair)
-# Returns {team, job id} or false.
-CLAIM = """
-for i = 5, #KEYS, 2 do
-  local team = ARGV[6 + (i - 5) / 2]
-  while true do
-    local id = redis.call('LPOP', KEYS[i])
-    if not id then break end
-    local jk = ARGV[1] .. id
-    local status = redis.call('HGET', jk, 'status')
-    if status == ARGV[4] then
-      redis.call('HSET', jk, 'status', ARGV[5], 'admitted_at', ARGV[3], 'updated_at', ARGV[3])
-      redis.call('SREM', KEYS[1], id)
-      redis.call('SADD', KEYS[2], id)
-      redis.call('SADD', KEYS[i + 1], id)
-      redis.call('ZADD', KEYS[3], ARGV[2], id)
-      redis.call('SET', KEYS[4], team)
-      return {team, id}
-    elseif status == ARGV[5] then
-      redis.call('ZADD', KEYS[3], ARGV[2], id)
-      redis.call('HSET', jk, 'updated_at', ARGV[3])
-      redis.call('SET', KEYS[4], team)
-      return {team, id}
-    end
-  end
-end
-return false
-"""
-
 # Insert a job id into its team's RQ queue behind every queued job of equal or higher priority
 # (FIFO within a priority) and return its 0-based place. Entries that are not `queued`
 # (re-dispatches at the front) are never overtaken. The common case (priority not above the

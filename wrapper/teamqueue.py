@@ -1,9 +1,9 @@
 """The per-team RQ queues: trainq's job id is the RQ job id, so `rq info` shows each team's
-depth. This module owns how ids get into a team queue (priority order), how workers take the
-next one (atomically with the move to `dispatching`), and how expired dispatches return.
+depth. This module owns the RQ side of a queued job (its RQ job hash, written by the SUBMIT
+script in priority order), re-queues, and how expired dispatches return. Workers take jobs
+off these queues through admission (`wrapper.admission_store`, the ADMIT script).
 """
 
-import json
 import time
 
 from redis import Redis
@@ -14,7 +14,6 @@ from rq.utils import now as rq_now
 from rq.utils import utcformat
 
 from wrapper import keys, scripts
-from wrapper.states import JobStatus, can_transition
 
 # The RQ job function, by dotted path: `wrapper` must not import `queue_workers`.
 DISPATCH_FUNC = "queue_workers.dispatch.dispatch_job"
@@ -23,7 +22,6 @@ DISPATCH_TIMEOUT_S = 120
 RESULT_TTL_S = 3600
 
 _PER_JOB = frozenset({"created_at", "enqueued_at", "description"})
-assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what CLAIM does
 
 
 def utcnow() -> str:
@@ -37,7 +35,6 @@ class TeamQueues:
         self.teams = list(teams)
         self.queues = {t: Queue(keys.rq_queue_name(t), connection=redis) for t in self.teams}
         self._rq_templates: dict[str, list] = {}
-        self._claim = redis.register_script(scripts.CLAIM)
         self._take_expired = redis.register_script(scripts.TAKE_EXPIRED_LEASES)
 
     def queue(self, team: str) -> Queue:
@@ -102,37 +99,6 @@ class TeamQueues:
 
     def depth(self, team: str) -> int:
         return self.redis.llen(self.queues[team].key)
-
-    def claim(self, team_order: list[str], lease_seconds: float) -> tuple[str, int] | None:
-        """Pop the next job from the first non-empty queue in `team_order` and mark it
-        `dispatching` with a lease; a re-dispatch (already `dispatching`) renews its lease."""
-        if not team_order:
-            return None
-        ks = [
-            keys.status_index(JobStatus.QUEUED),
-            keys.status_index(JobStatus.DISPATCHING),
-            keys.DISPATCH_LEASES,
-            keys.LAST_SERVED_TEAM,
-        ]
-        for team in team_order:
-            ks += [self.queues[team].key, keys.team_active(team)]
-        args = [
-            keys.JOB_KEY_PREFIX,
-            time.time() + lease_seconds,
-            json.dumps(utcnow()),
-            JobStatus.QUEUED.value,
-            JobStatus.DISPATCHING.value,
-            *team_order,
-        ]
-        result = self._claim(keys=ks, args=args)
-        if not result:
-            return None
-        team, job_id = (x.decode() if isinstance(x, bytes) else x for x in result)
-        return team, int(job_id)
-
-    def last_served(self) -> str | None:
-        value = self.redis.get(keys.LAST_SERVED_TEAM)
-        return value.decode() if value else None
 
     def take_expired_leases(self, lease_seconds: float, limit: int = 100) -> list[int]:
         now = time.time()

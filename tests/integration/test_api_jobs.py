@@ -4,6 +4,7 @@ listing, the queue view, cancellation of queued jobs, idempotency and team isola
 import pytest
 from rq import Queue
 
+from tests.integration.admit import admit_next
 from wrapper import keys
 from wrapper.app import create_app
 from wrapper.schemas import JobList, JobRecord, QueueView
@@ -91,18 +92,20 @@ def test_cancel_queued_job_at_once_and_repeat_is_harmless(client, store):
     assert again.status_code == 202 and again.get_json()["status"] == "cancelled"
 
 
-def test_cancel_dispatched_job_marks_cancelling_and_wakes_the_canceller(client, store):
+def test_cancel_dispatched_job_marks_cancelling_and_wakes_the_canceller(
+    client, store, local_config
+):
     job_id = submit(client).get_json()["id"]
-    store.queues.claim(["alpha"], lease_seconds=30)
+    admit_next(store, local_config, "alpha", lease_seconds=30)
     response = client.delete(f"/v1/teams/alpha/jobs/{job_id}", headers=ALPHA)
     assert response.status_code == 202 and response.get_json()["status"] == "cancelling"
     assert store.redis.lrange(keys.CANCEL_REQUESTS, 0, -1) == [str(job_id).encode()]
     assert store.redis.zscore(keys.DISPATCH_LEASES, job_id) is None  # no re-dispatch now
 
 
-def test_cancel_finished_job_is_409(client, store):
+def test_cancel_finished_job_is_409(client, store, local_config):
     job_id = submit(client).get_json()["id"]
-    store.queues.claim(["alpha"], lease_seconds=30)
+    admit_next(store, local_config, "alpha", lease_seconds=30)
     assert store.transition(job_id, JobStatus.SUCCEEDED).applied
     response = client.delete(f"/v1/teams/alpha/jobs/{job_id}", headers=ALPHA)
     assert response.status_code == 409 and response.mimetype == "application/problem+json"

@@ -11,6 +11,7 @@ from rq import Queue
 from rq.job import Job
 
 from queue_workers.worker import requeue_expired
+from tests.integration.admit import admit_next
 from wrapper import keys
 from wrapper.schemas import JobRequest
 from wrapper.states import JobStatus, can_transition
@@ -116,41 +117,42 @@ def test_concurrent_writers_cannot_make_an_illegal_transition(store, local_confi
         assert bool(team_active) == (final in ("running", "restarting", "cancelling"))
 
 
-def test_claim_marks_dispatching_with_a_lease_and_skips_stale_entries(store, local_config):
+def test_admission_marks_dispatching_with_a_lease_and_drops_stale_entries(store, local_config):
     cancelled = submit(store, local_config, name="gone")
     store.transition(cancelled["id"], S.CANCELLED)  # left in the queue on purpose (stale)
     rec = submit(store, local_config, name="next")
-    team, job_id = store.queues.claim(["beta", "alpha"], lease_seconds=30)
+    team, job_id = admit_next(store, local_config, "alpha", lease_seconds=30)
     assert (team, job_id) == ("alpha", rec["id"])
     claimed = store.get(job_id)
     assert claimed["status"] == "dispatching" and claimed["admitted_at"]
+    assert claimed["attempts"] == 1  # counted by the admission, not the dispatch
     assert store.running_count("alpha") == 1
     deadline = store.redis.zscore(keys.DISPATCH_LEASES, job_id)
     assert 25 < deadline - time.time() <= 30
     assert store.queues.depth("alpha") == 0  # the stale entry was dropped too
-    assert store.queues.claim(["alpha", "beta"], lease_seconds=30) is None
-    assert store.queues.last_served() == "alpha"
+    assert admit_next(store, local_config, "alpha", lease_seconds=30) is None
 
 
 def test_expired_lease_sends_the_job_back_to_the_front(store, local_config):
     first = submit(store, local_config, name="first")
     second = submit(store, local_config, name="second")
-    _, job_id = store.queues.claim(["alpha"], lease_seconds=0.2)
+    _, job_id = admit_next(store, local_config, "alpha", lease_seconds=0.2)
     assert job_id == first["id"]
     assert requeue_expired(store, local_config) == []  # not yet expired
     time.sleep(0.3)
     assert requeue_expired(store, local_config) == [first["id"]]
     assert store.queues.ids("alpha") == [first["id"], second["id"]]
     assert requeue_expired(store, local_config) == []  # taken once per lease period
-    # The re-dispatch claims it again; it stays `dispatching` with a fresh lease.
-    assert store.queues.claim(["alpha"], lease_seconds=30) == ("alpha", first["id"])
+    # The re-dispatch hands it out again; it stays `dispatching` with a fresh lease.
+    assert admit_next(store, local_config, "alpha", lease_seconds=30) == ("alpha", first["id"])
     assert store.get(first["id"])["status"] == "dispatching"
+    assert store.get(first["id"])["attempts"] == 2
     assert Job.fetch(str(first["id"]), connection=store.redis).origin == "trainq-alpha"
 
 
 def test_leaving_dispatching_drops_the_lease(store, local_config):
     rec = submit(store, local_config)
-    store.queues.claim(["alpha"], lease_seconds=30)
+    admit_next(store, local_config, "alpha", lease_seconds=30)
     assert store.transition(rec["id"], S.CREATED).applied
     assert store.redis.zscore(keys.DISPATCH_LEASES, rec["id"]) is None
 
