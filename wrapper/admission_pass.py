@@ -63,6 +63,14 @@ def _total(amounts: list[Res]) -> Res:
                sum(a.gpu for a in amounts))  # fmt: skip
 
 
+def _one_shared_pool(state: ClusterState) -> str | None:
+    """The id of the only pool when every team's pods may use exactly its nodes, else None."""
+    if len(state.pools) != 1:
+        return None
+    (only,) = state.pools
+    return only if all(t.pool == only for t in state.teams) else None
+
+
 class PassState:
     """Mutable working state of one planning pass. Per-team state is kept only for the teams
     the pass changed (usage, running): setting it up for every team would cost more than a
@@ -73,7 +81,8 @@ class PassState:
         self.explain = explain  # build the pending messages (not for a worker's decision)
         self.cap = state.capacity
         self.now, self.head_wait = state.now, state.head_wait_seconds
-        if state.pools:
+        shared = _one_shared_pool(state)
+        if state.pools and shared is None:
             self.pools = state.pools
             self.pool = {t.name: t.pool if t.pool in self.pools else "" for t in state.teams}
             if "" not in self.pools and "" in self.pool.values():
@@ -84,13 +93,16 @@ class PassState:
                 by_pool[self.pool[t.name]].append(t.usage)
             self.used = {p: _total(u) for p, u in by_pool.items()}  # reserved by each pool's teams
         else:  # one pool, every team's: the common case, and a worker's hot path
-            self.pools = {"": Pool(state.capacity, frozenset({""}))}
-            self.pool = defaultdict(str)
+            if shared is None:
+                shared, self.pools = "", {"": Pool(state.capacity, frozenset({""}))}
+            else:
+                self.pools = state.pools
+            self.pool = defaultdict(lambda: shared)
             cpu = memory = gpu = 0
             for t in state.teams:
                 u = t.usage
                 cpu, memory, gpu = cpu + u.cpu, memory + u.memory, gpu + u.gpu
-            self.used = {"": Res(cpu, memory, gpu)}
+            self.used = {shared: Res(cpu, memory, gpu)}
         self.usage: dict[str, Res] = {}  # team -> usage, once this pass admitted some of its jobs
         self.running: dict[str, int] = {}  # team -> running jobs, likewise
         self.held = {p: Res() for p in self.pools}  # held for heads past the bound
