@@ -9,6 +9,7 @@ Reservations are given back by `JobStore.transition` when a job ends (the TRANSI
 import calendar
 import json
 import math
+import secrets
 import time
 
 from redis import Redis
@@ -27,6 +28,9 @@ KNOWN_JOBS_MAX = 200_000  # parsed queued jobs kept per process
 # A submission's never-fits check may use a node list this old (capacity changes are rare;
 # admission itself always checks against the current figures).
 NODES_REREAD_S = 1.0
+# Every queue is read again at least this often, whatever the versions say (a change made
+# outside trainq's scripts, such as `rq empty`, bumps no version).
+QUEUE_REREAD_ALL_S = 30.0
 assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what ADMIT does
 
 
@@ -73,6 +77,11 @@ class AdmissionStore:
         self._admit = self.redis.register_script(scripts.ADMIT)
         self.team_pool: dict[str, str] = {}  # as of the last `load`
         self._queued_jobs: dict[int, QueuedJob] = {}
+        # team -> (queue version, queued jobs in order, re-dispatch ids), as last read
+        self._queues: dict[str, tuple[bytes | None, tuple[QueuedJob, ...], list[int]]] = {}
+        self._epoch: bytes | None = None
+        self._queues_lookahead: int | None = None
+        self._reread_all_at = -math.inf
         # Parsed once: quantities in the config never change within a process.
         self._limits = {t.name: (quota_of(t), borrowing_of(t)) for t in config.teams}
         self.pool_map: dict[str, Pool] = {}
@@ -130,43 +139,73 @@ class AdmissionStore:
     # --- snapshot ------------------------------------------------------------------------
     def load(self, lookahead: int | None = None) -> tuple[ClusterState, list[tuple[str, int]]]:
         """The snapshot for a decision, and queue entries that are re-dispatches (a job still
-        `dispatching` whose lease expired: it keeps its reservation)."""
+        `dispatching` whose lease expired: it keeps its reservation). Only the team queues
+        whose version changed since this process last read them are read again."""
         teams = self.config.teams
-        end = -1 if lookahead is None else lookahead - 1
         now = time.time()
         window = self.config.admission.eta_window_seconds
         with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.QUEUE_EPOCH)
+            pipe.hgetall(keys.QUEUE_VERSIONS)
             for t in teams:
-                pipe.lrange(self.store.queues.queue(t.name).key, 0, end)
                 pipe.hgetall(keys.team_usage(t.name))
             pipe.hget(keys.CAPACITY, "nodes")
             pipe.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf", withscores=True)
-            values = pipe.execute()
-        ids = {t.name: [int(x) for x in values[2 * i]] for i, t in enumerate(teams)}
-        usage = {t.name: values[2 * i + 1] for i, t in enumerate(teams)}
-        team_pool, pools, total = self._pools_of(values[-2])
+            epoch, versions, *usages, nodes, events = pipe.execute()
+        self._refresh_queues(teams, lookahead, epoch, versions)
+        team_pool, pools, total = self._pools_of(nodes)
         self.team_pool, self.pool_map = team_pool, pools
-        queued, redispatch = self._classify([i for t in teams for i in ids[t.name]])
-        known = self._queued_jobs
         states = []
-        for t in teams:
+        for t, u in zip(teams, usages, strict=True):
             quota, borrowing = self._limits[t.name]
-            u = usage[t.name]
             states.append(TeamState(
                 name=t.name, weight=t.weight, quota=quota, max_jobs=t.quota.max_running_jobs,
                 borrowing_limit=borrowing, usage=_res(u), running=_int(u.get(b"jobs")),
-                queue=tuple(known[i] for i in ids[t.name] if i in queued),
-                pool=team_pool.get(t.name, ""), last_admitted=float(u.get(b"last_admitted") or 0),
+                queue=self._queues[t.name][1], pool=team_pool.get(t.name, ""),
+                last_admitted=float(u.get(b"last_admitted") or 0),
             ))  # fmt: skip
         state = ClusterState(
             teams=tuple(states),
             capacity=total,
             now=now,
             head_wait_seconds=self.config.admission.head_wait_seconds,
-            admission_rate=_rate(values[-1], now),
+            admission_rate=_rate(events, now),
             pools=pools,
         )
-        return state, [(t.name, i) for t in teams for i in ids[t.name] if i in redispatch]
+        return state, [(t.name, i) for t in teams for i in self._queues[t.name][2]]
+
+    def _refresh_queues(self, teams, lookahead: int | None, epoch: bytes | None,
+                        versions: dict[bytes, bytes]) -> None:  # fmt: skip
+        """Re-read the queues whose version changed (or all: after a Redis flush, which the
+        missing epoch token shows, every QUEUE_REREAD_ALL_S, or for another lookahead)."""
+        monotonic = time.monotonic()
+        if (epoch is None or epoch != self._epoch or lookahead != self._queues_lookahead
+                or monotonic >= self._reread_all_at):  # fmt: skip
+            if epoch is None:
+                self.redis.set(keys.QUEUE_EPOCH, secrets.token_hex(8), nx=True)
+                epoch = self.redis.get(keys.QUEUE_EPOCH)
+            self._queues.clear()
+            self._epoch, self._queues_lookahead = epoch, lookahead
+            self._reread_all_at = monotonic + QUEUE_REREAD_ALL_S
+        cached = self._queues
+        stale = [t.name for t in teams
+                 if t.name not in cached or cached[t.name][0] != versions.get(t.name.encode())
+                 or cached[t.name][0] is None]  # fmt: skip
+        if not stale:
+            return
+        end = -1 if lookahead is None else lookahead - 1
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in stale:
+                pipe.lrange(self.store.queues.queue(name).key, 0, end)
+            lists = [[int(x) for x in ids] for ids in pipe.execute()]
+        # (a change after the versions were read leaves an older version with newer ids: the
+        # next load reads that queue again)
+        queued, redispatch = self._classify([i for ids in lists for i in ids])
+        known = self._queued_jobs
+        for name, ids in zip(stale, lists, strict=True):
+            cached[name] = (versions.get(name.encode()),
+                            tuple(known[i] for i in ids if i in queued),
+                            [i for i in ids if i in redispatch])  # fmt: skip
 
     def _classify(self, ids: list[int]) -> tuple[set[int], set[int]]:
         """Which queue entries are queued jobs (parsed into `_queued_jobs` on first sight: a
@@ -256,12 +295,14 @@ class AdmissionStore:
                   keys.status_index(JobStatus.DISPATCHING), keys.DISPATCH_LEASES,
                   keys.team_active(team), keys.RESERVATIONS, keys.team_usage(team),
                   keys.USAGE_TOTAL, keys.ADMITTED_EVENTS, keys.ADMISSION_VERSION,
-                  keys.ADMISSION_WAKE, *(keys.team_usage(t) for t in sharing)],
+                  keys.ADMISSION_WAKE, keys.QUEUE_VERSIONS,
+                  *(keys.team_usage(t) for t in sharing)],
             args=[keys.JOB_KEY_PREFIX, job_id, now + lease_seconds, json.dumps(utcnow()),
                   JobStatus.QUEUED.value, JobStatus.DISPATCHING.value,
                   d.cpu, d.memory, d.gpu, limit.cpu, limit.memory, limit.gpu, max_jobs,
                   cap.cpu, cap.memory, cap.gpu, now,
-                  now - self.config.admission.eta_window_seconds, "1" if wake else ""],
+                  now - self.config.admission.eta_window_seconds, "1" if wake else "",
+                  team],
         )  # fmt: skip
         parts = [x.decode() if isinstance(x, bytes) else x for x in result]
         return parts[0], (parts[1] if len(parts) > 1 else None)

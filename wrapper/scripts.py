@@ -34,23 +34,26 @@ end
 # admission reservation in the same step.
 # KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch leases,
 #       6 reservations, 7 team usage, 8 total usage, 9 admission wake-up list, 10 admission
-#       version (bumped by every status change: the API's cached queue view is then redone)
+#       version (bumped by every status change: the API's cached queue view is then redone),
+#       11 team queue versions
 # ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''),
 #       5 new indexed ('1'|''), 6 team active op ('add'|'rem'),
 #       7 lease op: a deadline (set it), 'rem' (drop the lease) or '' (leave it),
-#       8 release the reservation ('1'|''), 9.. field/value pairs to set
+#       8 release the reservation ('1'|''), 9 the team whose queue version to bump (a job
+#       that may sit in its queue changes status) or '', 10.. field/value pairs to set
 # Returns {1} when applied, {0, current status or ''} when the status was not the expected one.
 TRANSITION = (
     _RELEASE
     + """
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= ARGV[2] then return {0, current or ''} end
-if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
+if #ARGV > 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 10)) end
 redis.call('HSET', KEYS[1], 'status', ARGV[3])
 if ARGV[2] ~= ARGV[3] then
   if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) end
   if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
   redis.call('INCR', KEYS[10])
+  if ARGV[9] ~= '' then redis.call('HINCRBY', KEYS[11], ARGV[9], 1) end
 end
 if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[1])
 else redis.call('SREM', KEYS[4], ARGV[1]) end
@@ -90,11 +93,11 @@ end
 # job): JobStore sends it without redis-py's retry.
 # KEYS: 1 job id counter, 2 idempotency record (the counter again when there is none),
 #       3 queued index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 wake-up list,
-#       8 admission version
+#       8 admission version, 9 team queue versions
 # ARGV: 1 priority, 2 job key prefix, 3 'queued', 4 body digest ('' without an
 #       Idempotency-Key), 5 idempotency TTL, 6 RQ job key prefix, 7-8 the RQ job's description
-#       before and after the id, 9 count of record field/value items (n), 10..9+n record
-#       field/value pairs (all but the id), then the RQ job's field/value pairs
+#       before and after the id, 9 team, 10 count of record field/value items (n),
+#       11..10+n record field/value pairs (all but the id), then the RQ job's field/value pairs
 # Returns {'new', job id, position} | {'replay', earlier job id} | {'conflict'}
 SUBMIT = (
     _PUSH_BY_PRIORITY
@@ -108,9 +111,9 @@ if idem then
   end
 end
 local id = redis.call('INCR', KEYS[1])
-local n = tonumber(ARGV[9])
-redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 10, 9 + n))
-redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 10 + n))
+local n = tonumber(ARGV[10])
+redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 11, 10 + n))
+redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 11 + n))
 redis.call('SADD', KEYS[3], id)
 redis.call('ZADD', KEYS[4], id, id)
 redis.call('SADD', KEYS[6], KEYS[5])
@@ -118,6 +121,7 @@ local position = push_by_priority(KEYS[5], id, ARGV[1], ARGV[2], ARGV[3])
 redis.call('LPUSH', KEYS[7], id)
 redis.call('LTRIM', KEYS[7], 0, 63)
 redis.call('INCR', KEYS[8])
+redis.call('HINCRBY', KEYS[9], ARGV[9], 1)
 if idem then
   redis.call('HSET', KEYS[2], 'job_id', id, 'digest', ARGV[4])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
@@ -144,12 +148,13 @@ return ids
 # worker is woken (the caller knows more jobs are admissible).
 # KEYS: 1 team queue list, 2 queued index, 3 dispatching index, 4 dispatch leases,
 #       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
-#       10 admission version, 11 wake-up list, 12.. usage of every team whose pods may use
-#       the same nodes (this team included)
+#       10 admission version, 11 wake-up list, 12 team queue versions, 13.. usage of every
+#       team whose pods may use the same nodes (this team included)
 # ARGV: 1 job key prefix, 2 job id, 3 lease deadline, 4 JSON timestamp, 5 'queued',
 #       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
 #       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
-#       18 events cutoff, 19 wake another worker ('1'|'')
+#       18 events cutoff, 19 wake another worker ('1'|''), 20 team
+# Any change to the team's queue list bumps its queue version (workers re-read only those).
 # Returns {'admitted'} | {'redispatch'} | {'stale'} | {'quota', resource} | {'capacity', resource}
 ADMIT = """
 local jk = ARGV[1] .. ARGV[2]
@@ -162,6 +167,7 @@ end
 local status = redis.call('HGET', jk, 'status')
 if status == ARGV[6] then
   if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 then return {'stale'} end
+  redis.call('HINCRBY', KEYS[12], ARGV[20], 1)
   redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
   redis.call('HSET', jk, 'updated_at', ARGV[4])
   redis.call('HINCRBY', jk, 'attempts', 1)
@@ -170,13 +176,14 @@ if status == ARGV[6] then
 end
 if status ~= ARGV[5] then
   redis.call('LREM', KEYS[1], 0, ARGV[2])
+  redis.call('HINCRBY', KEYS[12], ARGV[20], 1)
   return {'stale'}
 end
 if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {'stale'} end
 local fields = {'cpu', 'memory', 'gpu'}
 local team = redis.call('HMGET', KEYS[7], 'cpu', 'memory', 'gpu', 'jobs')
 local total = {0, 0, 0}
-for k = 12, #KEYS do
+for k = 13, #KEYS do
   local u = redis.call('HMGET', KEYS[k], 'cpu', 'memory', 'gpu')
   for i = 1, 3 do total[i] = total[i] + (tonumber(u[i]) or 0) end
 end
@@ -191,6 +198,7 @@ for i = 1, 3 do
   end
 end
 redis.call('LREM', KEYS[1], 0, ARGV[2])
+redis.call('HINCRBY', KEYS[12], ARGV[20], 1)
 redis.call('HSET', jk, 'status', ARGV[6], 'admitted_at', ARGV[4], 'updated_at', ARGV[4])
 redis.call('SREM', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[2])

@@ -51,6 +51,8 @@ def _decode(raw: dict) -> dict:
     return out
 
 
+# Statuses of jobs that may have an entry in their team queue (queued, or re-dispatches).
+_MAY_BE_QUEUED = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING})
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -126,10 +128,11 @@ class JobStore:
         result = self._submit(
             keys=[keys.JOB_ID_COUNTER, idem_key or keys.JOB_ID_COUNTER,
                   keys.status_index(JobStatus.QUEUED), keys.team_jobs(team), queue.key,
-                  queue.redis_queues_keys, keys.ADMISSION_WAKE, keys.ADMISSION_VERSION],
+                  queue.redis_queues_keys, keys.ADMISSION_WAKE, keys.ADMISSION_VERSION,
+                  keys.QUEUE_VERSIONS],
             args=[spec["priority"], keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value,
                   digest if idem_key else "", self.idempotency_ttl,
-                  queue.job_class.redis_job_namespace_prefix, before, after, len(fields),
+                  queue.job_class.redis_job_namespace_prefix, before, after, team, len(fields),
                   *fields, *self.queues.rq_job_fields(team)],
         )  # fmt: skip
         outcome = result[0].decode()
@@ -243,6 +246,7 @@ class JobStore:
                     keys.USAGE_TOTAL,
                     keys.ADMISSION_WAKE,
                     keys.ADMISSION_VERSION,
+                    keys.QUEUE_VERSIONS,
                 ],
                 args=[
                     job_id,
@@ -253,6 +257,7 @@ class JobStore:
                     "add" if target in ACTIVE else "rem",
                     lease_op,
                     "1" if target in TERMINAL else "",  # an ended job gives back its reservation
+                    json.loads(team) if current in _MAY_BE_QUEUED else "",
                     *_encode(all_fields),
                 ],
             )

@@ -79,6 +79,7 @@ class TeamQueues:
             pipe.sadd(queue.redis_queues_keys, queue.key)
             pipe.lpush(queue.key, job_id)
             pipe.incr(keys.ADMISSION_VERSION)
+            pipe.hincrby(keys.QUEUE_VERSIONS, team, 1)
             pipe.lpush(keys.ADMISSION_WAKE, job_id)
             pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
             pipe.execute()
@@ -89,7 +90,10 @@ class TeamQueues:
             Job.fetch(str(job_id), connection=self.redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             pass
-        self.redis.lrem(self.queues[team].key, 0, str(job_id))
+        with self.redis.pipeline() as pipe:
+            pipe.lrem(self.queues[team].key, 0, str(job_id))
+            pipe.hincrby(keys.QUEUE_VERSIONS, team, 1)
+            pipe.execute()
 
     def position(self, team: str, job_id: int) -> int | None:
         return self.redis.lpos(self.queues[team].key, str(job_id))
