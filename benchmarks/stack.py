@@ -168,13 +168,6 @@ class BenchStack:
                     proc.kill()
                     proc.wait(5)
 
-    def api_pids(self) -> list[int]:
-        """The gunicorn master and its workers (for profiling)."""
-        master = self.procs["api"].pid
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)],
-                             capture_output=True, text=True, check=False).stdout  # fmt: skip
-        return [master, *(int(p) for p in out.split())]
-
     # --- Kubernetes ---------------------------------------------------------------------
     def custom_api(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(config.new_client_from_config(config_file=kubeconfig()))

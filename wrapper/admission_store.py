@@ -318,9 +318,3 @@ class AdmissionStore:
         """Block until something may have become admissible (a submission, a job ending, a
         re-queue, a capacity change) or timeout; True when woken."""
         return self.redis.blpop([keys.ADMISSION_WAKE], timeout=max(timeout, 0.01)) is not None
-
-    def usage(self) -> dict[str, Res]:
-        with self.redis.pipeline(transaction=False) as pipe:
-            for t in self.config.teams:
-                pipe.hgetall(keys.team_usage(t.name))
-            return {t.name: _res(u) for t, u in zip(self.config.teams, pipe.execute(), strict=True)}

@@ -18,7 +18,9 @@ from wrapper import imagerefs, kubenames
 RestartPolicy = Literal["OnFailure", "Never", "ExitCode"]
 
 
-def _check(checker):
+def checked(checker):
+    """A pydantic validator from a checker that returns an error message (or None)."""
+
     def validate(value: str) -> str:
         message = checker(value)
         if message:
@@ -34,11 +36,11 @@ def _valid_quantity(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, _check(kubenames.dns1123_label)]
+DnsLabel = Annotated[str, checked(kubenames.dns1123_label)]
 Quantity = Annotated[str, AfterValidator(_valid_quantity)]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of a token")]
-LabelKey = Annotated[str, _check(kubenames.qualified_name)]
-LabelValue = Annotated[str, _check(kubenames.label_value)]
+LabelKey = Annotated[str, checked(kubenames.qualified_name)]
+LabelValue = Annotated[str, checked(kubenames.label_value)]
 
 
 class _Strict(BaseModel):
@@ -148,8 +150,8 @@ class AlgorithmConfig(_Strict):
     `version` published if the registry has never seen that version (see wrapper.registry)."""
 
     name: DnsLabel
-    image: Annotated[str, _check(imagerefs.repository)]
-    version: Annotated[str, _check(imagerefs.tag)]
+    image: Annotated[str, checked(imagerefs.repository)]
+    version: Annotated[str, checked(imagerefs.tag)]
     description: str = Field(default="", max_length=1024)
     # The container command of jobs that name the algorithm and give no command of their own.
     command: list[str] | None = None
@@ -176,7 +178,7 @@ class AdmissionSettings(_Strict):
 
 class TrainqConfig(_Strict):
     # Names PyTorchJobs `<instance>-<job id>`; must be unique per cluster (tests use their own).
-    instance: Annotated[str, _check(lambda v: kubenames.dns1035_label(v, max_len=20))] = "tq"
+    instance: Annotated[str, checked(lambda v: kubenames.dns1035_label(v, max_len=20))] = "tq"
     teams: list[Team] = Field(min_length=1)
     admin_token_sha256: list[Sha256Hex] = Field(default_factory=list)
     images: Images

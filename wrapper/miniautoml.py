@@ -31,8 +31,6 @@ PARALLEL_INSTANCES = "PARALLEL_INSTANCES"
 # The variables the seed set from the request; trainq sets them the same way (JOB_ID and the
 # dataset pair through the job record, these two through the env).
 FROM_METADATA = {"ALGORITHM_NAME": "algorithm", "MODEL_NAME": "output_model_name"}
-SEED_VARIABLES = ("JOB_ID", "ALGORITHM_NAME", "TRAINING_DATASET_ID",
-                  "TRAINING_DATASET_VERSION_HASH", "MODEL_NAME")  # fmt: skip
 STATUS = {
     JobStatus.QUEUED: "queuing",
     JobStatus.DISPATCHING: "launch",

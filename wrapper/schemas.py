@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from wrapper import imagerefs, kubenames
-from wrapper.config import TrainqConfig
+from wrapper.config import DnsLabel, LabelValue, Quantity, TrainqConfig, checked
 from wrapper.states import JobStatus
 
 RESERVED_ENV = frozenset(
@@ -57,13 +57,6 @@ def _label_key(key: str) -> str:
     return key
 
 
-def _label_value(value: str) -> str:
-    message = kubenames.label_value(value)
-    if message:
-        raise ValueError(message)
-    return value
-
-
 def _annotation_key(key: str) -> str:
     message = kubenames.qualified_name(key)
     if message:
@@ -76,30 +69,8 @@ def _annotation_key(key: str) -> str:
     return key
 
 
-def _job_name(name: str) -> str:
-    message = kubenames.dns1035_label(name, max_len=NAME_MAX)
-    if message:
-        raise ValueError(message)
-    return name
-
-
-def _algorithm_name(name: str) -> str:
-    message = kubenames.dns1123_label(name)
-    if message:
-        raise ValueError(message)
-    return name
-
-
-def _quantity(value: str) -> str:
-    if kubenames.quantity(value) <= 0:
-        raise ValueError("must be greater than zero")
-    return value
-
-
-Quantity = Annotated[str, AfterValidator(_quantity)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
-LabelValue = Annotated[str, AfterValidator(_label_value)]
 AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
 Arg = Annotated[str, Field(max_length=16_384)]
 
@@ -149,14 +120,14 @@ _UPPER_BOUNDS = {
 class JobRequest(_Body):
     """Body of POST /v1/teams/{team}/jobs."""
 
-    name: Annotated[str, AfterValidator(_job_name)] = Field(
+    name: Annotated[str, checked(lambda v: kubenames.dns1035_label(v, max_len=NAME_MAX))] = Field(
         description=f"DNS-1035 label, at most {NAME_MAX} chars"
     )
     image: str | None = Field(
         default=None, min_length=1, max_length=1024, pattern=r"^[^\s]+$",
         description="Container image; give either this or `algorithm`",
     )  # fmt: skip
-    algorithm: Annotated[str, AfterValidator(_algorithm_name)] | None = Field(
+    algorithm: DnsLabel | None = Field(
         default=None,
         validate_default=True,
         description="A registered algorithm, resolved at submission to its current "
@@ -411,9 +382,7 @@ class _AlgorithmVersionBody(_Body):
 class AlgorithmCreate(_AlgorithmVersionBody):
     """Body of POST /v1/algorithms."""
 
-    name: Annotated[str, AfterValidator(_algorithm_name)] = Field(
-        description="DNS-1123 label, e.g. 'intent-classification'"
-    )
+    name: DnsLabel = Field(description="DNS-1123 label, e.g. 'intent-classification'")
     description: str = Field(default="", max_length=1024)
 
 

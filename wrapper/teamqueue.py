@@ -48,7 +48,7 @@ class TeamQueues:
             job_id=str(job_id),
             timeout=DISPATCH_TIMEOUT_S,
             result_ttl=RESULT_TTL_S,
-            description=f"dispatch trainq job {job_id} ({team})",
+            description=str(job_id).join(self.rq_description(team)),
         )
         job.enqueued_at = rq_now()
         return job
