@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.start_api()
             stack.start_watcher()  # capacity for admission, reservations given back
             if "submission" in only:
+                stack.start_noop()
                 guarded("submission", lambda: submission.run(stack, **sizes["submission"]))
             if "dispatch" in only:
                 guarded("dispatch", lambda: dispatch.run(stack, **sizes["dispatch"]))

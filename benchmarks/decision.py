@@ -14,8 +14,9 @@ so the policy reads on past each blocked head).
 
 import dataclasses
 
+from benchmarks import baselines
 from benchmarks.stats import summary_ms, timed
-from queue_workers import selection
+from queue_workers.worker import selection
 from wrapper.admission import ClusterState, QueuedJob, Res, TeamState
 
 GIB = 1 << 30
@@ -59,18 +60,21 @@ def fitting_state(teams: int, per_team: int = 100, now: float = 1_000_000.0) -> 
 
 
 def run(team_counts=(10, 100, 1000), jobs: int = 10_000, repeats: int = 50) -> dict:
-    from wrapper.admission import plan
+    from wrapper.admission import explain
 
     out = {"jobs": jobs, "by_teams": {}}
     for n in team_counts:
         st = state(n, jobs)
-        snap = selection.Snapshot(
-            tuple(selection.TeamState(t.name, t.weight, len(t.queue), t.running) for t in st.teams),
+        snap = baselines.RoundRobinSnapshot(
+            tuple(
+                baselines.RoundRobinTeam(t.name, t.weight, len(t.queue), t.running)
+                for t in st.teams
+            ),
             None,
         )
         decision = summary_ms(timed(lambda st=st: selection.pick_next(st), repeats, budget_s=30))
-        full = summary_ms(timed(lambda st=st: plan(st), max(3, repeats // 5), budget_s=30))
-        rr = summary_ms(timed(lambda s=snap: selection.round_robin(s), repeats, budget_s=10))
+        full = summary_ms(timed(lambda st=st: explain(st), max(3, repeats // 5), budget_s=30))
+        rr = summary_ms(timed(lambda s=snap: baselines.round_robin(s), repeats, budget_s=10))
         out["by_teams"][str(n)] = {"decision": decision, "full_plan": full, "round_robin": rr}
     n = max(team_counts)
     fits = fitting_state(n)

@@ -21,7 +21,7 @@ from kubernetes import client, config, watch
 
 from benchmarks.stack import BenchStack, delete_pytorchjobs, job_body, kubeconfig, submit
 from benchmarks.stats import percentile
-from queue_workers import pytorchjob
+from queue_workers.kube import pytorchjob
 
 
 class AddedWatch:

@@ -1,5 +1,5 @@
 """5b. Fairness under saturation: Jain's index of (used capacity / weight) across teams, for the
-admission policy in force (`queue_workers.selection.pick_next`), round robin and FIFO.
+admission policy in force (`queue_workers.worker.selection.pick_next`), round robin and FIFO.
 
 A deterministic simulation over the pure policy (no Redis, no Kubernetes): a cluster of
 `capacity_jobs` equal slots, teams of weights 1, 1, 2, 4 whose quota is the whole cluster, all
@@ -13,7 +13,7 @@ weight; 1/n = one team takes everything.
 
 from dataclasses import dataclass
 
-from queue_workers import selection
+from queue_workers.worker import selection
 from wrapper.admission import ClusterState, QueuedJob, Res, TeamState
 
 SLOT = Res(cpu=1000, memory=1 << 30, gpu=0)  # one job: 1 cpu, 1 GiB
@@ -76,7 +76,7 @@ def simulate(policy: str, per_team: int, capacity_jobs: int, duration: int) -> d
         elif policy == "fifo":
             admitted = [j.id for j in sorted((j for q in queues.values() for j in q),
                                              key=lambda j: j.submitted)[:free]]  # fmt: skip
-        else:  # round robin over teams with queued work, as selection.round_robin
+        else:  # round robin over teams with queued work, as baselines.round_robin
             admitted, names = [], list(WEIGHTS)
             heads = {t: 0 for t in names}
             while len(admitted) < free and any(heads[t] < len(queues[t]) for t in names):

@@ -8,7 +8,7 @@ import multiprocessing
 import time
 
 from benchmarks.stack import BenchStack, job_body
-from wrapper import keys
+from wrapper.redis import keys
 
 
 def job_count(stack: BenchStack) -> int:
@@ -17,9 +17,9 @@ def job_count(stack: BenchStack) -> int:
 
 def _submit_many(args: tuple) -> int:
     config_path, redis_url, teams, count, offset = args
+    from wrapper.api.schemas import JobRequest
     from wrapper.config import load_config
-    from wrapper.schemas import JobRequest
-    from wrapper.store import JobStore, body_digest, connect
+    from wrapper.jobs.store import JobStore, body_digest, connect
 
     cfg = load_config(config_path)
     store = JobStore(connect(redis_url), [t.name for t in cfg.teams])

@@ -2,7 +2,7 @@
 
 - Enqueue rate: accepted submissions/s (wrk, rotating over every team) with the store full,
   against the same with the store empty (same stack, same 1,000-team configuration).
-- Admission decision time: the policy in force (`queue_workers.selection.pick_next`) on the
+- Admission decision time: the policy in force (`queue_workers.worker.selection.pick_next`) on the
   snapshot a worker takes of that store; the snapshot's load from Redis is timed apart.
   The fill between the two goes through `JobStore.submit` directly (benchmarks/fill.py).
 - Redis memory per queued job: `INFO memory` used_memory delta over the fill, divided by the
@@ -16,9 +16,9 @@ from benchmarks.fill import fill_direct, job_count
 from benchmarks.loadgen import as_dict, wrk
 from benchmarks.stack import BenchStack, job_body, many_teams
 from benchmarks.stats import summary_ms, timed
-from wrapper import keys
 from wrapper.config import load_config
-from wrapper.store import JobStore, connect
+from wrapper.jobs.store import JobStore, connect
+from wrapper.redis import keys
 
 
 def used_memory(stack: BenchStack) -> int:
@@ -29,17 +29,17 @@ def _decision(stack: BenchStack, repeats: int) -> dict:
     """Time the admission decision on the current store, as a worker makes it."""
     cfg = load_config(stack.config_path)
     store = JobStore(connect(stack.redis_url), [t.name for t in cfg.teams])
-    from queue_workers import selection
+    from queue_workers.worker import selection
 
     try:
-        from wrapper.admission_store import AdmissionStore
+        from wrapper.admission.store import AdmissionStore
     except ImportError:
         AdmissionStore = None  # before the admission issue landed
     if AdmissionStore is not None:
         adm = AdmissionStore(store, cfg)
         if hasattr(adm, "capacity_is_stale") and adm.capacity_is_stale():
-            from queue_workers.capacity import refresh
-            from queue_workers.kube import Kube
+            from queue_workers.kube.client import Kube
+            from queue_workers.watcher.nodes import refresh
 
             refresh(Kube(stack.env["KUBECONFIG"]), adm)
         lookahead = getattr(getattr(cfg, "admission", None), "lookahead", None)
@@ -68,7 +68,7 @@ def _decision(stack: BenchStack, repeats: int) -> dict:
                  "snapshot_load_new_process": summary_ms(cold_s),
                  "snapshot_load_one_queue_changed": summary_ms(one_s)}  # fmt: skip
     else:
-        from queue_workers.worker import snapshot
+        from queue_workers.worker.rq_worker import snapshot
 
         snap = snapshot(store, cfg)
         load_s = timed(lambda: snapshot(store, cfg), max(3, repeats // 10))

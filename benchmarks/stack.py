@@ -110,11 +110,11 @@ class BenchStack:
             "REDIS_URL": self.redis_url,
             "KUBECONFIG": kubeconfig(),
             "PYTHONUNBUFFERED": "1",
-            "TRAINQ_BENCH_NOOP": "1",
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.procs: dict[str, subprocess.Popen] = {}
         self.base = ""
+        self.noop_base = ""
 
     # --- processes ----------------------------------------------------------------------
     def _start(self, name: str, argv: list[str], extra_env: dict | None = None):
@@ -129,24 +129,34 @@ class BenchStack:
         self.procs[name] = proc
         return proc
 
-    def start_api(self) -> str:
+    def start_api(self, app: str = "wrapper.wsgi:app", name: str = "api") -> str:
         """gunicorn with wrapper/gunicorn.conf.py as `make up` runs it (workers and threads
-        from TRAINQ_API_WORKERS / TRAINQ_API_THREADS, default 2 x 8)."""
+        from TRAINQ_API_WORKERS / TRAINQ_API_THREADS, default 2 x 8), serving `app`; returns
+        its base URL (also `self.base` for the API)."""
         port = free_port()
         argv = [sys.executable, "-m", "gunicorn", "-c", "wrapper/gunicorn.conf.py"]
-        self._start("api", [*argv, "wrapper.wsgi:app"], {"TRAINQ_API_PORT": str(port)})
-        self.base = f"http://127.0.0.1:{port}"
+        self._start(name, [*argv, app], {"TRAINQ_API_PORT": str(port)})
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if self.procs["api"].poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.dir / 'api.log'}")
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {self.dir / f'{name}.log'}")
             try:
-                if requests.get(self.base + "/healthz", timeout=1).ok:
-                    return self.base
+                if requests.get(base + "/healthz", timeout=1).status_code < 500:
+                    break
             except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"API did not answer /healthz within 60 s; see {self.dir / 'api.log'}")
+                time.sleep(0.2)
+                continue
+        else:
+            raise RuntimeError(f"{name} did not answer within 60 s; see {self.dir / f'{name}.log'}")
+        if name == "api":
+            self.base = base
+        return base
+
+    def start_noop(self) -> str:
+        """The submission benchmark's baseline app (benchmarks/noop.py) on the same config."""
+        self.noop_base = self.start_api("benchmarks.noop:app", "noop")
+        return self.noop_base
 
     def start_workers(self, count: int) -> None:
         for i in range(count):

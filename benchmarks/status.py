@@ -16,7 +16,7 @@ from benchmarks.fill import fill_direct
 from benchmarks.loadgen import wrk
 from benchmarks.stack import TOKENS, BenchStack, job_body, kubeconfig, submit
 from benchmarks.stats import summary_ms, timed
-from wrapper import keys
+from wrapper.redis import keys
 
 
 def _dispatched_job(stack: BenchStack) -> dict:

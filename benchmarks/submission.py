@@ -1,6 +1,7 @@
 """1. Submission: accepted `POST /v1/teams/{team}/jobs` per second (and p50/p99) under closed-
-loop wrk load, against (a) `POST /v1/bench/noop` on the same gunicorn (auth and JSON parsing,
-no Redis) and (b) redis-benchmark's rate for as many Redis commands as one submission costs.
+loop wrk load, against (a) `POST /v1/bench/noop` (benchmarks/noop.py: auth and JSON parsing,
+no Redis, on a gunicorn with the same config) and (b) redis-benchmark's rate for as many Redis
+commands as one submission costs.
 
 Commands per submission are counted with MONITOR (filtered to the stack's DB) around one
 submission: the commands the API sends, plus the ones its Lua scripts run inside Redis; once on
@@ -19,7 +20,7 @@ import requests
 
 from benchmarks.loadgen import as_dict, wrk
 from benchmarks.stack import TOKENS, BenchStack, job_body, submit
-from wrapper import keys
+from wrapper.redis import keys
 
 # The command types a submission sends (see count_commands); redis-benchmark runs these.
 REDIS_BENCH_TESTS = "incr,hset,sadd,zadd,rpush,get"
@@ -100,14 +101,14 @@ def run(stack: BenchStack, seconds: float, connections: int, rounds: int) -> dic
     alpha = [("/v1/teams/alpha/jobs", TOKENS["alpha"])]
     noop = [("/v1/bench/noop", TOKENS["alpha"])]
     body = job_body("submitted")
-    wrk(stack.base, noop, body, 1, connections)  # warm-up: connections, imports, scripts
+    wrk(stack.noop_base, noop, body, 1, connections)  # warm-up: connections, imports, scripts
     wrk(stack.base, alpha, body, 1, connections)
     stack.redis.flushdb()
     commands = count_commands(stack)  # on an empty store: the per-submission constant
     stack.redis.flushdb()
     noops, submits = [], []
     for _ in range(rounds):
-        noops.append(wrk(stack.base, noop, body, seconds, connections))
+        noops.append(wrk(stack.noop_base, noop, body, seconds, connections))
         submits.append(wrk(stack.base, alpha, body, seconds, connections))
     queued_at_end = stack.redis.llen("rq:queue:" + keys.rq_queue_name("alpha"))
     commands_at_end = count_commands(stack)

@@ -1,16 +1,16 @@
 """`python -m queue_workers`: one trainq RQ worker serving every team's queue.
-Run as many as you like; each dispatch is crash-safe (see queue_workers.dispatch)."""
+Run as many as you like; each dispatch is crash-safe (see queue_workers.worker.dispatch)."""
 
 import argparse
 import logging
 import os
 import socket
 
-from queue_workers import dispatch
-from queue_workers.kube import Kube, connect_or_exit
-from queue_workers.worker import TrainqWorker
+from queue_workers.kube.client import Kube, connect_or_exit
+from queue_workers.worker import dispatch
+from queue_workers.worker.rq_worker import TrainqWorker
 from wrapper.config import load_or_exit
-from wrapper.store import JobStore, connect
+from wrapper.jobs.store import JobStore, connect
 
 log = logging.getLogger("queue_workers")
 

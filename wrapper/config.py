@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wrapper import imagerefs, kubenames
+from wrapper.validation import image_refs as imagerefs
+from wrapper.validation import k8s_names as kubenames
 
 RestartPolicy = Literal["OnFailure", "Never", "ExitCode"]
 
@@ -147,7 +148,8 @@ class DispatchSettings(_Strict):
 
 class AlgorithmConfig(_Strict):
     """An algorithm the API registers at start-up: created if the registry lacks it, and
-    `version` published if the registry has never seen that version (see wrapper.registry)."""
+    `version` published if the registry has never seen that version
+    (see wrapper.algorithms.registry)."""
 
     name: DnsLabel
     image: Annotated[str, checked(imagerefs.repository)]

@@ -3,7 +3,7 @@ A bad TRAINQ_CONFIG stops the process here with a message naming the bad key."""
 
 import logging
 
-from wrapper.app import create_app
+from wrapper.api.app import create_app
 from wrapper.config import load_or_exit
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -385,12 +385,12 @@ def sa_kubeconfig(tools, tmp_path, namespace: str, sa: str) -> str:
 
 
 def test_trainq_kube_calls_work_with_exactly_these_grants(tools, release, tmp_path):
-    """trainq's own Kubernetes client code (queue_workers.kube), run as each service account:
+    """trainq's own Kubernetes client code (queue_workers.kube.client), run as each service account:
     what dispatch and the watcher call succeeds, and the same calls elsewhere are refused."""
     from kubernetes.client.rest import ApiException
 
-    from queue_workers import pytorchjob
-    from queue_workers.kube import Kube
+    from queue_workers.kube import pytorchjob
+    from queue_workers.kube.client import Kube
 
     ns, name = release["ns"], release["name"]
     a = release["teams"][0]

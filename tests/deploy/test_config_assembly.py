@@ -14,7 +14,7 @@ from tests.deploy import values_sets
 from tests.deploy.test_image import commands
 from tests.deploy.tools import BASE, CHART, by_kind, documents, one
 from wrapper.config import TrainqConfig, load_config
-from wrapper.kubenames import quantity
+from wrapper.validation.k8s_names import quantity
 
 SCRIPT = "assemble-config.py"
 

@@ -9,7 +9,7 @@ import redis
 import yaml
 
 from tests.integration.stack import LOCAL_CONFIG, Stack, wait_until
-from wrapper import keys
+from wrapper.redis import keys
 
 GPU_JOB = {"cpu": "100m", "memory": "64Mi", "gpu": 1}
 

@@ -2,8 +2,8 @@
 a job in `dispatching` without running a worker."""
 
 from wrapper.admission import Admission
-from wrapper.admission_store import AdmissionStore
-from wrapper.resources import Res
+from wrapper.admission.resources import Res
+from wrapper.admission.store import AdmissionStore
 
 ROOM = Res(cpu=10**9, memory=2**60, gpu=10**6)  # quota and capacity that never stop it
 

@@ -12,10 +12,10 @@ import redis
 
 from tests.integration import admission_stack as adm
 from tests.integration.stack import unique, wait_until
-from wrapper import keys
-from wrapper.admission_store import epoch
-from wrapper.resources import demand
-from wrapper.states import ACTIVE
+from wrapper.admission.resources import demand
+from wrapper.clock import epoch
+from wrapper.jobs.states import ACTIVE
+from wrapper.redis import keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

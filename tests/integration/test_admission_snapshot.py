@@ -4,11 +4,12 @@ version changed, and never serves a queue from before a Redis flush or a cancell
 import pytest
 
 from tests.integration.admit import admit_next
-from wrapper import admission_store, keys
-from wrapper.admission_store import AdmissionStore
-from wrapper.schemas import JobRequest
-from wrapper.states import JobStatus
-from wrapper.store import JobStore, connect
+from wrapper.admission import store as admission_store
+from wrapper.admission.store import AdmissionStore
+from wrapper.api.schemas import JobRequest
+from wrapper.jobs.states import JobStatus
+from wrapper.jobs.store import JobStore, connect
+from wrapper.redis import keys
 
 pytestmark = pytest.mark.integration
 

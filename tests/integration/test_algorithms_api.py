@@ -9,8 +9,8 @@ import threading
 import pytest
 import redis
 
-from wrapper.app import create_app
-from wrapper.registry import AlgorithmRegistry
+from wrapper.algorithms.registry import AlgorithmRegistry
+from wrapper.api.app import create_app
 
 pytestmark = pytest.mark.integration
 ALPHA = {"Authorization": "Bearer alpha-dev-token"}
@@ -48,7 +48,7 @@ def test_start_up_registration_is_idempotent_across_processes(
 ):
     """Six API processes start at once on an empty registry: one record, one version."""
     code = (
-        "import sys; from wrapper.app import create_app; from wrapper.config import Settings, "
+        "import sys; from wrapper.api.app import create_app; from wrapper.config import Settings, "
         "load_config; c = load_config(sys.argv[1]); "
         "create_app(c, Settings(sys.argv[1], sys.argv[2], None))"
     )

@@ -5,10 +5,10 @@ import pytest
 from rq import Queue
 
 from tests.integration.admit import admit_next
-from wrapper import keys
-from wrapper.app import create_app
-from wrapper.schemas import JobList, JobRecord, QueueView
-from wrapper.states import JobStatus
+from wrapper.api.app import create_app
+from wrapper.api.schemas import JobList, JobRecord, QueueView
+from wrapper.jobs.states import JobStatus
+from wrapper.redis import keys
 
 pytestmark = pytest.mark.integration
 ALPHA = {"Authorization": "Bearer alpha-dev-token"}

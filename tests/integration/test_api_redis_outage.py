@@ -5,8 +5,8 @@ import pytest
 import redis
 from rq.job import Job
 
-from wrapper import keys
-from wrapper.app import create_app
+from wrapper.api.app import create_app
+from wrapper.redis import keys
 
 pytestmark = pytest.mark.integration
 ALPHA = {"Authorization": "Bearer alpha-dev-token"}

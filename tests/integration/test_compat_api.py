@@ -4,7 +4,7 @@ with positions, job ids as numbers or strings, team scoping, and the job record 
 
 import pytest
 
-from wrapper.app import create_app
+from wrapper.api.app import create_app
 
 pytestmark = pytest.mark.integration
 ALPHA = {"Authorization": "Bearer alpha-dev-token"}

@@ -1,8 +1,8 @@
 """A worker killed with SIGKILL in the middle of a dispatch: the job still ends with exactly
 one PyTorchJob within 60 s (the dispatch lease expires, another worker re-dispatches and adopts
 or creates it). The kill point is made deterministic by the TRAINQ_TEST_HOOK fault-injection
-hook in queue_workers.dispatch: the hooked worker writes a marker file at the chosen point and
-waits there until the test SIGKILLs it."""
+hook in queue_workers.worker.dispatch: the hooked worker writes a marker file at the chosen
+point and waits there until the test SIGKILLs it."""
 
 import signal
 import time

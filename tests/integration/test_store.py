@@ -10,12 +10,12 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from queue_workers.worker import requeue_expired
 from tests.integration.admit import admit_next
-from wrapper import keys
-from wrapper.schemas import JobRequest
-from wrapper.states import JobStatus, can_transition
-from wrapper.store import IdempotencyConflict, JobStore, connect
+from wrapper.api.schemas import JobRequest
+from wrapper.jobs.leases import requeue_expired
+from wrapper.jobs.states import JobStatus, can_transition
+from wrapper.jobs.store import IdempotencyConflict, JobStore, connect
+from wrapper.redis import keys
 
 pytestmark = pytest.mark.integration
 S = JobStatus
@@ -39,7 +39,7 @@ def test_submission_writes_record_and_rq_queue_entry_together(store, local_confi
     queue = Queue(keys.rq_queue_name("alpha"), connection=store.redis)
     assert queue.job_ids == [str(rec["id"])]  # the RQ job id is the trainq job id
     rq_job = Job.fetch(str(rec["id"]), connection=store.redis)
-    assert rq_job.func_name == "queue_workers.dispatch.dispatch_job"
+    assert rq_job.func_name == "queue_workers.worker.dispatch.dispatch_job"
     # Written by the SUBMIT script from RQ's own Job.to_dict: RQ reads it back as its job.
     assert rq_job.args == () and rq_job.id == str(rec["id"])
     assert rq_job.get_status() == "queued" and rq_job.origin == "trainq-alpha"

@@ -8,10 +8,10 @@ import subprocess
 import pytest
 import redis
 
-from queue_workers.watcher import Watcher
+from queue_workers.watcher.process import Watcher
 from tests.integration.stack import job_body, unique, wait_until
 from wrapper.config import load_config
-from wrapper.store import JobStore, connect
+from wrapper.jobs.store import JobStore, connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from wrapper.app import create_app
+from wrapper.api.app import create_app
 from wrapper.config import Settings, TrainqConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
-"""A worker's decision (`plan(state, limit=k)`) stops as soon as nothing more can be admitted
-(wrapper.admission_pass.none_can_fit). These pin that the stop never changes what it admits: a
+"""A worker's decision (`decide(state, limit=k)`) stops as soon as nothing more can be admitted
+(wrapper.admission.fit.none_can_fit). These pin that the stop never changes what it admits: a
 head past the head-of-line bound still holds capacity, a smaller job behind a blocked one still
 gets in, and capacity given back by a negative demand is seen."""
 
@@ -10,11 +10,10 @@ import pytest
 
 from benchmarks import decision
 from tests.unit.test_admission_equivalence import random_state
-from wrapper import admission
-from wrapper.admission import plan
-from wrapper.pools import Pool
-from wrapper.resources import Res
-from wrapper.snapshot import ClusterState, QueuedJob, TeamState
+from wrapper.admission import decide, explain, policy
+from wrapper.admission.pools import Pool
+from wrapper.admission.resources import Res
+from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
 
 GI = 2**30
 NOW, BOUND = 1000.0, 60.0
@@ -33,16 +32,16 @@ def team(name, jobs, usage=0, max_jobs=100):
 
 def spy_on_check(monkeypatch) -> list[int]:
     """The ids of the jobs `plan` checks, in order."""
-    checked, real = [], admission.check
-    monkeypatch.setattr(admission, "check", lambda sim, t, job, h: checked.append(job.id) or
+    checked, real = [], policy.check
+    monkeypatch.setattr(policy, "check", lambda sim, t, job, h: checked.append(job.id) or
                         real(sim, t, job, h))  # fmt: skip
     return checked
 
 
-def decide(st: ClusterState, k: int = 2) -> list[int]:
+def admitted_ids(st: ClusterState, k: int = 2) -> list[int]:
     """The job ids a worker's decision admits; always what the full plan admits first."""
-    ids = [a.job_id for a in plan(st, limit=k).admit]
-    assert ids == [a.job_id for a in plan(st).admit[:k]]
+    ids = [a.job_id for a in decide(st, limit=k)]
+    assert ids == [a.job_id for a in explain(st).admit[:k]]
     return ids
 
 
@@ -56,15 +55,15 @@ def test_a_head_past_the_bound_still_holds_capacity_after_its_shape_did_not_fit(
                              team("c", [(4, gpus(2), YOUNG)], usage=3)),
                             gpus(10), NOW, BOUND)  # fmt: skip
 
-    assert decide(state(OLD)) == [1]
-    assert decide(state(YOUNG)) == [1, 4]  # (b's young head holds nothing)
+    assert admitted_ids(state(OLD)) == [1]
+    assert admitted_ids(state(YOUNG)) == [1, 4]  # (b's young head holds nothing)
 
 
 def test_a_smaller_job_behind_blocked_ones_still_gets_in():
     st = ClusterState((team("a", [(1, gpus(4), YOUNG), (2, gpus(4), YOUNG), (3, gpus(1), YOUNG)]),
                        team("b", [(4, gpus(4), YOUNG)], usage=1)),
                       gpus(3), NOW, BOUND)  # fmt: skip
-    assert decide(st) == [3]
+    assert admitted_ids(st) == [3]
 
 
 def test_a_team_that_may_start_no_more_jobs_does_not_keep_the_decision_going(monkeypatch):
@@ -74,7 +73,7 @@ def test_a_team_that_may_start_no_more_jobs_does_not_keep_the_decision_going(mon
                        team("b", [(2, gpus(2), YOUNG)], usage=1),
                        team("full", [(3, Res(1000, GI, 0), YOUNG)], usage=2, max_jobs=0)),
                       Res(10_000, 64 * GI, 5), NOW, BOUND)  # fmt: skip
-    assert decide(st) == [1]
+    assert admitted_ids(st) == [1]
     assert checked[:2] == [1, 2] and 3 not in checked[2:3]  # (the decision stopped after b's)
 
 
@@ -86,7 +85,7 @@ def test_capacity_given_back_by_a_negative_demand_is_seen_after_a_no_to_stop():
                        team("y", [(4, give_back, 5.0)]),
                        team("z", [(5, gpus(5), 6.0), (6, gpus(5), 7.0), (7, gpus(5), 8.0)])),
                       Res(100_000, 1000 * GI, 1), NOW, head_wait_seconds=1e9)  # fmt: skip
-    assert decide(st) == [4, 3]
+    assert admitted_ids(st) == [4, 3]
 
 
 def test_a_head_that_gives_capacity_back_when_it_holds_is_not_taken_for_a_blocker():
@@ -98,7 +97,7 @@ def test_a_head_that_gives_capacity_back_when_it_holds_is_not_taken_for_a_blocke
                                            last_admitted=5.0),
                        team("w", [(3, Res(1000, 0, 2), YOUNG)], usage=1)),
                       Res(10_000, 64 * GI, 1), NOW, BOUND)  # fmt: skip
-    assert decide(st) == [3]
+    assert admitted_ids(st) == [3]
 
 
 def test_pools_are_asked_apart():
@@ -106,7 +105,7 @@ def test_pools_are_asked_apart():
     big, small = team("big", [(1, gpus(2), OLD)]), team("small", [(2, gpus(3), YOUNG)], usage=1)
     st = ClusterState((dataclasses.replace(big, pool="a"), dataclasses.replace(small, pool="b")),
                       gpus(5), NOW, BOUND, pools=pools)  # fmt: skip
-    assert decide(st) == [2]
+    assert admitted_ids(st) == [2]
 
 
 @pytest.mark.parametrize("seed", range(200))
@@ -117,7 +116,7 @@ def test_a_decision_admits_what_the_full_plan_admits_first_with_young_heads(seed
     st = random_state(seed)
     st = dataclasses.replace(st, head_wait_seconds=rng.choice([1e9, st.head_wait_seconds]))
     for k in (1, 2, 3):
-        assert plan(st, limit=k).admit == plan(st).admit[:k], k
+        assert decide(st, limit=k) == explain(st).admit[:k], k
 
 
 @pytest.mark.parametrize("shape", ["blocked heads past the bound", "young heads", "heads fit"])
@@ -129,6 +128,6 @@ def test_a_decision_at_1000_teams_checks_a_handful_of_jobs(shape, monkeypatch):
     elif shape == "heads fit":
         st = dataclasses.replace(st, capacity=st.capacity.scale(10))
     checked = spy_on_check(monkeypatch)
-    admitted = plan(st, limit=2).admit
+    admitted = decide(st, limit=2)
     assert len(admitted) == (2 if shape == "heads fit" else 1)
     assert len(checked) <= 3

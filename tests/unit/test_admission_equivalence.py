@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks import decision
-from wrapper.admission import Admission, Plan, plan
-from wrapper.pools import Pool
-from wrapper.resources import Res
-from wrapper.snapshot import ClusterState, QueuedJob, TeamState
+from wrapper.admission import Admission, Plan, decide, explain
+from wrapper.admission.pools import Pool
+from wrapper.admission.resources import Res
+from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
 
 GOLDEN = Path(__file__).parent / "data" / "admission_golden.json"
 SEEDS = range(300)
@@ -103,7 +103,7 @@ def digest(p: Plan) -> str:
 
 
 def golden() -> dict[str, str]:
-    return {name: digest(plan(st)) for name, st in states()}
+    return {name: digest(explain(st)) for name, st in states()}
 
 
 @pytest.fixture(scope="module")
@@ -114,22 +114,22 @@ def cases():
 def test_full_plans_match_the_recorded_digests(cases):
     recorded = json.loads(GOLDEN.read_text())
     assert set(recorded) == {name for name, _ in cases}
-    wrong = [name for name, st in cases if digest(plan(st)) != recorded[name]]
+    wrong = [name for name, st in cases if digest(explain(st)) != recorded[name]]
     assert not wrong, f"plans differ from the recorded ones: {wrong[:20]}"
 
 
 def test_a_short_plan_admits_what_the_full_plan_admits_first(cases):
     for name, st in cases:
-        full = plan(st).admit
+        full = explain(st).admit
         for k in (1, 2, 3):
-            assert plan(st, limit=k).admit == full[:k], (name, k)
+            assert decide(st, limit=k) == full[:k], (name, k)
 
 
 def test_the_cases_exercise_the_interesting_paths(cases):
     """Guards the generator: admissions, waiting jobs of every kind, unknown capacity."""
     reasons, admitted, unknown = set(), 0, 0
     for _, st in cases:
-        p = plan(st)
+        p = explain(st)
         admitted += len(p.admit)
         reasons |= {x.reason for x in p.pending.values()}
         unknown += st.capacity is None

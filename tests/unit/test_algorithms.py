@@ -7,11 +7,12 @@ import pytest
 import yaml
 
 from tests.unit.conftest import ADMIN, ALPHA, LOCAL_CONFIG
-from wrapper import imagerefs, registry
+from wrapper.algorithms import registry
+from wrapper.algorithms.registry import INHERIT, VersionConflict
+from wrapper.api.errors import field_errors
+from wrapper.api.schemas import AlgorithmCreate, AlgorithmUpdate, JobRequest
 from wrapper.config import AlgorithmConfig, ConfigError, load_config
-from wrapper.errors import field_errors
-from wrapper.registry import INHERIT, VersionConflict
-from wrapper.schemas import AlgorithmCreate, AlgorithmUpdate, JobRequest
+from wrapper.validation import image_refs as imagerefs
 
 IMAGE = "ghcr.io/trainq/intent-classification"
 CMD = ["python", "-m", "trainers.intent_classification"]

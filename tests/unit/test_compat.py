@@ -1,14 +1,14 @@
-"""The MiniAutoML protocol's pure parts (wrapper.miniautoml) and the /v1/train HTTP layer up to
+"""The MiniAutoML protocol's pure parts (wrapper.api.miniautoml) and the /v1/train HTTP layer up to
 the point where Redis is needed: the seed's validation order and sentences, parameters, the
 PARALLEL_INSTANCES mapping, job ids as numbers or strings, and the status mapping."""
 
 import pytest
 
 from tests.unit.conftest import ADMIN, ALPHA
-from wrapper import miniautoml
-from wrapper.miniautoml import InvalidArgument
-from wrapper.schemas import JobRequest
-from wrapper.states import JobStatus
+from wrapper.api import miniautoml
+from wrapper.api.miniautoml import InvalidArgument
+from wrapper.api.schemas import JobRequest
+from wrapper.jobs.states import JobStatus
 
 PROBLEM = "application/problem+json"
 # ts-002-start-run.sh

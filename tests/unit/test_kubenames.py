@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from wrapper import kubenames
+from wrapper.validation import k8s_names as kubenames
 
 
 @pytest.mark.parametrize(

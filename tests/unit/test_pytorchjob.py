@@ -1,6 +1,6 @@
 import copy
 
-from queue_workers import pytorchjob
+from queue_workers.kube import pytorchjob
 from tests.unit.conftest import record
 
 

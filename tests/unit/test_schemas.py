@@ -1,8 +1,8 @@
 import pydantic
 import pytest
 
-from wrapper.errors import field_errors
-from wrapper.schemas import JobRequest
+from wrapper.api.errors import field_errors
+from wrapper.api.schemas import JobRequest
 
 BASE = {"name": "resnet", "image": "docker.io/library/busybox:1.36"}
 

@@ -1,6 +1,6 @@
 import itertools
 
-from wrapper.states import ALLOWED, TERMINAL, JobStatus, can_transition, is_terminal
+from wrapper.jobs.states import ALLOWED, TERMINAL, JobStatus, can_transition, is_terminal
 
 S = JobStatus
 

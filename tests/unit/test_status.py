@@ -1,5 +1,5 @@
-from queue_workers.status import observe
-from wrapper.states import JobStatus
+from queue_workers.kube.status import observe
+from wrapper.jobs.states import JobStatus
 
 
 def cr(conditions=(), replicas=None, **status):

@@ -1,0 +1,3 @@
+from queue_workers.watcher.process import main
+
+raise SystemExit(main())

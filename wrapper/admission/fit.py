@@ -1,0 +1,360 @@
+"""One pass of the admission policy (wrapper.admission.policy) over a snapshot: its working
+state, the check of one job against its team's quota and borrowing limit and the capacity its
+pool has left, and why a job waits. Internal to wrapper.admission, which re-exports what
+callers use (the reasons, Admission, Pending, dominant_share)."""
+
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import islice
+
+from wrapper.admission.pools import Pool
+from wrapper.admission.resources import REPORTED, RESOURCES, Res, fmt, fmt_res
+from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
+
+WAITING_FOR_QUOTA = "WaitingForQuota"
+WAITING_FOR_CAPACITY = "WaitingForCapacity"
+WAITING_FOR_HIGHER_PRIORITY = "WaitingForHigherPriority"
+WAITING_FOR_FAIR_SHARE = "WaitingForFairShare"
+BORROWING_LIMIT_REACHED = "BorrowingLimitReached"
+PENDING_REASONS = (WAITING_FOR_QUOTA, WAITING_FOR_CAPACITY, WAITING_FOR_HIGHER_PRIORITY,
+                   WAITING_FOR_FAIR_SHARE, BORROWING_LIMIT_REACHED)  # fmt: skip
+_NOTHING = Res()
+
+
+@dataclass(frozen=True)
+class Admission:
+    team: str
+    job_id: int
+    demand: Res
+    team_limit: Res  # the team's usage may reach this (quota, or quota + borrowing)
+    max_jobs: int
+    borrowing: bool
+    capacity: Res = _NOTHING  # what the teams of its (overlapping) pools may hold together
+    pool: str = ""
+
+
+@dataclass(frozen=True)
+class Pending:
+    reason: str | None  # None: admissible now
+    message: str
+
+
+def dominant_share(usage: Res, capacity: Res | None, weight: float) -> float:
+    """max over resources of used/total, divided by the team's weight (DRF, Armada's c_i/w_i)."""
+    return share_of(usage.cpu, usage.memory, usage.gpu, capacity, weight)
+
+
+def share_of(cpu: int, memory: int, gpu: int, capacity: Res | None, weight: float) -> float:
+    """dominant_share of plain ints (for the loops that run once per job)."""
+    if capacity is None:
+        return 0.0
+    share = cpu / capacity.cpu if capacity.cpu > 0 else 0.0
+    if capacity.memory > 0 and (r := memory / capacity.memory) > share:
+        share = r
+    if capacity.gpu > 0 and (r := gpu / capacity.gpu) > share:
+        share = r
+    return share / weight
+
+
+def _total(amounts: list[Res]) -> Res:
+    """The sum, in plain ints (one Res instead of one per addition)."""
+    return Res(sum(a.cpu for a in amounts), sum(a.memory for a in amounts),
+               sum(a.gpu for a in amounts))  # fmt: skip
+
+
+def _one_shared_pool(state: ClusterState) -> str | None:
+    """The id of the only pool when every team's pods may use exactly its nodes, else None."""
+    if len(state.pools) != 1:
+        return None
+    (only,) = state.pools
+    return only if all(t.pool == only for t in state.teams) else None
+
+
+class PassState:
+    """Mutable working state of one planning pass. Per-team state is kept only for the teams
+    the pass changed (usage, running): setting it up for every team would cost more than a
+    worker's whole decision at 1,000 teams."""
+
+    def __init__(self, state: ClusterState, explain: bool = True):
+        self.state = state
+        self.explain = explain  # build the pending messages (not for a worker's decision)
+        self.cap = state.capacity
+        self.now, self.head_wait = state.now, state.head_wait_seconds
+        shared = _one_shared_pool(state)
+        if state.pools and shared is None:
+            self.pools = state.pools
+            self.pool = {t.name: t.pool if t.pool in self.pools else "" for t in state.teams}
+            if "" not in self.pools and "" in self.pool.values():
+                # a team with no nodes
+                self.pools = {**self.pools, "": Pool(Res(), frozenset({""}))}
+            by_pool: dict[str, list[Res]] = {p: [] for p in self.pools}
+            for t in state.teams:
+                by_pool[self.pool[t.name]].append(t.usage)
+            self.used = {p: _total(u) for p, u in by_pool.items()}  # reserved by each pool's teams
+        else:  # one pool, every team's: the common case, and a worker's hot path
+            if shared is None:
+                shared, self.pools = "", {"": Pool(state.capacity, frozenset({""}))}
+            else:
+                self.pools = state.pools
+            self.pool = defaultdict(lambda: shared)
+            cpu = memory = gpu = 0
+            for t in state.teams:
+                u = t.usage
+                cpu, memory, gpu = cpu + u.cpu, memory + u.memory, gpu + u.gpu
+            self.used = {shared: Res(cpu, memory, gpu)}
+        self.usage: dict[str, Res] = {}  # team -> usage, once this pass admitted some of its jobs
+        self.running: dict[str, int] = {}  # team -> running jobs, likewise
+        self.held = {p: Res() for p in self.pools}  # held for heads past the bound
+        self.holders: dict[str, list[tuple[int, str]]] = {p: [] for p in self.pools}  # job, team
+        self.misfits = 0  # jobs found not to fit the capacity left (a worker's stop test reads it)
+        # team -> none of its jobs before this index fits (none_can_fit: they never will)
+        self.misfit_to: dict[str, int] = {}
+        # Per pool, what a job may take now (free less held) as ints; dropped on every change.
+        self._avail: dict[str, tuple[int, int, int]] = {}
+        # Queued demand not yet admitted, per team: summed on first use (only borrowing needs
+        # it), in plain ints; `taken` is what this pass admitted since.
+        self._queued: dict[str, Res] = {}
+        self.taken: dict[str, Res] = {}
+        self.capacity_waiter: dict[str, str] = {}  # pool -> first team found waiting there
+
+    def usage_of(self, team: TeamState) -> Res:
+        return self.usage.get(team.name, team.usage)
+
+    def admit(self, team: TeamState, d: Res) -> None:
+        name, pool = team.name, self.pool[team.name]
+        self.taken[name] = self.taken.get(name, Res()) + d
+        self.usage[name] = self.usage_of(team) + d
+        self.running[name] = self.running.get(name, team.running) + 1
+        self.used[pool] = self.used[pool] + d
+        self._avail.clear()
+        if d.cpu < 0 or d.memory < 0 or d.gpu < 0:
+            self.misfit_to.clear()  # (it gives capacity back: see none_can_fit)
+
+    def hold(self, pool: str, d: Res, job_id: int, team: str) -> None:
+        self.held[pool] = self.held[pool] + d
+        self.holders[pool].append((job_id, team))
+        self._avail.clear()
+        if d.cpu < 0 or d.memory < 0 or d.gpu < 0:
+            self.misfit_to.clear()  # (it gives capacity back: see none_can_fit)
+
+    def avail(self, pool: str) -> tuple[int, int, int]:
+        a = self._avail.get(pool)
+        if a is None:
+            r = self.free(pool) - self.held_on(pool)
+            a = self._avail[pool] = (r.cpu, r.memory, r.gpu)
+        return a
+
+    def remaining(self, team: TeamState) -> Res:
+        total = self._queued.get(team.name)
+        if total is None:
+            total = _total([j.demand for j in team.queue])
+            self._queued[team.name] = total
+        taken = self.taken.get(team.name)
+        return total if taken is None else total - taken
+
+    def free(self, pool: str) -> Res:
+        return self.pools[pool].capacity - self._over(self.used, pool)
+
+    def held_on(self, pool: str) -> Res:
+        return self._over(self.held, pool)
+
+    def _over(self, amounts: dict[str, Res], pool: str) -> Res:
+        """The sum of amounts over the pools overlapping pool (usually just pool itself)."""
+        overlaps = self.pools[pool].overlaps
+        if len(overlaps) == 1:
+            (only,) = overlaps
+            return amounts[only]
+        return _total([amounts[o] for o in overlaps])
+
+    def holder_on(self, pool: str) -> tuple[int, str] | None:
+        return next((h for o in self.pools[pool].overlaps for h in self.holders[o]), None)
+
+    def share(self, team: TeamState) -> float:
+        return dominant_share(self.usage_of(team), self.cap, team.weight)
+
+    def entitled_to_others(self, team: TeamState) -> tuple[Res, list[str]]:
+        """Unused quota of other teams with queued work, up to what their queue needs."""
+        total, names = Res(), []
+        overlaps = self.pools[self.pool[team.name]].overlaps
+        for o in self.state.teams:
+            if o.name == team.name or not o.queue:
+                continue
+            remaining = self.remaining(o)
+            if remaining == Res():
+                continue
+            if self.pool[o.name] not in overlaps:
+                continue  # entitled to other nodes
+            if self.running.get(o.name, o.running) >= o.max_jobs:
+                continue  # cannot use capacity now anyway
+            unused = (o.quota - self.usage_of(o)).floor0().minimum(remaining)
+            if unused != Res():
+                total, names = total + unused, [*names, o.name]
+        return total, names
+
+
+def _exceeds(d: Res, avail: tuple[int, int, int]) -> bool:
+    """Whether d asks for more of some resource than avail has: not d.fits_in(avail), on ints."""
+    return bool((d.cpu and d.cpu > avail[0]) or (d.memory and d.memory > avail[1])
+                or (d.gpu and d.gpu > avail[2]))  # fmt: skip
+
+
+def check(
+    sim: PassState, team: TeamState, job: QueuedJob, is_head: bool
+) -> tuple[Admission | None, Pending, bool]:
+    """Decide one job. Returns (admission or None, pending, hold) where hold says the team's
+    later jobs must wait behind this one (head-of-line bound reached). Without sim.explain
+    (a worker's decision, which reads only the admissions) the pending messages are left
+    empty and a capacity wait's reason is not worked out."""
+    d, name, pool, explain = job.demand, team.name, sim.pool[team.name], sim.explain
+    usage = sim.usage_of(team)
+    overdue = is_head and sim.now - job.submitted >= sim.head_wait
+    running = sim.running.get(name, team.running)
+    if running + 1 > team.max_jobs:
+        if not explain:
+            return None, _WAITS, overdue
+        msg = f"team {name} runs {running} of {team.max_jobs} jobs (max_running_jobs)"
+        return None, Pending(WAITING_FOR_QUOTA, msg), overdue
+    q = team.quota
+    if usage.cpu + d.cpu <= q.cpu and usage.memory + d.memory <= q.memory and \
+            usage.gpu + d.gpu <= q.gpu:  # fmt: skip
+        need, over_quota = None, []  # the common case, without building `need`
+    else:
+        need = usage + d
+        # Only what the job asks for counts: an earlier over-use of another resource does not.
+        over_quota = [r for r in need.exceeding(q) if d.get(r)]
+    borrowing = bool(over_quota)
+    limit = team.quota
+    if over_quota:
+        r = over_quota[0]
+        used = (f"team {name} uses {fmt(r, usage.get(r))} of {fmt(r, team.quota.get(r))}"
+                if explain else "")  # fmt: skip
+        if team.borrowing_limit is None:
+            if not explain:
+                return None, _WAITS, overdue
+            msg = f"needs {fmt_res(r, d.get(r))}; {used}"
+            return None, Pending(WAITING_FOR_QUOTA, msg), overdue
+        limit = team.quota + team.borrowing_limit
+        over_limit = [r for r in need.exceeding(limit) if d.get(r)]
+        if over_limit:
+            r = over_limit[0]
+            msg = (f"needs {fmt_res(r, d.get(r))}; team {name} uses {fmt(r, usage.get(r))} of "
+                   f"{fmt(r, team.quota.get(r))} quota + {fmt(r, team.borrowing_limit.get(r))} "
+                   "borrowing limit") if explain else ""  # fmt: skip
+            return None, Pending(BORROWING_LIMIT_REACHED, msg), overdue
+        entitled, others = sim.entitled_to_others(team)
+        if others and not d.fits_in(Res(*sim.avail(pool)) - entitled):
+            msg = (
+                f"needs {fmt_res(r, d.get(r))} beyond its quota ({used}); no new borrowing "
+                f"while team {', '.join(others)} waits for its quota"
+            ) if explain else ""  # fmt: skip
+            return None, Pending(WAITING_FOR_FAIR_SHARE, msg), overdue
+    avail = sim.avail(pool)
+    if _exceeds(d, avail):
+        sim.misfits += 1
+        # (explained before this job's hold below: the message names earlier holders only)
+        pending = _capacity_pending(sim, name, pool, d, avail, overdue) if explain else _WAITS
+        if overdue:
+            sim.hold(pool, d, job.id, name)
+        return None, pending, overdue
+    adm = Admission(name, job.id, d, limit, team.max_jobs, borrowing,
+                    sim.pools[pool].capacity, pool)  # fmt: skip
+    return adm, Pending(None, "admissible now: a worker is dispatching it"), False
+
+
+# A worker's decision reads only whether a job waits (plan's memo), never why.
+_WAITS = Pending(WAITING_FOR_CAPACITY, "")
+
+
+def _capacity_pending(sim: PassState, name: str, pool: str, d: Res, avail: tuple[int, int, int],
+                      overdue: bool) -> Pending:  # fmt: skip
+    """Why a job that does not fit the free capacity waits (see check)."""
+    free = sim.free(pool)
+    r = next(x for x in REPORTED if d.get(x) and d.get(x) > avail[RESOURCES.index(x)])
+    where = "in the cluster" if len(sim.pools) == 1 else f"on team {name}'s nodes"
+    waiter = sim.capacity_waiter.get(pool)
+    holder = sim.holder_on(pool)
+    if holder and d.fits_in(free):
+        msg = (
+            f"needs {fmt_res(r, d.get(r))}; free capacity is held for job "
+            f"{holder[0]} of team {holder[1]} (waited past the head-of-line bound)"
+        )
+        reason = WAITING_FOR_CAPACITY
+    elif waiter not in (None, name):
+        reason = WAITING_FOR_FAIR_SHARE
+        msg = (
+            f"needs {fmt_res(r, d.get(r))}; team {waiter} has a lower "
+            f"weighted share and takes the next free capacity"
+        )
+    else:
+        reason = WAITING_FOR_CAPACITY
+        total = sim.pools[pool].capacity.get(r)
+        msg = (f"needs {fmt_res(r, d.get(r))}; {fmt(r, max(free.get(r), 0))} of "
+               f"{fmt(r, total)} free {where}")  # fmt: skip
+        sim.capacity_waiter.setdefault(pool, name)  # (only messages read it)
+    if overdue:
+        msg += "; it has waited past the bound and holds the next free capacity"
+    return Pending(reason, msg)
+
+
+def turns(teams: tuple[TeamState, ...], capacity: Res) -> list[tuple]:
+    """The heap of teams with queued work: (share, last admitted, head's submission, name,
+    team), lowest first. dominant_share inlined (the same float operations): a worker's decision
+    at 1,000 teams cannot afford a call per team. Names are unique, so a team is never compared."""
+    cpu, memory, gpu = capacity.cpu, capacity.memory, capacity.gpu
+    heap: list[tuple] = []
+    add = heap.append
+    for t in teams:
+        queue = t.queue
+        if not queue:
+            continue
+        u = t.usage
+        share = u.cpu / cpu if cpu > 0 else 0.0
+        if memory > 0 and (r := u.memory / memory) > share:
+            share = r
+        if gpu > 0 and (r := u.gpu / gpu) > share:
+            share = r
+        add((share / t.weight, t.last_admitted, queue[0].submitted, t.name, t))
+    heapq.heapify(heap)
+    return heap
+
+
+def none_can_fit(sim: PassState, heap: list[tuple], cursor: dict[str, int],
+                 closed: set[str]) -> bool:  # fmt: skip
+    """Whether no team left in a worker's pass can admit anything more, so that it may stop:
+    each team either may start no more jobs (max_running_jobs), or its next job is its head,
+    past the head-of-line bound, not fitting what its pool has left, or none of its jobs left
+    fits what its pool has left. Exact: from then on nothing would be admitted, so capacity
+    would only shrink (by the holds of such heads; one asking for a negative amount, which
+    would give some back, answers no), a job that does not fit now never would, running jobs
+    would not grow, and a head past the bound that is not admitted ends its team's turns.
+    What did not fit is remembered between questions (sim.misfit_to) for the same reason,
+    until an admission or hold of a negative amount gives capacity back."""
+    now, bound, pool_of, misfit_to = sim.now, sim.head_wait, sim.pool, sim.misfit_to
+    if len(sim.pools) == 1:  # (one pool, every team's: what it has left, read once)
+        cpu, memory, gpu = sim.avail(next(iter(sim.pools)))
+        pool_of = None
+    for _, _, submitted, name, team in heap:
+        queue, at = team.queue, cursor.get(name, 0)
+        if pool_of is not None:
+            cpu, memory, gpu = sim.avail(pool_of[name])
+        # (_exceeds, inlined: this loop may read every queued job)
+        if name not in closed and now - submitted >= bound:  # (submitted: its next job's)
+            # A head past the bound that does not fit holds capacity and ends its team's turns.
+            d = queue[at].demand
+            dead = d.cpu >= 0 and d.memory >= 0 and d.gpu >= 0 and bool(
+                (d.gpu and d.gpu > gpu) or (d.cpu and d.cpu > cpu)
+                or (d.memory and d.memory > memory))  # fmt: skip
+        else:  # none of its jobs left may fit; how far none does is kept for the next time
+            at = max(at, misfit_to.get(name, 0))
+            for job in islice(queue, at, None):
+                d = job.demand
+                if not ((d.gpu and d.gpu > gpu) or (d.cpu and d.cpu > cpu)
+                        or (d.memory and d.memory > memory)):  # fmt: skip
+                    break
+                at += 1
+            misfit_to[name] = at
+            dead = at == len(queue)
+        if not dead and sim.running.get(name, team.running) + 1 <= team.max_jobs:
+            return False
+    return True

@@ -1,0 +1,41 @@
+"""What the admission policy decides on: a snapshot of the teams, their queues and the
+cluster, as plain data. `wrapper.admission.store` loads it from Redis; tests and benchmarks
+build it directly."""
+
+from dataclasses import dataclass, field
+
+from wrapper.admission.pools import Pool
+from wrapper.admission.resources import Res
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    id: int
+    demand: Res
+    priority: int
+    submitted: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class TeamState:
+    name: str
+    weight: float
+    quota: Res
+    max_jobs: int
+    borrowing_limit: Res | None  # None: the team may not borrow
+    usage: Res  # reserved by its dispatched, unfinished jobs
+    running: int
+    queue: tuple[QueuedJob, ...]  # priority desc, then submission (the team queue's order)
+    pool: str = ""  # the nodes its pods may use (see ClusterState.pools)
+    last_admitted: float = 0.0  # epoch of its latest admission (0: never); breaks share ties
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    teams: tuple[TeamState, ...]
+    capacity: Res | None  # all schedulable capacity (allocatable, capped); None: not known yet
+    now: float
+    head_wait_seconds: float = 60.0
+    admission_rate: float | None = None  # admissions per second recently (for ETAs)
+    # Pool id -> pool; empty: one pool, `capacity`, shared by every team.
+    pools: dict[str, Pool] = field(default_factory=dict)

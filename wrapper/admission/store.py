@@ -1,0 +1,314 @@
+"""Admission's Redis edge: loads the snapshot `wrapper.admission.plan` decides on (team queues,
+reservations, the cached cluster capacity, recent admission rate), applies one admission with
+the ADMIT script (re-checked atomically, so concurrent workers never over-commit), caches the
+cluster capacity, and owns the wake-up list idle workers block on.
+
+Reservations are given back by `JobStore.transition` when a job ends (the TRANSITION script).
+"""
+
+import json
+import math
+import secrets
+import time
+
+from redis import Redis
+
+from wrapper import admission
+from wrapper.admission import Admission, ClusterState, Pool, QueuedJob, Res, TeamState
+from wrapper.clock import epoch, utcnow
+from wrapper.config import TrainqConfig
+from wrapper.jobs.states import JobStatus, can_transition
+from wrapper.jobs.store import JobStore
+from wrapper.redis import keys, scripts
+
+# A cached capacity older than this is refreshed by whoever needs it (a periodic list when no
+# watcher keeps it current with its node watch).
+CAPACITY_MAX_AGE_S = 30.0
+KNOWN_JOBS_MAX = 200_000  # parsed queued jobs kept per process
+# A submission's never-fits check may use a node list this old (capacity changes are rare;
+# admission itself always checks against the current figures).
+NODES_REREAD_S = 1.0
+# Every queue is read again at least this often, whatever the versions say (a change made
+# outside trainq's scripts, such as `rq empty`, bumps no version).
+QUEUE_REREAD_ALL_S = 30.0
+assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what ADMIT does
+
+
+def _int(value) -> int:
+    return int(value) if value is not None else 0
+
+
+def _res(raw: dict) -> Res:
+    return Res(_int(raw.get(b"cpu")), _int(raw.get(b"memory")), _int(raw.get(b"gpu")))
+
+
+def _rate(events: list[tuple[bytes, float]], now: float) -> float | None:
+    """Admissions per second from the recent admission events; None until two are known."""
+    if len(events) < 2:
+        return None
+    return len(events) / max(now - events[0][1], 1.0)
+
+
+def quota_of(team) -> Res:
+    q = team.quota
+    return Res.parse(q.cpu, q.memory, q.gpu)
+
+
+def borrowing_of(team) -> Res | None:
+    b = team.borrowing_limit
+    return None if b is None else Res.parse(b.cpu, b.memory, b.gpu)
+
+
+def cap_of(config: TrainqConfig) -> Res | None:
+    c = config.admission.capacity_cap
+    return None if c is None else Res.parse(c.cpu, c.memory, c.gpu)
+
+
+class AdmissionStore:
+    def __init__(self, store: JobStore, config: TrainqConfig):
+        self.store, self.config = store, config
+        self.redis: Redis = store.redis
+        self._admit = self.redis.register_script(scripts.ADMIT)
+        self.team_pool: dict[str, str] = {}  # as of the last `load`
+        self._queued_jobs: dict[int, QueuedJob] = {}
+        # team -> (queue version, queued jobs in order, re-dispatch ids), as last read
+        self._queues: dict[str, tuple[bytes | None, tuple[QueuedJob, ...], list[int]]] = {}
+        self._epoch: bytes | None = None
+        self._queues_lookahead: int | None = None
+        self._reread_all_at = -math.inf
+        # Parsed once: quantities in the config never change within a process.
+        self._limits = {t.name: (quota_of(t), borrowing_of(t)) for t in config.teams}
+        self.pool_map: dict[str, Pool] = {}
+        self._pools_memo: tuple | None = None
+        self._never_fits_memo: dict[tuple, list[dict]] = {}
+        self._nodes_raw: bytes | None = None
+        self._nodes_read_at = -math.inf
+
+    # --- cluster capacity cache ----------------------------------------------------------
+    def nodes(self) -> tuple[list[dict] | None, float | None]:
+        """The cached schedulable nodes (compact) and when they were read (None: never)."""
+        raw, updated = self.redis.hmget(keys.CAPACITY, "nodes", "updated_at")
+        if raw is None:
+            return None, None
+        return json.loads(raw), float(updated)
+
+    def write_nodes(self, nodes: list[dict]) -> None:
+        """Cache a fresh reading; wakes a worker when it changed (capacity may have grown)."""
+        encoded = json.dumps(sorted(nodes, key=lambda n: n["name"]), sort_keys=True)
+        old = self.redis.hget(keys.CAPACITY, "nodes")
+        self.redis.hset(keys.CAPACITY, mapping={"nodes": encoded, "updated_at": time.time()})
+        if old is None or old.decode() != encoded:
+            self.redis.incr(keys.ADMISSION_VERSION)
+            self.wake()
+
+    def capacity_is_stale(self) -> bool:
+        _, updated = self.nodes()
+        return updated is None or time.time() - updated > CAPACITY_MAX_AGE_S
+
+    def pools(self, nodes: list[dict] | None) -> tuple[dict[str, str], dict[str, Pool], Res | None]:
+        """Each team's node pool, the pools, and the total capacity (None: nodes unknown)."""
+        if nodes is None:
+            return {}, {}, None
+        placements = {t.name: (dict(getattr(t, "node_selector", {}) or {}),
+                               [tol.pod_spec() for tol in getattr(t, "tolerations", [])])
+                      for t in self.config.teams}  # fmt: skip
+        return admission.pools_for(nodes, placements, cap_of(self.config))
+
+    def _pools_of(self, raw: bytes | None):
+        """`pools` of the cached node list as stored (raw JSON), worked out once per change:
+        with many teams it is the costly part of a snapshot or a submission's check."""
+        if self._pools_memo is None or self._pools_memo[0] != raw:
+            self._pools_memo = (raw, self.pools(json.loads(raw) if raw else None))
+            self._never_fits_memo.clear()
+        return self._pools_memo[1]
+
+    def _recent_nodes_raw(self) -> bytes | None:
+        """The cached node list as read at most NODES_REREAD_S ago (a submission's check)."""
+        now = time.monotonic()
+        if now - self._nodes_read_at > NODES_REREAD_S:
+            self._nodes_raw = self.redis.hget(keys.CAPACITY, "nodes")
+            self._nodes_read_at = now
+        return self._nodes_raw
+
+    # --- snapshot ------------------------------------------------------------------------
+    def load(self, lookahead: int | None = None) -> tuple[ClusterState, list[tuple[str, int]]]:
+        """The snapshot for a decision, and queue entries that are re-dispatches (a job still
+        `dispatching` whose lease expired: it keeps its reservation). Only the team queues
+        whose version changed since this process last read them are read again."""
+        teams = self.config.teams
+        now = time.time()
+        window = self.config.admission.eta_window_seconds
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.QUEUE_EPOCH)
+            pipe.hgetall(keys.QUEUE_VERSIONS)
+            for t in teams:
+                pipe.hgetall(keys.team_usage(t.name))
+            pipe.hget(keys.CAPACITY, "nodes")
+            pipe.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf", withscores=True)
+            epoch, versions, *usages, nodes, events = pipe.execute()
+        self._refresh_queues(teams, lookahead, epoch, versions)
+        team_pool, pools, total = self._pools_of(nodes)
+        self.team_pool, self.pool_map = team_pool, pools
+        states = []
+        for t, u in zip(teams, usages, strict=True):
+            quota, borrowing = self._limits[t.name]
+            states.append(TeamState(
+                name=t.name, weight=t.weight, quota=quota, max_jobs=t.quota.max_running_jobs,
+                borrowing_limit=borrowing, usage=_res(u), running=_int(u.get(b"jobs")),
+                queue=self._queues[t.name][1], pool=team_pool.get(t.name, ""),
+                last_admitted=float(u.get(b"last_admitted") or 0),
+            ))  # fmt: skip
+        state = ClusterState(
+            teams=tuple(states),
+            capacity=total,
+            now=now,
+            head_wait_seconds=self.config.admission.head_wait_seconds,
+            admission_rate=_rate(events, now),
+            pools=pools,
+        )
+        return state, [(t.name, i) for t in teams for i in self._queues[t.name][2]]
+
+    def _refresh_queues(self, teams, lookahead: int | None, epoch: bytes | None,
+                        versions: dict[bytes, bytes]) -> None:  # fmt: skip
+        """Re-read the queues whose version changed (or all: after a Redis flush, which the
+        missing epoch token shows, every QUEUE_REREAD_ALL_S, or for another lookahead)."""
+        monotonic = time.monotonic()
+        if (epoch is None or epoch != self._epoch or lookahead != self._queues_lookahead
+                or monotonic >= self._reread_all_at):  # fmt: skip
+            if epoch is None:
+                self.redis.set(keys.QUEUE_EPOCH, secrets.token_hex(8), nx=True)
+                epoch = self.redis.get(keys.QUEUE_EPOCH)
+            self._queues.clear()
+            self._epoch, self._queues_lookahead = epoch, lookahead
+            self._reread_all_at = monotonic + QUEUE_REREAD_ALL_S
+        cached = self._queues
+        stale = [t.name for t in teams
+                 if t.name not in cached or cached[t.name][0] != versions.get(t.name.encode())
+                 or cached[t.name][0] is None]  # fmt: skip
+        if not stale:
+            return
+        end = -1 if lookahead is None else lookahead - 1
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in stale:
+                pipe.lrange(self.store.queues.queue(name).key, 0, end)
+            lists = [[int(x) for x in ids] for ids in pipe.execute()]
+        # (a change after the versions were read leaves an older version with newer ids: the
+        # next load reads that queue again)
+        queued, redispatch = self._classify([i for ids in lists for i in ids])
+        known = self._queued_jobs
+        for name, ids in zip(stale, lists, strict=True):
+            cached[name] = (versions.get(name.encode()),
+                            tuple(known[i] for i in ids if i in queued),
+                            [i for i in ids if i in redispatch])  # fmt: skip
+
+    def _classify(self, ids: list[int]) -> tuple[set[int], set[int]]:
+        """Which queue entries are queued jobs (parsed into `_queued_jobs` on first sight: a
+        queued job's demand, priority and submission never change) and which re-dispatches.
+        One SMISMEMBER on the queued index answers for all; only the rest are read."""
+        known = self._queued_jobs
+        if len(known) > KNOWN_JOBS_MAX:
+            known.clear()
+        if not ids:
+            return set(), set()
+        unknown = [i for i in ids if i not in known]
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.smismember(keys.status_index(JobStatus.QUEUED), ids)
+            for job_id in unknown:
+                pipe.hmget(keys.job_key(job_id), "spec", "submitted_at")
+            flags, *rows = pipe.execute()
+        for job_id, (spec, submitted) in zip(unknown, rows, strict=True):
+            if spec is not None:
+                spec = json.loads(spec)
+                known[job_id] = QueuedJob(job_id, admission.demand(spec), spec["priority"],
+                                          epoch(json.loads(submitted)))  # fmt: skip
+        queued = {i for i, f in zip(ids, flags, strict=True) if f and i in known}
+        others = [i for i in ids if i not in queued]
+        if not others:
+            return queued, set()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in others:
+                pipe.hget(keys.job_key(job_id), "status")
+            statuses = pipe.execute()
+        dispatching = JobStatus.DISPATCHING.value.encode()
+        return queued, {i for i, st in zip(others, statuses, strict=True) if st == dispatching}
+
+    def never_fits(self, team_name: str, spec: dict) -> list[dict]:
+        """Field errors for a request that can never be admitted (422 at submission): more
+        than the team's quota plus borrowing limit, or than the whole cluster (capped)."""
+        r = spec["resources"]
+        shape = (r["cpu"], r["memory"], r.get("gpu") or 0, spec["workers"])
+        memo = self._pools_of(self._recent_nodes_raw())
+        key = (team_name, shape)  # the answer depends on nothing else (memo cleared with pools)
+        found = self._never_fits_memo.get(key)
+        if found is None:
+            if len(self._never_fits_memo) > 10_000:
+                self._never_fits_memo.clear()
+            found = self._never_fits_memo[key] = self._never_fits(team_name, spec, memo)
+        return [dict(p) for p in found]
+
+    def _never_fits(self, team_name: str, spec: dict, memo) -> list[dict]:
+        team = self.config.team(team_name)
+        state = TeamState(
+            name=team.name, weight=team.weight, quota=quota_of(team),
+            max_jobs=team.quota.max_running_jobs, borrowing_limit=borrowing_of(team),
+            usage=Res(), running=0, queue=(),
+        )  # fmt: skip
+        team_pool, pools, _ = memo
+        capacity = pools[team_pool[team_name]].capacity if pools else None
+        where = "the whole cluster has" if len(pools) <= 1 else f"team {team_name}'s nodes have"
+        problems = admission.never_fits(admission.demand(spec), state, capacity, where)
+        return [
+            {"field": "team" if r == "max_running_jobs" else f"resources.{r}", "message": m}
+            for r, m in problems
+        ]
+
+    # --- applying a decision -------------------------------------------------------------
+    def admit(self, adm: Admission, lease_seconds: float,
+              wake_another: bool = False) -> tuple[str, str | None]:  # fmt: skip
+        """Reserve and claim one job atomically (after `load`, which knows the pools).
+        Returns ('admitted'|'redispatch'|'stale', None), or ('quota'|'capacity', resource)
+        when it no longer fits (another worker was faster). wake_another: on success, wake
+        another idle worker in the same step (more jobs are admissible)."""
+        pool = self.pool_map.get(adm.pool)
+        sharing = [t for t, p in self.team_pool.items() if pool and p in pool.overlaps]
+        return self._run(adm.team, adm.job_id, adm.demand, adm.team_limit, adm.max_jobs,
+                         adm.capacity, lease_seconds, sharing or [adm.team],
+                         wake_another)  # fmt: skip
+
+    def redispatch(self, team: str, job_id: int, lease_seconds: float) -> bool:
+        zero = Res()
+        outcome, _ = self._run(team, job_id, zero, zero, 0, zero, lease_seconds, [team])
+        return outcome == "redispatch"
+
+    def _run(self, team, job_id, d: Res, limit: Res, max_jobs, cap: Res, lease_seconds,
+             sharing: list[str], wake: bool = False):  # fmt: skip
+        now = time.time()
+        queue = self.store.queues.queue(team)
+        result = self._admit(
+            keys=[queue.key, keys.status_index(JobStatus.QUEUED),
+                  keys.status_index(JobStatus.DISPATCHING), keys.DISPATCH_LEASES,
+                  keys.team_active(team), keys.RESERVATIONS, keys.team_usage(team),
+                  keys.USAGE_TOTAL, keys.ADMITTED_EVENTS, keys.ADMISSION_VERSION,
+                  keys.ADMISSION_WAKE, keys.QUEUE_VERSIONS,
+                  *(keys.team_usage(t) for t in sharing)],
+            args=[keys.JOB_KEY_PREFIX, job_id, now + lease_seconds, json.dumps(utcnow()),
+                  JobStatus.QUEUED.value, JobStatus.DISPATCHING.value,
+                  d.cpu, d.memory, d.gpu, limit.cpu, limit.memory, limit.gpu, max_jobs,
+                  cap.cpu, cap.memory, cap.gpu, now,
+                  now - self.config.admission.eta_window_seconds, "1" if wake else "",
+                  team],
+        )  # fmt: skip
+        parts = [x.decode() if isinstance(x, bytes) else x for x in result]
+        return parts[0], (parts[1] if len(parts) > 1 else None)
+
+    # --- waking idle workers -------------------------------------------------------------
+    def wake(self, n: int = 1) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.lpush(keys.ADMISSION_WAKE, *(["wake"] * n))
+            pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
+            pipe.execute()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until something may have become admissible (a submission, a job ending, a
+        re-queue, a capacity change) or timeout; True when woken."""
+        return self.redis.blpop([keys.ADMISSION_WAKE], timeout=max(timeout, 0.01)) is not None

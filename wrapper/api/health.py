@@ -1,0 +1,35 @@
+"""Liveness (/healthz: the process answers) and readiness (/readyz: Redis and the
+Kubernetes apiserver are reachable; 503 naming what is down otherwise)."""
+
+import logging
+
+from flask import Blueprint, jsonify
+
+from wrapper.api.errors import problem
+from wrapper.api.services import services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    svc = services()
+    down = {}
+    try:
+        svc.store.redis.ping()
+    except Exception as exc:  # noqa: BLE001
+        down["redis"] = str(exc)[:200]
+    apiserver_error = svc.apiserver.check()
+    if apiserver_error:
+        down["apiserver"] = apiserver_error
+    if down:
+        detail = "Not ready: " + "; ".join(f"{k} unreachable ({v})" for k, v in down.items())
+        return problem(503, "not-ready", "Service Unavailable", detail,
+                       errors=[{"field": k, "message": v} for k, v in down.items()])  # fmt: skip
+    return jsonify(status="ready", checks={"redis": "ok", "apiserver": "ok"})

@@ -1,0 +1,56 @@
+"""The job state machine, written down once: the statuses and which transitions are legal.
+
+Every writer (API, dispatch, watcher) goes through `wrapper.jobs.store.JobStore.transition`, which
+checks this table and applies the change with a compare-and-set Lua script, so concurrent
+writers cannot produce an illegal transition.
+"""
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    DISPATCHING = "dispatching"
+    CREATED = "created"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+
+S = JobStatus
+TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
+# Statuses mirrored from a PyTorchJob by the watcher.
+FROM_PYTORCHJOB = frozenset({S.CREATED, S.RUNNING, S.RESTARTING, S.SUCCEEDED, S.FAILED})
+# Dispatched and not finished: counts against the team's running jobs.
+ACTIVE = frozenset({S.DISPATCHING, S.CREATED, S.RUNNING, S.RESTARTING, S.CANCELLING})
+# Handed to a worker and neither finished nor being cancelled.
+DISPATCHED = ACTIVE - {S.CANCELLING}
+
+# A self-transition (x -> x) is a field refresh: dispatching renews its lease, mirrored
+# statuses take new replica counts, succeeded/failed take late replica updates.
+ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
+    S.QUEUED: frozenset({S.DISPATCHING, S.CANCELLED, S.FAILED}),
+    # The watcher may see the PyTorchJob before the worker records `created`.
+    S.DISPATCHING: frozenset({S.DISPATCHING, S.CANCELLING, S.CANCELLED} | FROM_PYTORCHJOB),
+    S.CREATED: frozenset({S.CREATED, S.RUNNING, S.RESTARTING, S.SUCCEEDED, S.FAILED}),
+    S.RUNNING: frozenset({S.RUNNING, S.RESTARTING, S.SUCCEEDED, S.FAILED}),
+    S.RESTARTING: frozenset({S.RESTARTING, S.RUNNING, S.SUCCEEDED, S.FAILED}),
+    S.CANCELLING: frozenset({S.CANCELLING, S.CANCELLED}),
+    S.SUCCEEDED: frozenset({S.SUCCEEDED}),
+    S.FAILED: frozenset({S.FAILED}),
+    S.CANCELLED: frozenset(),
+}
+# Any dispatched, unfinished job can be cancelled, or lose its PyTorchJob (-> cancelled).
+for _s in (S.CREATED, S.RUNNING, S.RESTARTING):
+    ALLOWED[_s] = ALLOWED[_s] | {S.CANCELLING, S.CANCELLED}
+
+
+def can_transition(current: JobStatus | str, target: JobStatus | str) -> bool:
+    return JobStatus(target) in ALLOWED[JobStatus(current)]
+
+
+def is_terminal(status: JobStatus | str) -> bool:
+    return JobStatus(status) in TERMINAL

@@ -1,0 +1,76 @@
+"""Every Redis key name trainq uses, built in one place (RQ's own keys stay RQ's business).
+
+Nobody else writes a key string by hand: Lua scripts receive keys (or, for job hashes, the
+prefix below) from here.
+"""
+
+PREFIX = "trainq:"
+JOB_KEY_PREFIX = PREFIX + "job:"
+
+JOB_ID_COUNTER = PREFIX + "job-id-counter"
+# job id -> lease deadline (epoch seconds) while a job is `dispatching`.
+DISPATCH_LEASES = PREFIX + "dispatch-leases"
+# Wake-up list for the canceller; the `cancelling` index set is the source of truth.
+CANCEL_REQUESTS = PREFIX + "cancel-requests"
+
+# Admission (wrapper.admission.store): job id -> "cpu|memory|gpu" it reserved, held from
+# admission until the job ends; the cluster-wide sum of reservations; a wake-up list that idle
+# workers block on; the cached cluster capacity; recent admissions (scored by time, for ETAs).
+RESERVATIONS = PREFIX + "admission:reservations"
+USAGE_TOTAL = PREFIX + "admission:usage"
+ADMISSION_WAKE = PREFIX + "admission:wake"
+CAPACITY = PREFIX + "admission:capacity"
+ADMITTED_EVENTS = PREFIX + "admission:admitted"
+# Bumped by whatever changes an admission plan (submission, admission, status change, re-queue,
+# capacity change), so the API redoes its cached queue view only then.
+ADMISSION_VERSION = PREFIX + "admission:version"
+# Team -> a counter bumped whenever that team's queue list (or the status of a job in it)
+# changes, so a worker's snapshot re-reads only the queues that changed; and a token that
+# tells a process its cached queues belong to this Redis data (gone after a flush).
+QUEUE_VERSIONS = PREFIX + "admission:queue-versions"
+QUEUE_EPOCH = PREFIX + "admission:queue-epoch"
+
+
+def job_key(job_id: int | str) -> str:
+    """Hash holding one job record."""
+    return f"{JOB_KEY_PREFIX}{job_id}"
+
+
+def status_index(status: str) -> str:
+    """Set of job ids currently in a non-terminal `status` (terminal ones are not indexed)."""
+    return f"{PREFIX}status:{status}"
+
+
+def team_jobs(team: str) -> str:
+    """Sorted set of a team's job ids, scored by id, for newest-first listing."""
+    return f"{PREFIX}team:{team}:jobs"
+
+
+def team_active(team: str) -> str:
+    """Set of a team's dispatched, unfinished job ids (its running count)."""
+    return f"{PREFIX}team:{team}:active"
+
+
+def team_usage(team: str) -> str:
+    """Hash of what a team's admitted, unfinished jobs reserved: cpu, memory, gpu, jobs."""
+    return f"{PREFIX}team:{team}:usage"
+
+
+def idempotency(team: str, key_digest: str) -> str:
+    """Idempotency-Key record (job id and body digest) for one team."""
+    return f"{PREFIX}team:{team}:idempotency:{key_digest}"
+
+
+def rq_queue_name(team: str) -> str:
+    """Name of a team's RQ queue (RQ stores it under rq:queue:<name>)."""
+    return f"trainq-{team}"
+
+
+# --- the algorithm registry (wrapper.algorithms.registry) ---------------------------------
+# Set of registered algorithm names.
+ALGORITHM_NAMES = PREFIX + "algorithms"
+
+
+def algorithm(name: str) -> str:
+    """JSON record of one algorithm: current version and its version history."""
+    return f"{PREFIX}algorithm:{name}"
