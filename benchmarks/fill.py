@@ -19,7 +19,8 @@ def _submit_many(args: tuple) -> int:
     config_path, redis_url, teams, count, offset = args
     from wrapper.api.schemas import JobRequest
     from wrapper.config import load_config
-    from wrapper.jobs.store import JobStore, body_digest, connect
+    from wrapper.jobs.store import JobStore, body_digest
+    from wrapper.redis import connect
 
     cfg = load_config(config_path)
     store = JobStore(connect(redis_url), [t.name for t in cfg.teams])

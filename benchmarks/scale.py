@@ -17,8 +17,8 @@ from benchmarks.loadgen import as_dict, wrk
 from benchmarks.stack import BenchStack, job_body, many_teams
 from benchmarks.stats import summary_ms, timed
 from wrapper.config import load_config
-from wrapper.jobs.store import JobStore, connect
-from wrapper.redis import keys
+from wrapper.jobs.store import JobStore
+from wrapper.redis import connect, keys
 
 
 def used_memory(stack: BenchStack) -> int:
@@ -39,7 +39,7 @@ def _decision(stack: BenchStack, repeats: int) -> dict:
         adm = AdmissionStore(store, cfg)
         if hasattr(adm, "capacity_is_stale") and adm.capacity_is_stale():
             from queue_workers.kube.client import Kube
-            from queue_workers.watcher.nodes import refresh
+            from queue_workers.kube.nodes import refresh
 
             refresh(Kube(stack.env["KUBECONFIG"]), adm)
         lookahead = getattr(getattr(cfg, "admission", None), "lookahead", None)

@@ -10,7 +10,8 @@ from queue_workers.kube.client import Kube, connect_or_exit
 from queue_workers.worker import dispatch
 from queue_workers.worker.rq_worker import TrainqWorker
 from wrapper.config import load_or_exit
-from wrapper.jobs.store import JobStore, connect
+from wrapper.jobs.store import JobStore
+from wrapper.redis import connect
 
 log = logging.getLogger("queue_workers")
 

@@ -1,23 +1,39 @@
-"""The Kubernetes API as dispatch and the watcher use it (the only callers): PyTorchJob
-create/get/delete/list/watch, namespaces, and telling transient errors from permanent ones."""
+"""The Kubernetes API as dispatch and the watcher use it (the only module of queue_workers that
+imports `kubernetes`): creating (or adopting) and deleting PyTorchJobs, reading and listing
+them, the watch streams of PyTorchJobs and nodes, the team namespaces, and telling transient
+errors from permanent ones."""
 
 import json
 import logging
 import sys
+import threading
+from collections.abc import Iterator
 
 import urllib3
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from queue_workers.kube.pytorchjob import GROUP, PLURAL, VERSION
+from queue_workers.kube.pytorchjob import GROUP, PLURAL, VERSION, is_ours
 from wrapper.kubeclient import api_client
 
 log = logging.getLogger(__name__)
 TIMEOUT = (5, 15)  # connect, read (seconds); well inside the dispatch lease
+# A watch ends after WATCH_SECONDS and its caller resumes (or relists); the read timeout gives
+# the apiserver room to end it first.
+WATCH_SECONDS = 60
+WATCH_TIMEOUT = (5, WATCH_SECONDS + 15)
 # 404 (namespace or CRD not there yet), 401/403 (credentials, RBAC, an exhausted
 # ResourceQuota) and 409 (a namespace terminating) are fixed by time or an operator, not by
 # changing the job; 400/422 and the rest of 4xx mean the object itself is refused.
 _TRANSIENT_STATUSES = {0, 401, 403, 404, 408, 409, 429}
+
+
+class ResourceExpired(Exception):
+    """A watch's resourceVersion is older than the apiserver keeps (410 Gone): relist."""
+
+
+class NotOurs(Exception):
+    """A PyTorchJob with the job's name exists but was made for another job: never adopted."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -69,6 +85,36 @@ class Kube:
     def forget_namespace(self, name: str) -> None:
         self._known_namespaces.discard(name)
 
+    def create_or_adopt(self, namespace: str, body: dict, record: dict, instance: str) -> bool:
+        """Create the job's PyTorchJob (and its namespace when missing), or adopt the one an
+        earlier attempt created: True when adopted. NotOurs when the name is taken by a
+        PyTorchJob made for another job; apiserver errors propagate for `is_transient`."""
+        try:
+            self.ensure_namespace(namespace)
+            return self._create_or_adopt(namespace, body, record, instance)
+        except ApiException as exc:
+            if exc.status == 404:
+                # The namespace (or the CRD) went away since we saw it: check it again.
+                self.forget_namespace(namespace)
+            raise
+
+    def _create_or_adopt(self, namespace: str, body: dict, record: dict, instance: str) -> bool:
+        try:
+            self.create(namespace, body)
+            return False
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        name = body["metadata"]["name"]
+        existing = self.get(namespace, name)
+        if existing is None:
+            raise ApiException(status=409, reason=f"PyTorchJob {name} vanished during adoption")
+        if not is_ours(existing, instance, record):
+            raise NotOurs(
+                f"a PyTorchJob named {namespace}/{name} exists and does not belong to this job"
+            )
+        return True
+
     def create(self, namespace: str, body: dict) -> dict:
         return self.custom.create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, body, _request_timeout=TIMEOUT
@@ -85,7 +131,8 @@ class Kube:
             raise
 
     def delete(self, namespace: str, name: str, propagation: str) -> bool:
-        """Delete a PyTorchJob; False when it was already gone."""
+        """Delete a PyTorchJob; False when it was already gone. Every deletion trainq makes
+        (a cancellation, a job cancelled while its PyTorchJob was being created) comes here."""
         try:
             self.custom.delete_namespaced_custom_object(
                 GROUP,
@@ -114,6 +161,39 @@ class Kube:
             GROUP, VERSION, PLURAL, label_selector=label_selector, _request_timeout=(5, 60)
         )
         return result.get("items", []), result["metadata"]["resourceVersion"]
+
+    def pytorchjob_events(
+        self, label_selector: str, resource_version: str, stop: threading.Event
+    ) -> Iterator[tuple[str, dict]]:
+        """Changes to the matching PyTorchJobs in all namespaces after resource_version, as
+        (event type, object), bookmarks included, for WATCH_SECONDS or until stop is set.
+        Raises ResourceExpired when resource_version is too old (410 Gone)."""
+        try:
+            yield from self._events(
+                self.custom.list_cluster_custom_object, GROUP, VERSION, PLURAL,
+                label_selector=label_selector, resource_version=resource_version,
+                allow_watch_bookmarks=True, stop=stop,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 410:
+                raise ResourceExpired(resource_version) from exc
+            raise
+
+    def node_events(
+        self, resource_version: str, stop: threading.Event
+    ) -> Iterator[tuple[str, dict]]:
+        """Changes to the nodes after resource_version, as (event type, object), for
+        WATCH_SECONDS or until stop is set."""
+        yield from self._events(self.core.list_node, resource_version=resource_version, stop=stop)
+
+    def _events(self, list_call, *args, stop: threading.Event, **kwargs):
+        stream = watch.Watch()
+        for event in stream.stream(list_call, *args, timeout_seconds=WATCH_SECONDS,
+                                   _request_timeout=WATCH_TIMEOUT, **kwargs):  # fmt: skip
+            if stop.is_set():
+                stream.stop()
+                return
+            yield event["type"], event["raw_object"]
 
 
 def connect_or_exit(kubeconfig: str | None) -> "Kube":

@@ -4,7 +4,8 @@ Crash safety: the PyTorchJob's name is derived from the job id, so any retry of 
 (after a worker died, or a transient error) meets AlreadyExists, checks the labels say it is
 this job's, and adopts it: never two PyTorchJobs for one job. While a job is `dispatching` it
 holds a lease in Redis; an expired lease sends it back to the front of its team queue
-(`queue_workers.worker.rq_worker.requeue_expired`).
+(`wrapper.jobs.leases.requeue_expired`). Creating, adopting and deleting the PyTorchJob are
+`queue_workers.kube.client.Kube`'s; this module decides what the job record becomes.
 """
 
 import logging
@@ -13,15 +14,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubernetes.client.rest import ApiException
 from rq import get_current_job
 
 from queue_workers.kube import pytorchjob
-from queue_workers.kube.client import Kube, error_message, is_transient
+from queue_workers.kube.client import Kube, NotOurs, error_message, is_transient
 from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig, load_or_exit
 from wrapper.jobs.states import JobStatus
-from wrapper.jobs.store import JobStore, connect
+from wrapper.jobs.store import JobStore
+from wrapper.redis import connect
 
 log = logging.getLogger(__name__)
 DISPATCHING = frozenset({JobStatus.DISPATCHING})
@@ -123,16 +124,15 @@ def dispatch(ctx: Context, job_id: int) -> str:
     attempt = record["attempts"]  # counted by the admission that handed the job out
     _test_hook("before-create", job_id)
     try:
-        ctx.kube.ensure_namespace(namespace)
-        outcome = _create_or_adopt(ctx, namespace, body, record)
+        adopted = ctx.kube.create_or_adopt(namespace, body, record, instance)
+    except NotOurs as exc:
+        return _fail(ctx, job_id, str(exc))
     except Exception as exc:  # noqa: BLE001 - classified below; nothing may escape unrecorded
-        if isinstance(exc, ApiException) and exc.status == 404:
-            ctx.kube.forget_namespace(namespace)
         if is_transient(exc):
             return _retry_later(ctx, job_id, attempt, error_message(exc))
         return _fail(ctx, job_id, error_message(exc))
-    if outcome is not None:
-        return _fail(ctx, job_id, outcome)
+    if adopted:
+        log.info("job %s: adopting existing PyTorchJob %s/%s", job_id, namespace, name)
     _test_hook("after-create", job_id)
     fields = {
         "pytorchjob": {"namespace": namespace, "name": name},
@@ -148,22 +148,3 @@ def dispatch(ctx: Context, job_id: int) -> str:
         return "cancelled"
     log.info("job %s: PyTorchJob %s/%s in place (attempt %d)", job_id, namespace, name, attempt)
     return "created"
-
-
-def _create_or_adopt(ctx: Context, namespace: str, body: dict, record: dict) -> str | None:
-    """Create the PyTorchJob, or adopt the one an earlier attempt created. Returns a
-    permanent-failure message, or None when the job's PyTorchJob exists."""
-    try:
-        ctx.kube.create(namespace, body)
-        return None
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    name = body["metadata"]["name"]
-    existing = ctx.kube.get(namespace, name)
-    if existing is None:
-        raise ApiException(status=409, reason=f"PyTorchJob {name} vanished during adoption")
-    if not pytorchjob.is_ours(existing, ctx.config.instance, record):
-        return f"a PyTorchJob named {namespace}/{name} exists and does not belong to this job"
-    log.info("job %s: adopting existing PyTorchJob %s/%s", record["id"], namespace, name)
-    return None

@@ -8,8 +8,9 @@ what a SIGKILL mid-dispatch hits), with its dequeue replaced so that
   is one atomic Redis step that re-checks quota and capacity (`AdmissionStore.admit`). RQ's
   multi-queue BLPOP can lose a job if the worker dies right after the pop, and RQ's abandoned-
   job sweep only runs every 10 minutes; an expired lease instead sends the job back to the
-  front of its queue within seconds (`requeue_expired`, run by every worker and the watcher),
-  still holding its reservation, for another worker to create or adopt its PyTorchJob;
+  front of its queue within seconds (`wrapper.jobs.leases.requeue_expired`, swept by every
+  worker and by `queue_workers.watcher.leases`), still holding its reservation, for another
+  worker to create or adopt its PyTorchJob;
 - with nothing admissible, a worker blocks on the admission wake-up list (BLPOP), which a
   submission, a job's end, a re-queue or a capacity change pushes to: no polling.
 """
@@ -21,7 +22,7 @@ import redis.exceptions
 from rq.worker import SimpleWorker, WorkerStatus
 
 from queue_workers.kube.client import Kube, error_message
-from queue_workers.watcher import nodes as capacity
+from queue_workers.kube.nodes import refresh
 from queue_workers.worker.selection import pick_next
 from wrapper.admission.store import AdmissionStore
 from wrapper.config import TrainqConfig
@@ -73,7 +74,7 @@ class TrainqWorker(SimpleWorker):
         self._next_refresh = time.monotonic() + CAPACITY_CHECK_SECONDS
         if self.admissions.capacity_is_stale():
             try:
-                capacity.refresh(self.kube, self.admissions)
+                refresh(self.kube, self.admissions)
             except Exception as exc:  # noqa: BLE001 - admission waits on the cached figure
                 log.warning("could not list nodes for cluster capacity: %s", error_message(exc))
                 self._next_refresh = time.monotonic() + REFRESH_RETRY_SECONDS

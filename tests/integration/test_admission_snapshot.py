@@ -8,8 +8,8 @@ from wrapper.admission import store as admission_store
 from wrapper.admission.store import AdmissionStore
 from wrapper.api.schemas import JobRequest
 from wrapper.jobs.states import JobStatus
-from wrapper.jobs.store import JobStore, connect
-from wrapper.redis import keys
+from wrapper.jobs.store import JobStore
+from wrapper.redis import connect, keys
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from tests.integration.admit import admit_next
 from wrapper.api.schemas import JobRequest
 from wrapper.jobs.leases import requeue_expired
 from wrapper.jobs.states import JobStatus, can_transition
-from wrapper.jobs.store import IdempotencyConflict, JobStore, connect
-from wrapper.redis import keys
+from wrapper.jobs.store import IdempotencyConflict, JobStore
+from wrapper.redis import connect, keys
 
 pytestmark = pytest.mark.integration
 S = JobStatus
@@ -47,7 +47,7 @@ def test_submission_writes_record_and_rq_queue_entry_together(store, local_confi
     assert rq_job.timeout == 120 and rq_job.enqueued_at is not None
     assert rec["position"] == 0  # the submission's own answer knows its place
     assert store.ids_with_status("queued") == [rec["id"]]
-    assert store.public(rec)["position"] == 0
+    assert store.queues.position("alpha", rec["id"]) == 0
     # ids are unique across teams
     other = submit(store, local_config, team="beta", name="second")
     assert other["id"] == rec["id"] + 1
@@ -58,10 +58,9 @@ def test_priority_orders_a_team_queue_fifo_within_a_priority(store, local_config
     b = submit(store, local_config, name="b", priority=5)
     c = submit(store, local_config, name="c")
     d = submit(store, local_config, name="d", priority=5)
-    view = store.queue_view("alpha")
-    assert [j["id"] for j in view["jobs"]] == [b["id"], d["id"], a["id"], c["id"]]
-    assert [j["position"] for j in view["jobs"]] == [0, 1, 2, 3]
-    assert store.public(store.get(c["id"]))["position"] == 3
+    order = [b["id"], d["id"], a["id"], c["id"]]
+    assert store.queues.ids("alpha") == order
+    assert [store.queues.position("alpha", i) for i in order] == [0, 1, 2, 3]
 
 
 def test_illegal_transitions_are_refused(store, local_config):

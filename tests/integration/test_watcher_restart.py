@@ -11,7 +11,8 @@ import redis
 from queue_workers.watcher.process import Watcher
 from tests.integration.stack import job_body, unique, wait_until
 from wrapper.config import load_config
-from wrapper.jobs.store import JobStore, connect
+from wrapper.jobs.store import JobStore
+from wrapper.redis import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -73,8 +74,8 @@ def test_stale_resource_version_relists(private_redis, kubeconfig, kube_api, tmp
 
     config = load_config(LOCAL_CONFIG).model_copy(update={"instance": "t" + secrets.token_hex(4)})
     store = JobStore(connect(private_redis.url), [t.name for t in config.teams])
-    watcher = Watcher(config, store, kubeconfig)
-    resource_version = watcher.relist()
+    mirror = Watcher(config, store, kubeconfig).mirror
+    resource_version = mirror.relist()
     assert int(resource_version) > 1
-    assert watcher.watch_from("1") is None  # too old: 410 Gone -> relist
+    assert mirror.watch_from("1") is None  # too old: 410 Gone -> relist
     redis.Redis.from_url(private_redis.url).ping()

@@ -101,11 +101,7 @@ RULES = [
     ("wrapper.algorithms", ["wrapper.api", "wrapper.jobs", "wrapper.admission"]),
     ("wrapper.jobs.submission", ["wrapper.api"]),
     ("queue_workers.kube", ["queue_workers.worker", "queue_workers.watcher"]),
-    pytest.param(
-        "queue_workers.worker",
-        ["queue_workers.watcher"],
-        marks=pytest.mark.xfail(strict=True, reason="queue_workers split in progress"),
-    ),
+    ("queue_workers.worker", ["queue_workers.watcher"]),
     ("queue_workers.watcher", ["queue_workers.worker"]),
 ]
 
@@ -126,7 +122,6 @@ def test_nothing_below_the_api_imports_flask():
             assert not flask, f"{name} imports {sorted(flask)}"
 
 
-@pytest.mark.xfail(strict=True, reason="queue_workers split in progress")
 def test_kubernetes_api_use_is_confined():
     # wrapper: the client builder (for the readiness probe) and quantity parsing only.
     allowed = {"wrapper.kubeclient", "wrapper.api.health", "wrapper.validation.k8s_names"}

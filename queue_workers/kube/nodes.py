@@ -1,0 +1,44 @@
+"""Which of the apiserver's nodes count toward cluster capacity for admission, and what
+admission needs of each (pure: `schedulable`, `compact`, `usable`), plus `refresh`: one node
+list cached for admission, which a worker runs when the cached figure is stale. The watcher
+keeps the cache current between refreshes (`queue_workers.watcher.nodes`).
+
+A node counts when it is Ready and not cordoned; which of them a team may use (its node
+selector, the taints it tolerates) is decided per team by `wrapper.admission.pools_for`.
+"""
+
+from queue_workers.kube.client import Kube
+from queue_workers.kube.pytorchjob import GPU_RESOURCE
+from wrapper.admission import Res
+from wrapper.admission.store import AdmissionStore
+
+
+def schedulable(node: dict) -> bool:
+    """Ready and not cordoned (taints are matched per team, against its tolerations)."""
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    if spec.get("unschedulable"):
+        return False
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return bool(ready) and ready[0].get("status") == "True"
+
+
+def compact(node: dict) -> dict:
+    """What admission needs of a node: name, labels, taints, allocatable."""
+    meta, spec = node.get("metadata") or {}, node.get("spec") or {}
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    res = Res.parse(alloc.get("cpu", "0"), alloc.get("memory", "0"),
+                    int(alloc.get(GPU_RESOURCE, "0") or 0))  # fmt: skip
+    taints = [{k: t[k] for k in ("key", "value", "effect") if t.get(k) is not None}
+              for t in spec.get("taints") or []]  # fmt: skip
+    return {"name": meta.get("name"), "labels": meta.get("labels") or {}, "taints": taints,
+            "cpu": res.cpu, "memory": res.memory, "gpu": res.gpu}  # fmt: skip
+
+
+def usable(nodes: list[dict]) -> list[dict]:
+    return [compact(n) for n in nodes if schedulable(n)]
+
+
+def refresh(kube: Kube, admissions: AdmissionStore) -> None:
+    """One list of the nodes, cached in Redis."""
+    nodes, _ = kube.list_nodes()
+    admissions.write_nodes(usable(nodes))

@@ -1,0 +1,138 @@
+"""The mirror: trainq's PyTorchJobs -> their job records.
+
+List-watches the PyTorchJobs labelled app.kubernetes.io/managed-by=trainq (and this instance)
+across all namespaces, resumes each watch from the last resourceVersion it saw, and relists
+when that is too old (410 Gone, `ResourceExpired`). Each list reconciles every non-terminal
+job, including jobs whose PyTorchJob disappeared while no watcher ran, and puts back a queued
+job missing from its team queue. A PyTorchJob deleted outside trainq marks its job
+`cancelled` (reason PyTorchJobDeleted); the leftover PyTorchJob of a job cancelled while it
+was being created is deleted. A job's end gives back its admission reservation and wakes a
+worker in the same Redis step as its status change (`JobStore.transition`).
+"""
+
+import logging
+import threading
+
+from queue_workers.kube import pytorchjob
+from queue_workers.kube.client import Kube, ResourceExpired
+from queue_workers.kube.status import observe
+from queue_workers.watcher.loops import keep_following
+from queue_workers.watcher.records import gone, location, team_namespaces
+from wrapper.config import TrainqConfig
+from wrapper.jobs.states import JobStatus
+from wrapper.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class Mirror:
+    def __init__(self, config: TrainqConfig, store: JobStore, kube: Kube, stop: threading.Event):
+        self.config, self.store, self.kube, self.stop = config, store, kube, stop
+        self.selector = pytorchjob.selector(config.instance)
+        self.namespaces = team_namespaces(config)
+        self._resume_from: str | None = None  # None: list first
+
+    # --- mapping one PyTorchJob onto its record ----------------------------------------
+    def _record_for(self, obj: dict) -> dict | None:
+        job_id = pytorchjob.job_id_of(obj, self.config.instance)
+        if job_id is None:
+            return None
+        record = self.store.get(job_id)
+        meta = obj.get("metadata") or {}
+        if record is None or self.namespaces.get(record["team"]) != meta.get("namespace"):
+            return None  # not a job of this trainq's teams (or its record is gone)
+        if not pytorchjob.is_ours(obj, self.config.instance, record):
+            log.warning("ignoring %s/%s: labelled job %s but made for another job (uid)",
+                        meta.get("namespace"), meta.get("name"), job_id)  # fmt: skip
+            return None
+        return record
+
+    def apply(self, obj: dict) -> None:
+        record = self._record_for(obj)
+        if record is None:
+            return
+        job_id, status = record["id"], JobStatus(record["status"])
+        observation = observe(obj)
+        known = (status, record["team"])  # just read: the transition need not read them again
+        if status == JobStatus.CANCELLING:
+            # Keep mirroring replica counts until the PyTorchJob is gone.
+            fields = {k: observation.fields[k] for k in ("pytorchjob", "replicas", "conditions")}
+            if any(record.get(k) != v for k, v in fields.items()):
+                self.store.transition(job_id, JobStatus.CANCELLING, fields, known=known)
+        elif status == JobStatus.CANCELLED:
+            # Cancelled while its PyTorchJob was being created: remove the leftover.
+            if not (obj.get("metadata") or {}).get("deletionTimestamp"):
+                meta = obj["metadata"]
+                log.info("job %s is cancelled; deleting leftover %s", job_id, meta["name"])
+                self.kube.delete(meta["namespace"], meta["name"],
+                                 self.config.dispatch.cancel_propagation)  # fmt: skip
+        elif status != JobStatus.QUEUED:
+            if observation.status == status and all(
+                record.get(k) == v for k, v in observation.fields.items()
+            ):
+                return  # nothing trainq shows changed (the operator's own bookkeeping)
+            result = self.store.transition(job_id, observation.status, observation.fields,
+                                           known=known)  # fmt: skip
+            if result.applied and result.previous != observation.status:
+                log.info("job %s: %s -> %s", job_id, result.previous, observation.status.value)
+
+    def deleted(self, obj: dict) -> None:
+        record = self._record_for(obj)
+        if record is not None:
+            gone(self.store, record, obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+    # --- list and watch ------------------------------------------------------------------
+    def relist(self) -> str:
+        """List everything, reconcile every non-terminal job, return the resourceVersion."""
+        items, resource_version = self.kube.list_all(self.selector)
+        seen = set()
+        for obj in items:
+            self.apply(obj)
+            seen.add(pytorchjob.job_id_of(obj, self.config.instance))
+        self.reconcile_unseen(seen)
+        log.info("listed %d PyTorchJobs at resourceVersion %s", len(items), resource_version)
+        return resource_version
+
+    def reconcile_unseen(self, seen: set) -> None:
+        suspects = self.store.ids_with_status(
+            JobStatus.CREATED, JobStatus.RUNNING, JobStatus.RESTARTING, JobStatus.CANCELLING
+        )
+        for record in self.store.get_many([i for i in suspects if i not in seen]):
+            if record is None:
+                continue
+            namespace, name = location(record, self.namespaces, self.config.instance)
+            # Confirm: it may have been created after the list was taken.
+            if self.kube.get(namespace, name) is None:
+                gone(self.store, record, namespace, name)
+        # Queued jobs must sit in their team queue (repairs a queue edited by hand).
+        for record in self.store.get_many(self.store.ids_with_status(JobStatus.QUEUED)):
+            if record and self.store.queues.position(record["team"], record["id"]) is None:
+                log.warning("job %s was queued but missing from its queue; re-queued", record["id"])
+                self.store.queues.requeue_front(record["team"], record["id"])
+
+    def watch_from(self, resource_version: str) -> str | None:
+        """Follow changes from resource_version; returns where to resume, or None if the
+        resourceVersion is too old (410 Gone) and a relist is needed."""
+        events = self.kube.pytorchjob_events(self.selector, resource_version, self.stop)
+        try:
+            for kind, obj in events:
+                resource_version = obj["metadata"]["resourceVersion"]
+                if kind in ("ADDED", "MODIFIED"):
+                    self.apply(obj)
+                elif kind == "DELETED":
+                    self.deleted(obj)
+        except ResourceExpired:
+            log.info("resourceVersion %s expired (410 Gone); relisting", resource_version)
+            return None
+        return resource_version
+
+    def follow(self) -> None:
+        """One round: list when there is nowhere to resume from, then watch."""
+        # Cleared first: after a failure a relist catches up on whatever was missed.
+        resume_from, self._resume_from = self._resume_from, None
+        if resume_from is None:
+            resume_from = self.relist()
+        self._resume_from = self.watch_from(resume_from)
+
+    def run(self) -> None:
+        keep_following(self.stop, self.follow, "watch", log)

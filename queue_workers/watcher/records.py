@@ -1,0 +1,46 @@
+"""What the mirror (`queue_workers.watcher.mirror`) and the cancellations
+(`queue_workers.watcher.cancellations`) both need of a job record: where its PyTorchJob is
+(`location`), and what the record becomes once that PyTorchJob no longer exists (`gone`)."""
+
+import logging
+
+from queue_workers.kube import pytorchjob
+from wrapper.clock import utcnow
+from wrapper.config import TrainqConfig
+from wrapper.jobs.states import DISPATCHED, JobStatus
+from wrapper.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+def team_namespaces(config: TrainqConfig) -> dict[str, str]:
+    return {t.name: t.namespace for t in config.teams}
+
+
+def location(record: dict, namespaces: dict[str, str], instance: str) -> tuple[str, str]:
+    """The job's PyTorchJob (namespace, name): as dispatch recorded it, else as it would be."""
+    ref = record.get("pytorchjob")
+    if ref:
+        return ref["namespace"], ref["name"]
+    return namespaces[record["team"]], pytorchjob.pytorchjob_name(instance, record["id"])
+
+
+def gone(store: JobStore, record: dict, namespace: str, name: str) -> bool:
+    """The job's PyTorchJob no longer exists: a cancelling job is now cancelled, a dispatched
+    one was deleted outside trainq. True when the record changed."""
+    job_id, status = record["id"], JobStatus(record["status"])
+    if status == JobStatus.CANCELLING:
+        fields = {"reason": "Cancelled", "message": record.get("message"),
+                  "finished_at": utcnow()}  # fmt: skip
+    elif status in DISPATCHED:
+        fields = {
+            "reason": "PyTorchJobDeleted",
+            "message": f"PyTorchJob {namespace}/{name} was deleted outside trainq",
+            "finished_at": utcnow(),
+        }
+    else:
+        return False  # finished jobs keep their history when their PyTorchJob is cleaned up
+    if not store.transition(job_id, JobStatus.CANCELLED, fields, expect={status}).applied:
+        return False
+    log.info("job %s: %s -> cancelled (%s)", job_id, status.value, fields["reason"])
+    return True
