@@ -114,3 +114,17 @@ def test_unknown_algorithm_is_422_and_takes_no_id(client):
     assert response.status_code == 422
     assert response.get_json()["detail"].startswith('Algorithm "nope" is not registered')
     assert train(client, SINGLE) == 1
+
+
+def test_a_job_that_can_never_be_admitted_is_422_like_job_submission(client):
+    """/v1/train submits through the same use case as /v1/teams/{team}/jobs: 5 instances of
+    1 cpu can never fit team local's quota of 4 cpus, so nothing is queued."""
+    local = {"Authorization": "Bearer local-dev-token"}
+    too_big = {**SINGLE, "parameters": {**SINGLE["parameters"], "PARALLEL_INSTANCES": "5"}}
+    response = client.post("/v1/train", json={"metadata": too_big}, headers=local)
+    assert response.status_code == 422, response.get_json()
+    body = response.get_json()
+    assert body["detail"].startswith("The job can never be admitted")
+    assert {e["field"] for e in body["errors"]} == {"parameters.PARALLEL_INSTANCES"}
+    assert "team local's quota" in body["errors"][0]["message"]
+    assert train(client, SINGLE, headers=local) == 1  # took no id

@@ -3,7 +3,7 @@ thread at a time, the others answering from the previous view meanwhile."""
 
 import threading
 
-from wrapper.api.queues import ViewCache
+from wrapper.admission.views import ViewCache
 
 
 class Builds:
@@ -34,7 +34,7 @@ def test_redone_once_it_is_older_than_the_max_age(monkeypatch):
     builds = Builds()
     cache = ViewCache(builds)
     clock = [100.0]
-    monkeypatch.setattr("wrapper.api.queues.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
     assert cache.get(b"1") == "view-1"
     clock[0] += ViewCache.MAX_AGE_S - 0.01
     assert cache.get(b"1") == "view-1"

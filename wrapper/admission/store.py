@@ -20,6 +20,7 @@ from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus, can_transition
 from wrapper.jobs.store import JobStore
 from wrapper.redis import keys, scripts
+from wrapper.redis.signals import signal_change
 
 # A cached capacity older than this is refreshed by whoever needs it (a periodic list when no
 # watcher keeps it current with its node watch).
@@ -68,7 +69,7 @@ class AdmissionStore:
     def __init__(self, store: JobStore, config: TrainqConfig):
         self.store, self.config = store, config
         self.redis: Redis = store.redis
-        self._admit = self.redis.register_script(scripts.ADMIT)
+        self._admit = scripts.Admit(self.redis)
         self.team_pool: dict[str, str] = {}  # as of the last `load`
         self._queued_jobs: dict[int, QueuedJob] = {}
         # team -> (queue version, queued jobs in order, re-dispatch ids), as last read
@@ -98,8 +99,9 @@ class AdmissionStore:
         old = self.redis.hget(keys.CAPACITY, "nodes")
         self.redis.hset(keys.CAPACITY, mapping={"nodes": encoded, "updated_at": time.time()})
         if old is None or old.decode() != encoded:
-            self.redis.incr(keys.ADMISSION_VERSION)
-            self.wake()
+            with self.redis.pipeline() as pipe:
+                signal_change(pipe)  # capacity may have grown: a plan changes, a worker wakes
+                pipe.execute()
 
     def capacity_is_stale(self) -> bool:
         _, updated = self.nodes()
@@ -211,25 +213,17 @@ class AdmissionStore:
         if not ids:
             return set(), set()
         unknown = [i for i in ids if i not in known]
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.smismember(keys.status_index(JobStatus.QUEUED), ids)
-            for job_id in unknown:
-                pipe.hmget(keys.job_key(job_id), "spec", "submitted_at")
-            flags, *rows = pipe.execute()
+        flags, rows = self.store.queued_flags(ids, unknown, ("spec", "submitted_at"))
         for job_id, (spec, submitted) in zip(unknown, rows, strict=True):
             if spec is not None:
-                spec = json.loads(spec)
                 known[job_id] = QueuedJob(job_id, admission.demand(spec), spec["priority"],
-                                          epoch(json.loads(submitted)))  # fmt: skip
+                                          epoch(submitted))  # fmt: skip
         queued = {i for i, f in zip(ids, flags, strict=True) if f and i in known}
         others = [i for i in ids if i not in queued]
         if not others:
             return queued, set()
-        with self.redis.pipeline(transaction=False) as pipe:
-            for job_id in others:
-                pipe.hget(keys.job_key(job_id), "status")
-            statuses = pipe.execute()
-        dispatching = JobStatus.DISPATCHING.value.encode()
+        statuses = self.store.statuses(others)
+        dispatching = JobStatus.DISPATCHING.value
         return queued, {i for i, st in zip(others, statuses, strict=True) if st == dispatching}
 
     def never_fits(self, team_name: str, spec: dict) -> list[dict]:
@@ -283,29 +277,20 @@ class AdmissionStore:
     def _run(self, team, job_id, d: Res, limit: Res, max_jobs, cap: Res, lease_seconds,
              sharing: list[str], wake: bool = False):  # fmt: skip
         now = time.time()
-        queue = self.store.queues.queue(team)
-        result = self._admit(
-            keys=[queue.key, keys.status_index(JobStatus.QUEUED),
-                  keys.status_index(JobStatus.DISPATCHING), keys.DISPATCH_LEASES,
-                  keys.team_active(team), keys.RESERVATIONS, keys.team_usage(team),
-                  keys.USAGE_TOTAL, keys.ADMITTED_EVENTS, keys.ADMISSION_VERSION,
-                  keys.ADMISSION_WAKE, keys.QUEUE_VERSIONS,
-                  *(keys.team_usage(t) for t in sharing)],
-            args=[keys.JOB_KEY_PREFIX, job_id, now + lease_seconds, json.dumps(utcnow()),
-                  JobStatus.QUEUED.value, JobStatus.DISPATCHING.value,
-                  d.cpu, d.memory, d.gpu, limit.cpu, limit.memory, limit.gpu, max_jobs,
-                  cap.cpu, cap.memory, cap.gpu, now,
-                  now - self.config.admission.eta_window_seconds, "1" if wake else "",
-                  team],
+        return self._admit(
+            team=team, job_id=job_id, queue_key=self.store.queues.queue(team).key,
+            queued=JobStatus.QUEUED.value, dispatching=JobStatus.DISPATCHING.value,
+            lease_deadline=now + lease_seconds, admitted_at=json.dumps(utcnow()),
+            demand=(d.cpu, d.memory, d.gpu), team_limit=(limit.cpu, limit.memory, limit.gpu),
+            max_jobs=max_jobs, capacity=(cap.cpu, cap.memory, cap.gpu), sharing=sharing,
+            now=now, events_since=now - self.config.admission.eta_window_seconds,
+            wake_another=wake,
         )  # fmt: skip
-        parts = [x.decode() if isinstance(x, bytes) else x for x in result]
-        return parts[0], (parts[1] if len(parts) > 1 else None)
 
     # --- waking idle workers -------------------------------------------------------------
     def wake(self, n: int = 1) -> None:
         with self.redis.pipeline() as pipe:
-            pipe.lpush(keys.ADMISSION_WAKE, *(["wake"] * n))
-            pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
+            signal_change(pipe, plan=False, wake=n)
             pipe.execute()
 
     def wait(self, timeout: float) -> bool:

@@ -1,16 +1,20 @@
-"""The Flask application factory."""
+"""The Flask application factory: one blueprint per resource, each route declared once
+(`wrapper.api.routes`), errors as problem+json (`wrapper.api.errors`)."""
 
 import logging
 
 from flask import Flask
 
+from wrapper.admission import views
+from wrapper.admission.store import AdmissionStore
+from wrapper.admission.views import ViewCache
 from wrapper.algorithms.registry import AlgorithmRegistry
-from wrapper.api import algorithms, errors, health, jobs, metrics, openapi, queues
-from wrapper.api import train as compat
+from wrapper.api import algorithms, errors, health, jobs, metrics, openapi, queues, train
 from wrapper.api.services import Services
 from wrapper.config import Settings, TrainqConfig
-from wrapper.jobs.store import JobStore, connect
+from wrapper.jobs.store import JobStore
 from wrapper.kubeclient import ApiserverProbe
+from wrapper.redis import connect
 
 
 def create_app(config: TrainqConfig, settings: Settings) -> Flask:
@@ -19,18 +23,20 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
     app.json.sort_keys = False
     team_names = [t.name for t in config.teams]
     store = JobStore(connect(settings.redis_url), team_names, config.api.idempotency_ttl_seconds)
-    store.visibility = queues.job_visibility  # queued records show position and pending reason
+    admissions = AdmissionStore(store, config)
     app.extensions["trainq"] = Services(
         config=config,
         settings=settings,
         store=store,
         apiserver=ApiserverProbe(settings.kubeconfig),
         algorithms=AlgorithmRegistry(store.redis, config.algorithms),
+        admissions=admissions,
+        views=ViewCache(lambda: views.build(admissions)),
     )
     # Every API process does it (idempotently); with Redis down, before the first registry read.
     app.extensions["trainq"].algorithms.register_configured_at_start()
-    for bp in (jobs.bp, queues.bp, algorithms.bp, compat.bp, health.bp, metrics.bp, openapi.bp):
-        app.register_blueprint(bp)
+    for module in (jobs, queues, algorithms, train, health, metrics, openapi):
+        app.register_blueprint(module.bp)
     app.register_blueprint(queues.all_bp)
     errors.register(app)
     app.after_request(metrics.count_errors)

@@ -3,21 +3,25 @@ Kubernetes apiserver are reachable; 503 naming what is down otherwise)."""
 
 import logging
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from wrapper.api.errors import problem
+from wrapper.api.routes import Reply, Routes, errors
 from wrapper.api.services import services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
+routes = Routes(bp)
 
 
-@bp.get("/healthz")
+@routes.get("/healthz", summary="Liveness", public=True,
+            reply=Reply(200, "The process answers"))  # fmt: skip
 def healthz():
-    return jsonify(status="ok")
+    return {"status": "ok"}
 
 
-@bp.get("/readyz")
+@routes.get("/readyz", summary="Readiness: Redis and the Kubernetes apiserver reachable",
+            public=True, reply=Reply(200, "Ready"), errors=errors(503))  # fmt: skip
 def readyz():
     svc = services()
     down = {}
@@ -32,4 +36,4 @@ def readyz():
         detail = "Not ready: " + "; ".join(f"{k} unreachable ({v})" for k, v in down.items())
         return problem(503, "not-ready", "Service Unavailable", detail,
                        errors=[{"field": k, "message": v} for k, v in down.items()])  # fmt: skip
-    return jsonify(status="ready", checks={"redis": "ok", "apiserver": "ok"})
+    return {"status": "ready", "checks": {"redis": "ok", "apiserver": "ok"}}

@@ -1,21 +1,38 @@
 """/v1/teams/{team}/jobs: submit, list, read and cancel a team's training jobs."""
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
-from wrapper.algorithms.registry import resolved_spec
-from wrapper.api import metrics
+from wrapper.api import metrics, records
 from wrapper.api.auth import authenticate, authorize_team
 from wrapper.api.bodies import idempotency_key, json_body
 from wrapper.api.errors import ApiError, not_found, validation_error
-from wrapper.api.queues import admissions
-from wrapper.api.schemas import JobRequest
+from wrapper.api.routes import Reply, Routes, errors
+from wrapper.api.schemas import JobList, JobRecord, JobRequest
 from wrapper.api.services import services
-from wrapper.clock import utcnow
-from wrapper.jobs.states import DISPATCHED, JobStatus
-from wrapper.jobs.store import IdempotencyConflict, body_digest
+from wrapper.jobs.cancellation import AlreadyFinished, cancel
+from wrapper.jobs.states import JobStatus
+from wrapper.jobs.store import IdempotencyConflict
+from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, submit
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/teams/<team>/jobs")
+routes = Routes(bp)
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 500
+
+LOCATION = {"Location": {"description": "URL of the job", "schema": {"type": "string"}}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Same key and body: the same job; another body: 422",
+    "schema": {"type": "string", "maxLength": 255},
+}
+LIST_PARAMS = (
+    {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/JobStatus"}},
+    {"name": "limit", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX,
+                "default": LIST_LIMIT_DEFAULT}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+)  # fmt: skip
 
 
 def _team(team: str):
@@ -25,48 +42,40 @@ def _team(team: str):
     return svc, principal
 
 
-def resolve_algorithm(svc, spec: dict, name: str) -> dict:
-    """Fix a spec that names an algorithm to the algorithm's current version (422 if unknown)."""
-    current = svc.algorithms.resolve(name)
-    if current is None:
-        raise validation_error([{"field": "algorithm", "message": f"unknown algorithm {name!r}"}])
-    return resolved_spec(spec, current)
-
-
 def _location(team: str, job_id: int) -> str:
     # What url_for("jobs.get_job", ...) gives, without its cost on the submission path.
     return f"{request.script_root}/v1/teams/{team}/jobs/{job_id}"
 
 
-@bp.post("")
-def submit(team: str):
+@routes.post(
+    "", summary="Submit a training job (1 Master + `workers` Workers)", body=JobRequest,
+    params=(IDEMPOTENCY_KEY,), reply=Reply(202, "Accepted and queued", JobRecord, LOCATION),
+    errors=errors(400, 401, 404, 413, 415, 422, 503),
+)  # fmt: skip
+def submit_job(team: str):
     svc, _ = _team(team)
     body = json_body()
     key = idempotency_key()
     req = JobRequest.model_validate(body, context={"config": svc.config})
-    spec = req.to_spec(svc.config)
-    if req.algorithm is not None:
-        spec = resolve_algorithm(svc, spec, req.algorithm)
-    never = admissions().never_fits(team, spec)
-    if never:
-        raise validation_error(never, "The job can never be admitted: it asks for more than "
-                               "its team may ever hold or than the cluster has.")  # fmt: skip
+    sub = Submission(team, req.to_spec(svc.config), req.algorithm, idempotency_key=key, body=body)
     try:
-        digest = body_digest(body) if key is not None else ""  # only a key's replay reads it
-        record, replayed = svc.store.submit(team, spec, key, digest)
+        record, replayed = submit(svc.store, svc.admissions, svc.algorithms, sub)
+    except UnknownAlgorithm as exc:
+        message = f"unknown algorithm {exc.name!r}"
+        raise validation_error([{"field": "algorithm", "message": message}]) from None
+    except NeverFits as exc:
+        raise validation_error(exc.problems, NeverFits.DETAIL) from None
     except IdempotencyConflict:
         raise validation_error(
             [{"field": "Idempotency-Key", "message": "already used with a different body"}],
             "This Idempotency-Key was used before with a different request body.",
         ) from None
-    if not replayed:
-        metrics.SUBMISSIONS.labels(team=team).inc()
-    response = jsonify(svc.store.public(record, plan=False))
-    response.status_code = 202
-    response.headers["Location"] = _location(team, record["id"])
+    headers = {"Location": _location(team, record["id"])}
     if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        metrics.SUBMISSIONS.labels(team=team).inc()
+    return records.public(record, plan=False), headers
 
 
 def _int_arg(name: str, low: int, high: int | None, default: int | None) -> int | None:
@@ -83,7 +92,9 @@ def _int_arg(name: str, low: int, high: int | None, default: int | None) -> int 
     return value
 
 
-@bp.get("")
+@routes.get("", summary="List the team's jobs, newest first", params=LIST_PARAMS,
+            reply=Reply(200, "A page of jobs", JobList),
+            errors=errors(401, 404, 422, 503))  # fmt: skip
 def list_jobs(team: str):
     svc, _ = _team(team)
     status = request.args.get("status") or None
@@ -93,10 +104,10 @@ def list_jobs(team: str):
     limit = _int_arg("limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)
     cursor = _int_arg("cursor", 1, None, None)
     items, next_cursor = svc.store.list_team(team, status, limit, cursor)
-    return jsonify(
-        items=[svc.store.public(r) for r in items],
-        next_cursor=str(next_cursor) if next_cursor else None,
-    )
+    return {
+        "items": [records.public(r) for r in items],
+        "next_cursor": str(next_cursor) if next_cursor else None,
+    }
 
 
 def _record(svc, team: str, job_id: int) -> dict:
@@ -106,39 +117,25 @@ def _record(svc, team: str, job_id: int) -> dict:
     return record
 
 
-@bp.get("/<int:job_id>")
+@routes.get("/<int:job_id>", summary="Read a job record (served from Redis)",
+            reply=Reply(200, "The job", JobRecord), errors=errors(401, 404, 503))  # fmt: skip
 def get_job(team: str, job_id: int):
     svc, _ = _team(team)
-    return jsonify(svc.store.public(_record(svc, team, job_id)))
+    return records.public(_record(svc, team, job_id))
 
 
-@bp.delete("/<int:job_id>")
+@routes.delete(
+    "/<int:job_id>",
+    summary="Cancel a job (queued: now; dispatched: when its PyTorchJob is gone)",
+    reply=Reply(202, "Cancellation accepted (repeating it is harmless)", JobRecord),
+    errors=errors(401, 404, 409, 503),
+)
 def cancel_job(team: str, job_id: int):
     svc, principal = _team(team)
-    store = svc.store
-    # Each attempt is a compare-and-set; a race (a worker claiming the job meanwhile) makes
-    # the next attempt see the new status.
-    for _ in range(5):
-        record = _record(svc, team, job_id)
-        status = JobStatus(record["status"])
-        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-            raise ApiError(409, "conflict", "Conflict",
-                           f"Job {job_id} already finished ({status.value}).")  # fmt: skip
-        if status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
-            break
-        message = f"cancelled by {principal.label}"
-        if status == JobStatus.QUEUED:
-            fields = {"reason": "Cancelled", "message": message, "finished_at": utcnow()}
-            if store.transition(job_id, JobStatus.CANCELLED, fields, expect={status}).applied:
-                store.queues.remove(team, job_id)
-                metrics.CANCELLATIONS.labels(team=team).inc()
-                break
-        elif status in DISPATCHED:
-            fields = {"reason": "Cancelling", "message": message}
-            if store.transition(job_id, JobStatus.CANCELLING, fields, expect={status}).applied:
-                store.request_cancel(job_id)
-                metrics.CANCELLATIONS.labels(team=team).inc()
-                break
-    response = jsonify(store.public(_record(svc, team, job_id)))
-    response.status_code = 202
-    return response
+    try:
+        if cancel(svc.store, _record(svc, team, job_id), principal.label):
+            metrics.CANCELLATIONS.labels(team=team).inc()
+    except AlreadyFinished as exc:
+        detail = f"Job {job_id} already finished ({exc.status.value})."
+        raise ApiError(409, "conflict", "Conflict", detail) from None
+    return records.public(_record(svc, team, job_id))

@@ -13,14 +13,19 @@ from prometheus_client import (
     multiprocess,
 )
 
+from wrapper.api.routes import Reply, Routes
+
 SUBMISSIONS = Counter("trainq_job_submissions_total", "Jobs accepted (202)", ["team"])
 HTTP_ERRORS = Counter("trainq_http_errors_total", "4xx/5xx responses", ["status"])
 CANCELLATIONS = Counter("trainq_job_cancellations_total", "DELETE requests accepted", ["team"])
 
 bp = Blueprint("metrics", __name__)
+routes = Routes(bp)
+TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 
-@bp.get("/metrics")
+@routes.get("/metrics", summary="Prometheus metrics", public=True,
+            reply=Reply(200, "Prometheus text format", content=TEXT))  # fmt: skip
 def metrics():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

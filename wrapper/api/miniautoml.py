@@ -165,6 +165,14 @@ def request_field(field: str) -> str:
     return head
 
 
+def never_fits_field(field: str, metadata: dict) -> str:
+    """A never-fits error's field (as JobRequest names it) as the Train request names it: the
+    job's size follows PARALLEL_INSTANCES, the per-replica resources are the deployment's."""
+    if field.startswith("resources.") and PARALLEL_INSTANCES in metadata["parameters"]:
+        return f"parameters.{PARALLEL_INSTANCES}"
+    return request_field(field)
+
+
 def parse_job_id(body) -> int:
     """GetTrainingStatusRequest.job_id: a number or a numeric string (absent: 0)."""
     fields = _fields(body, (("job_id", "jobId"),), "The request")

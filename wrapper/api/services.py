@@ -1,9 +1,11 @@
-"""What the request handlers share, attached to the Flask app by `create_app`."""
+"""What the request handlers share, built once per process by `create_app`."""
 
 from dataclasses import dataclass
 
 from flask import current_app
 
+from wrapper.admission.store import AdmissionStore
+from wrapper.admission.views import ViewCache
 from wrapper.algorithms.registry import AlgorithmRegistry
 from wrapper.config import Settings, TrainqConfig
 from wrapper.jobs.store import JobStore
@@ -17,6 +19,8 @@ class Services:
     store: JobStore
     apiserver: ApiserverProbe
     algorithms: AlgorithmRegistry
+    admissions: AdmissionStore  # keeps parsed queued jobs between requests
+    views: ViewCache  # this process's latest admission view
 
 
 def services() -> Services:

@@ -5,18 +5,28 @@ to the front of its team queue, still holding its admission reservation, for ano
 create or adopt its PyTorchJob."""
 
 import logging
+import time
 
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
+from wrapper.redis.scripts import TakeExpiredLeases
 
 log = logging.getLogger(__name__)
+
+
+def take_expired(store: JobStore, lease_seconds: float, limit: int = 100) -> list[int]:
+    """The jobs whose lease expired, each lease pushed forward by `lease_seconds` in the same
+    step, so one sweeper re-queues a given job per lease period."""
+    now = time.time()
+    take = TakeExpiredLeases(store.redis)
+    return take(now=now, new_deadline=now + lease_seconds, limit=limit)
 
 
 def requeue_expired(store: JobStore, config: TrainqConfig) -> list[int]:
     """Send jobs whose dispatch lease expired back to the front of their team queue."""
     requeued = []
-    for job_id in store.queues.take_expired_leases(config.dispatch.lease_seconds):
+    for job_id in take_expired(store, config.dispatch.lease_seconds):
         record = store.get(job_id)
         if record and record["status"] == JobStatus.DISPATCHING:
             store.queues.requeue_front(record["team"], job_id)

@@ -1,10 +1,8 @@
 """The per-team RQ queues: trainq's job id is the RQ job id, so `rq info` shows each team's
 depth. This module owns the RQ side of a queued job (its RQ job hash, written by the SUBMIT
-script in priority order), re-queues, and how expired dispatches return. Workers take jobs
+script in priority order), re-queues to the front, and removals. Workers take jobs
 off these queues through admission (`wrapper.admission.store`, the ADMIT script).
 """
-
-import time
 
 from redis import Redis
 from rq import Queue
@@ -13,7 +11,8 @@ from rq.job import Job
 from rq.utils import now as rq_now
 from rq.utils import utcformat
 
-from wrapper.redis import keys, scripts
+from wrapper.redis import keys
+from wrapper.redis.signals import signal_change
 
 # The RQ job function, by dotted path: `wrapper` must not import `queue_workers`.
 DISPATCH_FUNC = "queue_workers.worker.dispatch.dispatch_job"
@@ -30,7 +29,6 @@ class TeamQueues:
         self.teams = list(teams)
         self.queues = {t: Queue(keys.rq_queue_name(t), connection=redis) for t in self.teams}
         self._rq_templates: dict[str, list] = {}
-        self._take_expired = redis.register_script(scripts.TAKE_EXPIRED_LEASES)
 
     def queue(self, team: str) -> Queue:
         return self.queues[team]
@@ -73,10 +71,7 @@ class TeamQueues:
             self._rq_job(team, job_id).save(pipeline=pipe)
             pipe.sadd(queue.redis_queues_keys, queue.key)
             pipe.lpush(queue.key, job_id)
-            pipe.incr(keys.ADMISSION_VERSION)
-            pipe.hincrby(keys.QUEUE_VERSIONS, team, 1)
-            pipe.lpush(keys.ADMISSION_WAKE, job_id)
-            pipe.ltrim(keys.ADMISSION_WAKE, 0, 63)
+            signal_change(pipe, team=team)
             pipe.execute()
 
     def remove(self, team: str, job_id: int) -> None:
@@ -87,7 +82,8 @@ class TeamQueues:
             pass
         with self.redis.pipeline() as pipe:
             pipe.lrem(self.queues[team].key, 0, str(job_id))
-            pipe.hincrby(keys.QUEUE_VERSIONS, team, 1)
+            # (the cancellation's own transition already signalled the plan and the workers)
+            signal_change(pipe, plan=False, team=team, wake=0)
             pipe.execute()
 
     def position(self, team: str, job_id: int) -> int | None:
@@ -98,12 +94,6 @@ class TeamQueues:
 
     def depth(self, team: str) -> int:
         return self.redis.llen(self.queues[team].key)
-
-    def take_expired_leases(self, lease_seconds: float, limit: int = 100) -> list[int]:
-        now = time.time()
-        args = [now, now + lease_seconds, limit]
-        ids = self._take_expired(keys=[keys.DISPATCH_LEASES], args=args)
-        return [int(x) for x in ids]
 
     def fetch_rq_job(self, team: str, job_id: int) -> Job:
         """The RQ job for a claimed id, recreated if RQ already expired its hash."""

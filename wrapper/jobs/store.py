@@ -1,42 +1,23 @@
 """Job records in Redis: the one module that reads and writes them.
 
 A record is a hash under `keys.job_key(id)`; `status` is stored raw (the Lua scripts compare
-it), every other field as JSON. Status changes go through `transition`, which checks the state
-table in `wrapper.jobs.states` and applies the change with a compare-and-set script.
+it), every other field as JSON. A new record is written with its queue entry in one step (the
+SUBMIT script); status changes go through `transition`, which checks the state table in
+`wrapper.jobs.states` and applies the change with a compare-and-set script (TRANSITION). What
+the API shows of a record is its business (`wrapper.api.records`).
 """
 
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from wrapper.clock import utcnow
 from wrapper.jobs.queues import TeamQueues
 from wrapper.jobs.states import ACTIVE, TERMINAL, JobStatus, can_transition
-from wrapper.redis import keys, scripts
-
-PUBLIC_FIELDS = (
-    "id", "team", "name", "status", "position", "global_position", "pending_reason",
-    "eta_seconds", "reason", "message", "submitted_at",
-    "admitted_at", "started_at", "finished_at", "spec", "pytorchjob", "replicas", "conditions",
-)  # fmt: skip
-
-
-def connect(url: str) -> redis.Redis:
-    # One quick retry covers a pooled connection that died with a Redis restart; anything
-    # longer is an outage the caller reports (503) rather than hides.
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=2,
-        socket_timeout=10,
-        retry=Retry(NoBackoff(), 1),
-        health_check_interval=10,
-    )
+from wrapper.redis import keys, scripts, without_retry
 
 
 def empty_replicas() -> dict:
@@ -89,18 +70,9 @@ class JobStore:
         self.redis = client
         self.idempotency_ttl = idempotency_ttl
         self.queues = TeamQueues(client, teams)
-        self._cas = client.register_script(scripts.TRANSITION)
-        # SUBMIT must not be resent after a lost reply (it would queue a second job), so it
-        # goes over a pool without redis-py's retry. A pooled connection that Redis closed is
-        # still noticed and replaced before anything is sent (the pool's own readiness check).
-        pool = client.connection_pool
-        kwargs = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
-        once = redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class,
-                                                      max_connections=pool.max_connections,
-                                                      **kwargs))  # fmt: skip
-        self._submit = once.register_script(scripts.SUBMIT)
-        # record -> {position, global_position, pending_reason, message, eta_seconds}
-        self.visibility: Callable[[dict], dict] | None = None
+        self._transition = scripts.Transition(client)
+        # SUBMIT must not be resent after a lost reply (it would queue a second job).
+        self._submit = scripts.Submit(without_retry(client))
 
     # --- submission -------------------------------------------------------------------
     def submit(
@@ -123,25 +95,20 @@ class JobStore:
             "replicas": empty_replicas(), "conditions": [], "priority": spec["priority"],
             "attempts": 0, "updated_at": now, "uid": secrets.token_hex(8),
         }  # fmt: skip
-        fields = _encode(record)
         queue = self.queues.queue(team)
-        before, after = self.queues.rq_description(team)
         result = self._submit(
-            keys=[keys.JOB_ID_COUNTER, idem_key or keys.JOB_ID_COUNTER,
-                  keys.status_index(JobStatus.QUEUED), keys.team_jobs(team), queue.key,
-                  queue.redis_queues_keys, keys.ADMISSION_WAKE, keys.ADMISSION_VERSION,
-                  keys.QUEUE_VERSIONS],
-            args=[spec["priority"], keys.JOB_KEY_PREFIX, JobStatus.QUEUED.value,
-                  digest if idem_key else "", self.idempotency_ttl,
-                  queue.job_class.redis_job_namespace_prefix, before, after, team, len(fields),
-                  *fields, *self.queues.rq_job_fields(team)],
+            team=team, priority=spec["priority"], queued=JobStatus.QUEUED.value,
+            record=_encode(record),
+            rq=scripts.RqQueue(queue.key, queue.redis_queues_keys,
+                       queue.job_class.redis_job_namespace_prefix),
+            rq_job=self.queues.rq_job_fields(team), rq_description=self.queues.rq_description(team),
+            idempotency_key=idem_key, body_digest=digest, idempotency_ttl=self.idempotency_ttl,
         )  # fmt: skip
-        outcome = result[0].decode()
-        if outcome == "new":
-            return {"id": int(result[1]), **record, "position": int(result[2])}, False
-        if outcome == "conflict":
+        if result.outcome == "new":
+            return {"id": result.job_id, **record, "position": result.position}, False
+        if result.outcome == "conflict":
             raise IdempotencyConflict()
-        return self.get(int(result[1])), True  # 'replay'
+        return self.get(result.job_id), True  # 'replay'
 
     # --- reads ------------------------------------------------------------------------
     def get(self, job_id: int) -> dict | None:
@@ -154,20 +121,23 @@ class JobStore:
                 pipe.hgetall(keys.job_key(job_id))
             return [_decode(raw) if raw else None for raw in pipe.execute()]
 
-    def public(self, record: dict, plan: bool = True) -> dict:
-        """The API view of a record: the public fields; while queued, where it stands and why
-        it waits (from `self.visibility`, set by the API, else the raw queue position).
-        plan=False skips the admission plan (linear in the queued jobs): the submit response
-        is on the hot path and shows only the job's place in its team's queue list."""
-        out = {k: record.get(k) for k in PUBLIC_FIELDS}
-        if record["status"] == JobStatus.QUEUED:
-            if "position" in record:  # known already (a submission's answer)
-                pass
-            elif plan and self.visibility is not None:
-                out.update(self.visibility(record))
-            else:
-                out["position"] = self.queues.position(record["team"], record["id"])
-        return out
+    def queued_flags(self, ids: list[int], unknown: list[int],
+                     fields: tuple[str, ...]) -> tuple[list[bool], list[list]]:  # fmt: skip
+        """In one round trip: whether each of `ids` is `queued`, and `fields` (decoded; None
+        where missing) of the records of `unknown` (the caller's cache misses)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.smismember(keys.status_index(JobStatus.QUEUED), ids)
+            for job_id in unknown:
+                pipe.hmget(keys.job_key(job_id), *fields)
+            flags, *rows = pipe.execute()
+        decoded = [[None if v is None else json.loads(v) for v in row] for row in rows]
+        return [bool(f) for f in flags], decoded
+
+    def statuses(self, ids: list[int]) -> list[str | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(keys.job_key(job_id), "status")
+            return [None if s is None else s.decode() for s in pipe.execute()]
 
     def list_team(
         self, team: str, status: str | None, limit: int, cursor: int | None
@@ -230,59 +200,20 @@ class JobStore:
             current = JobStatus(current)
             if (expect and current not in expect) or not can_transition(current, target):
                 return Transition(False, current.value)
-            if target == JobStatus.DISPATCHING and lease_deadline is not None:
-                lease_op = str(lease_deadline)
-            else:
-                lease_op = "" if target == JobStatus.DISPATCHING else "rem"
             all_fields = {"updated_at": utcnow(), **(fields or {})}
-            result = self._cas(
-                keys=[
-                    job_key,
-                    keys.status_index(current),
-                    keys.status_index(target),
-                    keys.team_active(json.loads(team)),
-                    keys.DISPATCH_LEASES,
-                    keys.RESERVATIONS,
-                    keys.team_usage(json.loads(team)),
-                    keys.USAGE_TOTAL,
-                    keys.ADMISSION_WAKE,
-                    keys.ADMISSION_VERSION,
-                    keys.QUEUE_VERSIONS,
-                ],
-                args=[
-                    job_id,
-                    current.value,
-                    target.value,
-                    "1" if current not in TERMINAL else "",
-                    "1" if target not in TERMINAL else "",
-                    "add" if target in ACTIVE else "rem",
-                    lease_op,
-                    "1" if target in TERMINAL else "",  # an ended job gives back its reservation
-                    json.loads(team) if current in _MAY_BE_QUEUED else "",
-                    *_encode(all_fields),
-                ],
-            )
-            if result[0] == 1:
+            dispatching = target == JobStatus.DISPATCHING
+            result = self._transition(
+                job_id=job_id, team=json.loads(team), expected=current.value, target=target.value,
+                indexed_before=current not in TERMINAL, indexed_after=target not in TERMINAL,
+                active=target in ACTIVE, set_lease=lease_deadline if dispatching else None,
+                drop_lease=not dispatching,
+                release=target in TERMINAL,  # an ended job gives back its reservation
+                queue_changed=current in _MAY_BE_QUEUED, fields=_encode(all_fields),
+            )  # fmt: skip
+            if result.applied:
                 return Transition(True, current.value)
         raise RuntimeError(f"job {job_id}: status kept changing under transition to {target}")
 
     def request_cancel(self, job_id: int) -> None:
         """Wake the canceller; the `cancelling` index is what it acts on."""
         self.redis.lpush(keys.CANCEL_REQUESTS, job_id)
-
-    def queue_view(self, team: str) -> dict:
-        ids = self.queues.ids(team)
-        jobs = []
-        for position, rec in enumerate(self.get_many(ids)):
-            if rec and rec["status"] == JobStatus.QUEUED:
-                jobs.append(
-                    {
-                        "id": rec["id"],
-                        "name": rec["name"],
-                        "position": position,
-                        "priority": rec["spec"]["priority"],
-                        "submitted_at": rec["submitted_at"],
-                    }
-                )
-        running = self.running_count(team)
-        return {"team": team, "queued": len(jobs), "running": running, "jobs": jobs}

@@ -1,0 +1,146 @@
+"""What the queue views show, from one admission picture (`wrapper.admission.explain`, the
+workers' own policy): where each queued job stands and why it waits, and each team's quota,
+usage, borrowing and share. `ViewCache` keeps one process's latest picture until something
+changes it. Plain data out; the API serializes it (`wrapper.api.queues`, `wrapper.api.records`).
+"""
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from wrapper.admission import (
+    RESOURCES,
+    UNLIMITED,
+    ClusterState,
+    Plan,
+    Res,
+    demand,
+    explain,
+    fmt,
+)
+from wrapper.admission.store import AdmissionStore
+from wrapper.clock import epoch
+
+
+class AdmissionView:
+    """One admission picture, indexed for the views."""
+
+    def __init__(self, state: ClusterState, plan: Plan):
+        self.state, self.plan = state, plan
+        self.team_pos = {i: n for order in plan.team_order.values() for n, i in enumerate(order)}
+        self.global_pos = {i: n for n, i in enumerate(plan.global_order)}
+
+    def job(self, job_id: int) -> dict | None:
+        """position, global_position, pending_reason, message and eta_seconds of a queued
+        job (None: not in the picture, e.g. a re-dispatch at the front of its queue)."""
+        pending = self.plan.pending.get(job_id)
+        if pending is None:
+            return None
+        gpos = self.global_pos.get(job_id)
+        return {
+            "position": self.team_pos.get(job_id),
+            "global_position": gpos,
+            "pending_reason": pending.reason,
+            "message": pending.message,
+            "eta_seconds": self.plan.eta(gpos, self.state.admission_rate),
+        }
+
+    def team_jobs(self, team: str, records: dict[int, dict]) -> list[dict]:
+        """A team's queued jobs in admission order; `records`: their job records by id."""
+        jobs = []
+        for job_id in self.plan.team_order.get(team, []):
+            rec = records.get(job_id)
+            if rec is None:
+                continue
+            jobs.append({
+                "id": job_id, "name": rec["name"], **self.job(job_id),
+                "priority": rec["spec"]["priority"], "submitted_at": rec["submitted_at"],
+                "wait_seconds": round(time.time() - epoch(rec["submitted_at"]), 1),
+                "demand": amounts(demand(rec["spec"])),
+            })  # fmt: skip
+        return jobs
+
+    def team_summary(self, name: str, borrowing: bool, running: int) -> dict:
+        """A team's quota, usage, borrowing and share. borrowing: the team has a borrowing
+        limit; running: its dispatched, unfinished jobs (cancelling ones included)."""
+        team = next(t for t in self.state.teams if t.name == name)
+        oldest = min((j.submitted for j in team.queue), default=None)
+        return {
+            "team": name,
+            "weight": team.weight,
+            "quota": {"max_running_jobs": team.max_jobs, **amounts(team.quota)},
+            "borrowing_limit": amounts(team.borrowing_limit) if borrowing else None,
+            "usage": {"jobs": team.running, **amounts(team.usage)},
+            "borrowed": amounts((team.usage - team.quota).floor0()),
+            "share": self.plan.shares.get(name, 0.0),
+            "queued": len(team.queue),
+            "running": running,
+            "oldest_wait_seconds": None if oldest is None else round(self.state.now - oldest, 1),
+        }
+
+    def cluster(self) -> dict:
+        """Capacity, use and the recent admission rate, across teams."""
+        used = Res()
+        for t in self.state.teams:
+            used = used + t.usage
+        cap, rate = self.state.capacity, self.state.admission_rate
+        return {
+            "capacity": amounts(cap),
+            "used": amounts(used),
+            "free": amounts((cap - used).floor0()) if cap else None,
+            "admission_rate_per_minute": None if rate is None else round(rate * 60, 2),
+        }
+
+
+def amounts(res: Res | None) -> dict | None:
+    """An amount as the views show it: gpus as a number, cpu and memory as quantities; None
+    for a limit left unset."""
+    if res is None:
+        return None
+
+    def one(r: str):
+        value = res.get(r)
+        if value >= UNLIMITED:
+            return None  # a borrowing limit left unset for this resource
+        return value if r == "gpu" else fmt(r, value)
+
+    return {r: one(r) for r in RESOURCES}
+
+
+def build(admissions: AdmissionStore) -> AdmissionView:
+    state, _ = admissions.load()
+    return AdmissionView(state, explain(state))
+
+
+class ViewCache:
+    """One process's latest view. It is reused while nothing that changes a plan has happened
+    (the admission version in Redis is unchanged) and it is under MAX_AGE_S old (head-of-line
+    bounds and ETAs move with time). One thread at a time redoes it; meanwhile the others
+    answer from the previous view, so a burst of reads under churn costs one plan at a time,
+    not one per request. Sequential reads always see a current view."""
+
+    MAX_AGE_S = 1.0
+
+    def __init__(self, build_view: Callable[[], AdmissionView]):
+        self._build = build_view
+        self._lock = threading.Lock()
+        self._view: AdmissionView | None = None
+        self._version: bytes | None = None
+        self._at = -math.inf
+
+    def get(self, version: bytes | None) -> AdmissionView:
+        view = self._view
+        if view is not None and version == self._version and \
+                time.monotonic() - self._at < self.MAX_AGE_S:  # fmt: skip
+            return view
+        if not self._lock.acquire(blocking=view is None):
+            return view  # another thread is redoing it
+        try:
+            if self._view is view or self._version != version:
+                started = time.monotonic()
+                self._view = self._build()
+                self._version, self._at = version, started
+            return self._view
+        finally:
+            self._lock.release()

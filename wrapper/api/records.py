@@ -1,0 +1,34 @@
+"""What the API shows of a job record (the `JobRecord` model, serialized by the routes): the
+public fields of the stored record and, while it is queued, where it stands and why it waits,
+from this request's admission view (`wrapper.admission.views`, cached per process)."""
+
+from flask import g
+
+from wrapper.admission.views import AdmissionView
+from wrapper.api.schemas import JobRecord
+from wrapper.api.services import services
+from wrapper.jobs.states import JobStatus
+from wrapper.redis import keys
+
+PUBLIC = tuple(JobRecord.model_fields)
+
+
+def current_view() -> AdmissionView:
+    """The admission view for this request: one per request, from the process's cache."""
+    if "trainq_admission_view" not in g:
+        svc = services()
+        version = svc.store.redis.get(keys.ADMISSION_VERSION)
+        g.trainq_admission_view = svc.views.get(version)
+    return g.trainq_admission_view
+
+
+def public(record: dict, plan: bool = True) -> dict:
+    """The record as `JobRecord` shows it. plan=False skips the admission view (linear in the
+    queued jobs): the submit answer is on the hot path and knows its place already."""
+    out = {k: record.get(k) for k in PUBLIC}
+    if record["status"] == JobStatus.QUEUED and "position" not in record:
+        found = current_view().job(record["id"]) if plan else None
+        if found is None:  # not in the view: a re-dispatch at the front of its queue
+            found = {"position": services().store.queues.position(record["team"], record["id"])}
+        out.update(found)
+    return out

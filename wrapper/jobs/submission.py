@@ -1,0 +1,60 @@
+"""Submitting a job: the one use case every HTTP surface calls (`POST /v1/teams/{team}/jobs`,
+the MiniAutoML `POST /v1/train`). The surface validates its own request shape and turns it into
+a spec (the deployment's defaults filled in); from there every job goes the same way: a named
+algorithm is fixed to its current version, a job that can never be admitted is refused, and
+the record, its RQ job and its queue entry are written in one step."""
+
+from dataclasses import dataclass, field
+
+from wrapper.admission.store import AdmissionStore
+from wrapper.algorithms.registry import AlgorithmRegistry, resolved_spec
+from wrapper.jobs.store import JobStore, body_digest
+
+
+class UnknownAlgorithm(Exception):
+    """The request names an algorithm the registry does not know."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class NeverFits(Exception):
+    """The job asks for more than its team may ever hold or than its nodes have."""
+
+    DETAIL = ("The job can never be admitted: it asks for more than its team may ever hold or "
+              "than the cluster has.")  # fmt: skip
+
+    def __init__(self, problems: list[dict]):
+        super().__init__("; ".join(p["message"] for p in problems))
+        self.problems = problems  # [{"field", "message"}], fields as in JobRequest
+
+
+@dataclass(frozen=True)
+class Submission:
+    team: str
+    spec: dict  # validated, defaults filled in
+    algorithm: str | None = None  # a registered algorithm's name (spec["image"] is then None)
+    extra: dict = field(default_factory=dict)  # kept in the spec as given (e.g. train_metadata)
+    idempotency_key: str | None = None
+    body: dict | None = None  # the request as sent: an Idempotency-Key's replay compares it
+
+
+def submit(store: JobStore, admissions: AdmissionStore, algorithms: AlgorithmRegistry,
+           sub: Submission) -> tuple[dict, bool]:  # fmt: skip
+    """Queue the job. Returns (record, replayed): replayed when the Idempotency-Key already
+    named a job with the same body. Raises UnknownAlgorithm, NeverFits, or
+    IdempotencyConflict (the key was used with another body); nothing is written then."""
+    spec = sub.spec
+    if sub.algorithm is not None:
+        current = algorithms.resolve(sub.algorithm)
+        if current is None:
+            raise UnknownAlgorithm(sub.algorithm)
+        spec = resolved_spec(spec, current)
+    never = admissions.never_fits(sub.team, spec)
+    if never:
+        raise NeverFits(never)
+    spec = {**spec, **sub.extra}
+    key = sub.idempotency_key
+    digest = body_digest(sub.body or {}) if key is not None else ""  # only a replay reads it
+    return store.submit(sub.team, spec, key, digest)

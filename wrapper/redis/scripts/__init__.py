@@ -1,0 +1,14 @@
+"""The Lua scripts that make multi-key changes atomic, one module each, each with a typed
+wrapper that takes named arguments and assembles its own KEYS and ARGV from `wrapper.redis.keys`.
+
+Status strings are passed in by the callers (the state table lives in `wrapper.jobs.states`),
+and whether a transition is legal is decided in Python from that table before a script runs;
+the scripts only guarantee that nobody changed the status in between (compare-and-set).
+"""
+
+from wrapper.redis.scripts.admit import Admit
+from wrapper.redis.scripts.leases import TakeExpiredLeases
+from wrapper.redis.scripts.submit import RqQueue, Submit, SubmitResult
+from wrapper.redis.scripts.transition import Transition
+
+__all__ = ["Admit", "RqQueue", "Submit", "SubmitResult", "TakeExpiredLeases", "Transition"]

@@ -1,0 +1,103 @@
+"""TRANSITION: compare-and-set a job's status and keep everything that follows from it in the
+same step: the status indexes, the team's active set, the dispatch lease, and, when the job
+ends, its admission reservation (given back, and a worker woken)."""
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from wrapper.redis import keys
+from wrapper.redis.signals import SIGNAL_CHANGE_LUA
+
+# Give back a job's reservation if it holds one. Idempotent: only the first HDEL finds it.
+# Amounts are integer strings, negated by prefixing '-' (Lua would print big numbers as floats).
+_RELEASE = """
+local function release(reservations, team_usage, total_usage, wake, id)
+  local r = redis.call('HGET', reservations, id)
+  if not r then return end
+  redis.call('HDEL', reservations, id)
+  local fields = {'cpu', 'memory', 'gpu'}
+  local i = 1
+  for amount in string.gmatch(r, '[^|]+') do
+    if amount ~= '0' then
+      redis.call('HINCRBY', team_usage, fields[i], '-' .. amount)
+      redis.call('HINCRBY', total_usage, fields[i], '-' .. amount)
+    end
+    i = i + 1
+  end
+  redis.call('HINCRBY', team_usage, 'jobs', -1)
+  redis.call('HINCRBY', total_usage, 'jobs', -1)
+  signal_change(nil, nil, nil, wake, id)
+end
+"""
+
+# KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch
+#       leases, 6 reservations, 7 team usage, 8 total usage, 9 wake-up list, 10 admission
+#       version, 11 team queue versions
+# ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''), 5 new indexed
+#       ('1'|''), 6 team active op ('add'|'rem'), 7 lease op: a deadline (set it), 'rem' (drop
+#       it) or '' (leave it), 8 release the reservation ('1'|''), 9 the team whose queue version
+#       to bump or '', 10.. field/value pairs to set
+# Returns {1} when applied, {0, current status or ''} when the status was not the expected one.
+LUA = (
+    SIGNAL_CHANGE_LUA
+    + _RELEASE
+    + """
+local current = redis.call('HGET', KEYS[1], 'status')
+if current ~= ARGV[2] then return {0, current or ''} end
+if #ARGV > 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 10)) end
+redis.call('HSET', KEYS[1], 'status', ARGV[3])
+if ARGV[2] ~= ARGV[3] then
+  if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) end
+  if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
+  local team = nil
+  if ARGV[9] ~= '' then team = ARGV[9] end
+  signal_change(KEYS[10], KEYS[11], team, nil, nil)
+end
+if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[1])
+else redis.call('SREM', KEYS[4], ARGV[1]) end
+if ARGV[7] == 'rem' then redis.call('ZREM', KEYS[5], ARGV[1])
+elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1]) end
+if ARGV[8] == '1' then release(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1]) end
+return {1}
+"""
+)
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    applied: bool
+    current: str | None  # when not applied: the status found instead (None: no such job)
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else ""
+
+
+class Transition:
+    def __init__(self, client: Redis):
+        self._script = client.register_script(LUA)
+
+    def __call__(self, *, job_id: int, team: str, expected: str, target: str,
+                 indexed_before: bool, indexed_after: bool, active: bool,
+                 set_lease: float | None = None, drop_lease: bool = False,
+                 release: bool = False, queue_changed: bool = False,
+                 fields: list) -> TransitionResult:  # fmt: skip
+        """Set `fields` (flat field/value pairs, encoded) and the status `target` if the job's
+        status is still `expected`. indexed_*: whether the old/new status has an index (ended
+        jobs have none); active: the job counts among its team's dispatched jobs; set_lease /
+        drop_lease: its dispatch lease; release: give back its reservation; queue_changed: it
+        may sit in its team queue (bump that queue's version)."""
+        lease = str(set_lease) if set_lease is not None else ("rem" if drop_lease else "")
+        result = self._script(
+            keys=[keys.job_key(job_id), keys.status_index(expected), keys.status_index(target),
+                  keys.team_active(team), keys.DISPATCH_LEASES, keys.RESERVATIONS,
+                  keys.team_usage(team), keys.USAGE_TOTAL, keys.ADMISSION_WAKE,
+                  keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS],
+            args=[job_id, expected, target, _flag(indexed_before), _flag(indexed_after),
+                  "add" if active else "rem", lease, _flag(release),
+                  team if queue_changed else "", *fields],
+        )  # fmt: skip
+        if result[0] == 1:
+            return TransitionResult(True, None)
+        return TransitionResult(False, result[1].decode() or None)
