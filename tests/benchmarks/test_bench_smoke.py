@@ -5,11 +5,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO
+
 # Its own Redis DB: not the integration tests' (1..), `make up`'s (0) or `make bench`'s (60).
 SMOKE_DB = "61"
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO
+
 CHART = REPO / "helm/trainq"
 BASE = REPO / "k8s/base"
 

@@ -4,7 +4,6 @@ and trainq's processes started as real subprocesses (see `stack.py`)."""
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,11 +12,10 @@ from urllib.parse import urlparse
 import pytest
 import redis
 
-from tests.integration.stack import Stack
+from tests.support import LOCAL_CONFIG, free_port
+from tests.support.stack import Stack
 from wrapper.config import Settings, load_config
 
-REPO = Path(__file__).resolve().parents[2]
-LOCAL_CONFIG = REPO / "k8s/local/trainq.yaml"
 SHARED_REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 
 
@@ -30,12 +28,6 @@ def db_url(purpose: int) -> str:
     """The shared Redis, DB 1 + 2*worker + purpose (DB 0 is left to `make up`)."""
     parsed = urlparse(SHARED_REDIS)
     return f"redis://{parsed.hostname}:{parsed.port or 6379}/{1 + 2 * xdist_index() + purpose}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

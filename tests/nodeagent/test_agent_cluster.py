@@ -10,16 +10,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from kubernetes import client
 
+from tests.support import REPO, wait_until
+
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
-REPO = Path(__file__).resolve().parents[2]
 TAINT_KEY = "trainq.dev/local-node"
 
 # Master listens on MASTER_ADDR:MASTER_PORT, the worker connects and says hello: a rendezvous
@@ -47,17 +47,6 @@ else:
     conn.sendall(f"hello from rank {rank}".encode())
     print("worker sent", flush=True)
 """
-
-
-def wait_until(what, fn, timeout=60.0, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Agent:

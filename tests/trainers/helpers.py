@@ -2,11 +2,12 @@
 way a PyTorchJob pod does, with env only."""
 
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE = "trainers.intent_classification"
@@ -54,12 +55,6 @@ def finish(proc: subprocess.Popen[str], timeout: float = 240) -> Result:
 
 def run(env: dict[str, str], timeout: float = 240) -> Result:
     return finish(start(env), timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def operator_env(rank: int, world_size: int, port: int, **overrides: str) -> dict[str, str]:

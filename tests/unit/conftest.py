@@ -1,15 +1,11 @@
 """Fixtures for unit tests: no Redis, no Kubernetes."""
 
-import socket
-from pathlib import Path
-
 import pytest
 
+from tests.support import LOCAL_CONFIG, REPO, free_port
 from wrapper.api.app import create_app
 from wrapper.config import Settings, TrainqConfig, load_config
 
-REPO = Path(__file__).resolve().parents[2]
-LOCAL_CONFIG = REPO / "k8s/local/trainq.yaml"
 ALPHA = {"Authorization": "Bearer alpha-dev-token"}
 BETA = {"Authorization": "Bearer beta-dev-token"}
 ADMIN = {"Authorization": "Bearer admin-dev-token"}
@@ -20,18 +16,11 @@ def config() -> TrainqConfig:
     return load_config(LOCAL_CONFIG)
 
 
-def closed_port() -> int:
-    """A local port nothing listens on (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def offline_app(config):
     """The API with Redis and the apiserver unreachable: everything decided before touching
     Redis (auth, scoping, parsing, validation) is testable, and the rest must answer 503."""
-    port = closed_port()
+    port = free_port()  # nothing listens there
     kubeconfig = REPO / "tests/unit/data/unreachable-kubeconfig.yaml"
     settings = Settings(str(LOCAL_CONFIG), f"redis://127.0.0.1:{port}/0", str(kubeconfig))
     app = create_app(config, settings)

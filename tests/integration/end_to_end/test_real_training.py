@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from tests.integration.stack import unique, wait_until
+from tests.support import REPO
+from tests.support.stack import unique, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
-REPO = Path(__file__).resolve().parents[2]
 LOCAL_NODE = "trainq-local-node"
 
 

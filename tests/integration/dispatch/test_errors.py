@@ -9,7 +9,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.integration.stack import job_body, unique, wait_until
+from tests.support.stack import job_body, unique, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -103,7 +103,7 @@ def test_permanent_error_fails_the_job_with_the_apiserver_message(stack, rejecti
 
 
 def test_missing_team_namespace_is_created(private_redis, kubeconfig, kube_api, tmp_path):
-    from tests.integration.stack import LOCAL_CONFIG, Stack
+    from tests.support.stack import LOCAL_CONFIG, Stack
 
     namespace = f"tq-test-{secrets.token_hex(3)}"
     teams = yaml.safe_load(LOCAL_CONFIG.read_text())["teams"]

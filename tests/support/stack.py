@@ -5,18 +5,16 @@ real subprocess with its own log, and an HTTP client for the API."""
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 import yaml
 from kubernetes import client, config
 
-REPO = Path(__file__).resolve().parents[2]
-LOCAL_CONFIG = REPO / "k8s/local/trainq.yaml"
+from tests.support import LOCAL_CONFIG, REPO, free_port, wait_until
+
 TOKENS = {
     "alpha": "alpha-dev-token",
     "beta": "beta-dev-token",
@@ -25,24 +23,6 @@ TOKENS = {
 }
 TERMINAL = {"succeeded", "failed", "cancelled"}
 FAST = {"trainq.dev/sim-run-for": "1s"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(what: str, fn, timeout: float = 60, interval: float = 0.2):
-    """Poll fn until it returns something truthy; fail with the last value after timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 class Api:

@@ -9,7 +9,7 @@ go, so every position can be read as the jobs ahead start."""
 import pytest
 from kubernetes import client, config
 
-from tests.integration.stack import TOKENS, Stack, wait_until
+from tests.support.stack import TOKENS, Stack, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 IC = "intent-classification"

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from queue_workers.watcher.process import Watcher
-from tests.integration.stack import job_body, unique, wait_until
+from tests.support.stack import job_body, unique, wait_until
 from wrapper.config import load_config
 from wrapper.jobs.store import JobStore
 from wrapper.redis import connect
@@ -70,7 +70,7 @@ def test_restarted_watcher_catches_up(private_stack, kubeconfig, kubectl_bin):
 def test_stale_resource_version_relists(private_redis, kubeconfig, kube_api, tmp_path):
     """A watch from a resourceVersion the apiserver no longer has ends in 410 Gone: the
     watcher reports it (so the loop relists) instead of failing."""
-    from tests.integration.stack import LOCAL_CONFIG
+    from tests.support.stack import LOCAL_CONFIG
 
     config = load_config(LOCAL_CONFIG).model_copy(update={"instance": "t" + secrets.token_hex(4)})
     store = JobStore(connect(private_redis.url), [t.name for t in config.teams])

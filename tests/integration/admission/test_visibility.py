@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.integration import admission_stack as adm
-from tests.integration.stack import unique, wait_until
+from tests.support import admission_stack as adm
+from tests.support.stack import unique, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

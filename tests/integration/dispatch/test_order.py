@@ -3,7 +3,7 @@ alternate; ties go to the earlier submission), and by priority within a team."""
 
 import pytest
 
-from tests.integration.stack import job_body, unique
+from tests.support.stack import job_body, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

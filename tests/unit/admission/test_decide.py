@@ -9,7 +9,7 @@ import random
 import pytest
 
 from benchmarks import decision
-from tests.unit.test_admission_equivalence import random_state
+from tests.unit.admission.test_equivalence import random_state
 from wrapper.admission import decide, explain, policy
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import Res

@@ -10,8 +10,8 @@ import time
 import pytest
 import redis
 
-from tests.integration import admission_stack as adm
-from tests.integration.stack import unique, wait_until
+from tests.support import admission_stack as adm
+from tests.support.stack import unique, wait_until
 from wrapper.admission.resources import demand
 from wrapper.clock import epoch
 from wrapper.jobs.states import ACTIVE

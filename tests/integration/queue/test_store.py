@@ -10,7 +10,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from tests.integration.admit import admit_next
+from tests.support.admit import admit_next
 from wrapper.api.schemas import JobRequest
 from wrapper.jobs.leases import requeue_expired
 from wrapper.jobs.states import JobStatus, can_transition

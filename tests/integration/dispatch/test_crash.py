@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.stack import job_body, unique, wait_until
+from tests.support.stack import job_body, unique, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 DEADLINE_S = 60

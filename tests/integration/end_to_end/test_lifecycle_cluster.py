@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from kubeflow.training import TrainingClient
 
-from tests.integration.stack import job_body, unique, wait_until
+from tests.support.stack import job_body, unique, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

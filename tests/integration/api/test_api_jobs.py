@@ -4,7 +4,7 @@ listing, the queue view, cancellation of queued jobs, idempotency and team isola
 import pytest
 from rq import Queue
 
-from tests.integration.admit import admit_next
+from tests.support.admit import admit_next
 from wrapper.api.app import create_app
 from wrapper.api.schemas import JobList, JobRecord, QueueView
 from wrapper.jobs.states import JobStatus

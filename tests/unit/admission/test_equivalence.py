@@ -1,10 +1,10 @@
 """Pins `wrapper.admission.plan`'s results on many random snapshots, so that it can be made
 faster without changing what it decides: a worker's short plan (limit=k) admits what the full
 plan admits first, and every full plan matches a recorded digest
-(tests/unit/data/admission_golden.json).
+(tests/unit/admission/data/admission_golden.json).
 
 Regenerate the digests only when the policy is meant to change:
-    .venv/bin/python -m tests.unit.test_admission_equivalence
+    .venv/bin/python -m tests.unit.admission.test_equivalence
 """
 
 import hashlib

@@ -3,7 +3,7 @@ version changed, and never serves a queue from before a Redis flush or a cancell
 
 import pytest
 
-from tests.integration.admit import admit_next
+from tests.support.admit import admit_next
 from wrapper.admission import store as admission_store
 from wrapper.admission.store import AdmissionStore
 from wrapper.api.schemas import JobRequest

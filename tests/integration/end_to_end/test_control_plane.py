@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.integration.stack import wait_until
+from tests.support.stack import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

@@ -8,7 +8,7 @@ import time
 import redis
 import yaml
 
-from tests.integration.stack import LOCAL_CONFIG, Stack, wait_until
+from tests.support.stack import LOCAL_CONFIG, Stack, wait_until
 from wrapper.redis import keys
 
 GPU_JOB = {"cpu": "100m", "memory": "64Mi", "gpu": 1}
