@@ -17,7 +17,7 @@ import dataclasses
 from benchmarks import baselines
 from benchmarks.stats import summary_ms, timed
 from queue_workers.worker import selection
-from wrapper.admission import ClusterState, QueuedJob, Res, TeamState
+from wrapper.admission import Candidate, ClusterState, Res, TeamState
 
 GIB = 1 << 30
 
@@ -32,7 +32,7 @@ def state(teams: int, jobs: int, now: float = 1_000_000.0) -> ClusterState:
         for k in range(per_team):
             gpu = 1 + (k % 4)  # mixed sizes: some heads fit, some do not
             demand = Res(cpu=4_000 * gpu, memory=16 * GIB * gpu, gpu=gpu)
-            queue.append(QueuedJob(next_id, demand, priority=k % 3, submitted=now - 600 + k))
+            queue.append(Candidate(next_id, demand, priority=k % 3, submitted=now - 600 + k))
             next_id += 1
         queue.sort(key=lambda j: (-j.priority, j.submitted))
         out.append(
@@ -52,7 +52,7 @@ def fitting_state(teams: int, per_team: int = 100, now: float = 1_000_000.0) -> 
     out, next_id = [], 1
     demand, quota = Res(cpu=4_000, memory=16 * GIB, gpu=1), Res(cpu=64_000, memory=256 * GIB, gpu=8)
     for t in range(teams):
-        queue = tuple(QueuedJob(next_id + k, demand, 0, now - 60 + k) for k in range(per_team))
+        queue = tuple(Candidate(next_id + k, demand, 0, now - 60 + k) for k in range(per_team))
         next_id += per_team
         out.append(TeamState(f"team-{t}", 1.0, quota, 20, None, Res(), 0, queue))
     capacity = Res(cpu=64_000 * teams, memory=256 * GIB * teams, gpu=8 * teams)

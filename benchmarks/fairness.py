@@ -14,7 +14,7 @@ weight; 1/n = one team takes everything.
 from dataclasses import dataclass
 
 from queue_workers.worker import selection
-from wrapper.admission import ClusterState, QueuedJob, Res, TeamState
+from wrapper.admission import Candidate, ClusterState, Res, TeamState
 
 SLOT = Res(cpu=1000, memory=1 << 30, gpu=0)  # one job: 1 cpu, 1 GiB
 WEIGHTS = {"heavy": 1.0, "w1": 1.0, "w2": 2.0, "w4": 4.0}
@@ -49,7 +49,7 @@ def _policy_admit(queues, usage, running, capacity, now) -> list[int]:
         TeamState(
             name=name, weight=w, quota=capacity, max_jobs=10**9, borrowing_limit=None,
             usage=usage[name], running=running[name],
-            queue=tuple(QueuedJob(j.id, SLOT, 0, j.submitted) for j in queues[name]),
+            queue=tuple(Candidate(j.id, SLOT, 0, j.submitted) for j in queues[name]),
         )
         for name, w in WEIGHTS.items()
     )  # fmt: skip

@@ -24,11 +24,30 @@ from wrapper.admission.fit import (
 from wrapper.admission.policy import Plan, decide, explain, never_fits
 from wrapper.admission.pools import Pool, pools_for
 from wrapper.admission.resources import RESOURCES, UNLIMITED, Res, demand, fmt
-from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
+from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 __all__ = [
-    "BORROWING_LIMIT_REACHED", "PENDING_REASONS", "RESOURCES", "UNLIMITED", "WAITING_FOR_CAPACITY",
-    "WAITING_FOR_FAIR_SHARE", "WAITING_FOR_HIGHER_PRIORITY", "WAITING_FOR_QUOTA", "Admission",
-    "ClusterState", "Pending", "Plan", "Pool", "QueuedJob", "Res", "TeamState", "decide",
-    "demand", "dominant_share", "explain", "fmt", "never_fits", "pools_for",
+    "BORROWING_LIMIT_REACHED",
+    "PENDING_REASONS",
+    "RESOURCES",
+    "UNLIMITED",
+    "WAITING_FOR_CAPACITY",
+    "WAITING_FOR_FAIR_SHARE",
+    "WAITING_FOR_HIGHER_PRIORITY",
+    "WAITING_FOR_QUOTA",
+    "Admission",
+    "Candidate",
+    "ClusterState",
+    "Pending",
+    "Plan",
+    "Pool",
+    "Res",
+    "TeamState",
+    "decide",
+    "demand",
+    "dominant_share",
+    "explain",
+    "fmt",
+    "never_fits",
+    "pools_for",
 ]  # fmt: skip

@@ -10,7 +10,7 @@ from itertools import islice
 
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import REPORTED, RESOURCES, Res, fmt, fmt_res
-from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
+from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 WAITING_FOR_QUOTA = "WaitingForQuota"
 WAITING_FOR_CAPACITY = "WaitingForCapacity"
@@ -200,7 +200,7 @@ def _exceeds(d: Res, avail: tuple[int, int, int]) -> bool:
 
 
 def check(
-    sim: PassState, team: TeamState, job: QueuedJob, is_head: bool
+    sim: PassState, team: TeamState, job: Candidate, is_head: bool
 ) -> tuple[Admission | None, Pending, bool]:
     """Decide one job. Returns (admission or None, pending, hold) where hold says the team's
     later jobs must wait behind this one (head-of-line bound reached). Without sim.explain

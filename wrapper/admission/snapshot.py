@@ -9,7 +9,9 @@ from wrapper.admission.resources import Res
 
 
 @dataclass(frozen=True)
-class QueuedJob:
+class Candidate:
+    """A queued job as admission sees it: what it asks for and its place in line."""
+
     id: int
     demand: Res
     priority: int
@@ -25,7 +27,7 @@ class TeamState:
     borrowing_limit: Res | None  # None: the team may not borrow
     usage: Res  # reserved by its dispatched, unfinished jobs
     running: int
-    queue: tuple[QueuedJob, ...]  # priority desc, then submission (the team queue's order)
+    queue: tuple[Candidate, ...]  # priority desc, then submission (the team queue's order)
     pool: str = ""  # the nodes its pods may use (see ClusterState.pools)
     last_admitted: float = 0.0  # epoch of its latest admission (0: never); breaks share ties
 

@@ -14,7 +14,7 @@ import time
 from redis import Redis
 
 from wrapper import admission
-from wrapper.admission import Admission, ClusterState, Pool, QueuedJob, Res, TeamState
+from wrapper.admission import Admission, Candidate, ClusterState, Pool, Res, TeamState
 from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus, can_transition
@@ -71,9 +71,9 @@ class AdmissionStore:
         self.redis: Redis = store.redis
         self._admit = scripts.Admit(self.redis)
         self.team_pool: dict[str, str] = {}  # as of the last `load`
-        self._queued_jobs: dict[int, QueuedJob] = {}
+        self._queued_jobs: dict[int, Candidate] = {}
         # team -> (queue version, queued jobs in order, re-dispatch ids), as last read
-        self._queues: dict[str, tuple[bytes | None, tuple[QueuedJob, ...], list[int]]] = {}
+        self._queues: dict[str, tuple[bytes | None, tuple[Candidate, ...], list[int]]] = {}
         self._epoch: bytes | None = None
         self._queues_lookahead: int | None = None
         self._reread_all_at = -math.inf
@@ -216,7 +216,7 @@ class AdmissionStore:
         flags, rows = self.store.queued_flags(ids, unknown, ("spec", "submitted_at"))
         for job_id, (spec, submitted) in zip(unknown, rows, strict=True):
             if spec is not None:
-                known[job_id] = QueuedJob(job_id, admission.demand(spec), spec["priority"],
+                known[job_id] = Candidate(job_id, admission.demand(spec), spec["priority"],
                                           epoch(submitted))  # fmt: skip
         queued = {i for i, f in zip(ids, flags, strict=True) if f and i in known}
         others = [i for i in ids if i not in queued]

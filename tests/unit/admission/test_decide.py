@@ -13,7 +13,7 @@ from tests.unit.admission.test_equivalence import random_state
 from wrapper.admission import decide, explain, policy
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import Res
-from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
+from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 GI = 2**30
 NOW, BOUND = 1000.0, 60.0
@@ -25,7 +25,7 @@ def gpus(n: int) -> Res:
 
 
 def team(name, jobs, usage=0, max_jobs=100):
-    queue = tuple(QueuedJob(i, d, 0, sub) for i, d, sub in jobs)
+    queue = tuple(Candidate(i, d, 0, sub) for i, d, sub in jobs)
     return TeamState(name, 1.0, gpus(100), max_jobs, None, gpus(usage) if usage else Res(), 0,
                      queue)  # fmt: skip
 

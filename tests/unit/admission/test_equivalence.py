@@ -19,7 +19,7 @@ from benchmarks import decision
 from wrapper.admission import Admission, Plan, decide, explain
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import Res
-from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
+from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 GOLDEN = Path(__file__).parent / "data" / "admission_golden.json"
 SEEDS = range(300)
@@ -54,7 +54,7 @@ def random_state(seed: int) -> ClusterState:
                 age = rng.choice([1.0, 1.0, 20.0, 59.0, 60.0, 100.0, 1000.0]) - next_id / 1e3
                 if rng.random() < 0.1:
                     age = head_wait  # exactly at the head-of-line bound
-                queue.append(QueuedJob(next_id, d, rng.randint(0, 2), now - age))
+                queue.append(Candidate(next_id, d, rng.randint(0, 2), now - age))
                 next_id += 1
         queue.sort(key=lambda j: (-j.priority, j.submitted))
         quota = Res(rng.randint(0, 64) * 1000, rng.randint(0, 256) * GI, rng.randint(0, 16))

@@ -7,7 +7,7 @@ import pytest
 from wrapper import admission as A
 from wrapper.admission.pools import Pool, pools_for, tolerates, usable_nodes
 from wrapper.admission.resources import Res, demand, fmt
-from wrapper.admission.snapshot import ClusterState, QueuedJob, TeamState
+from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 GI = 2**30
 
@@ -17,7 +17,7 @@ def gpus(n: int, cpu: int = 1) -> Res:
 
 
 def job(job_id: int, demand: Res, priority: int = 0, submitted: float | None = None):
-    return QueuedJob(job_id, demand, priority, float(job_id) if submitted is None else submitted)
+    return Candidate(job_id, demand, priority, float(job_id) if submitted is None else submitted)
 
 
 EIGHT, NONE = gpus(8), Res()

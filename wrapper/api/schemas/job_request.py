@@ -1,6 +1,8 @@
-"""Request and response bodies (pydantic v2). Requests forbid unknown fields and are strict
-(no "3" for 3). Checks that need the deployment's policy (allowed images, upper bounds) read
-the config from the validation context: `JobRequest.model_validate(body, context={"config": c})`.
+"""The body of a job submission (`JobRequest`) and the rules of its fields: Kubernetes names,
+env names and label/annotation keys trainq or the operator reserve, and the deployment's upper
+bounds. Requests forbid unknown fields and are strict (no "3" for 3). Checks that need the
+deployment's policy (allowed images, upper bounds) read the config from the validation
+context: `JobRequest.model_validate(body, context={"config": c})`.
 """
 
 import re
@@ -9,8 +11,6 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from wrapper.config import DnsLabel, LabelValue, Quantity, TrainqConfig, checked
-from wrapper.jobs.states import JobStatus
-from wrapper.validation import image_refs as imagerefs
 from wrapper.validation import k8s_names as kubenames
 
 RESERVED_ENV = frozenset(
@@ -29,7 +29,7 @@ SIMULATOR_ANNOTATION = re.compile(r"^trainq\.dev/sim-[a-z0-9-]+$")
 NAME_MAX = 40
 
 
-def _config(info: ValidationInfo) -> TrainqConfig | None:
+def config_of(info: ValidationInfo) -> TrainqConfig | None:
     return (info.context or {}).get("config")
 
 
@@ -76,11 +76,13 @@ AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
 Arg = Annotated[str, Field(max_length=16_384)]
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
+    """A request body: unknown fields refused, no type coercion."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class ResourcesRequest(_Body):
+class ResourcesRequest(Body):
     """Per replica (the Master and each Worker get the same)."""
 
     cpu: Quantity | None = Field(default=None, description="Kubernetes quantity, e.g. '500m'")
@@ -90,7 +92,7 @@ class ResourcesRequest(_Body):
     @field_validator("cpu", "memory")
     @classmethod
     def _quantity_bound(cls, v, info: ValidationInfo):
-        cfg = _config(info)
+        cfg = config_of(info)
         limit = getattr(cfg.limits, f"max_{info.field_name}") if cfg else None
         if v and limit and kubenames.quantity(v) > kubenames.quantity(limit):
             raise ValueError(f"at most {limit} per replica")
@@ -99,13 +101,13 @@ class ResourcesRequest(_Body):
     @field_validator("gpu")
     @classmethod
     def _gpu_bound(cls, v, info: ValidationInfo):
-        cfg = _config(info)
+        cfg = config_of(info)
         if v is not None and cfg and v > cfg.limits.max_gpu:
             raise ValueError(f"at most {cfg.limits.max_gpu} per replica")
         return v
 
 
-class Dataset(_Body):
+class Dataset(Body):
     id: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
     version_hash: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:+/=-]+$")
 
@@ -118,7 +120,7 @@ _UPPER_BOUNDS = {
 }
 
 
-class JobRequest(_Body):
+class JobRequest(Body):
     """Body of POST /v1/teams/{team}/jobs."""
 
     name: Annotated[str, checked(lambda v: kubenames.dns1035_label(v, max_len=NAME_MAX))] = Field(
@@ -158,7 +160,7 @@ class JobRequest(_Body):
     @field_validator("image")
     @classmethod
     def _allowed_image(cls, v: str, info: ValidationInfo):
-        cfg = _config(info)
+        cfg = config_of(info)
         if v is not None and cfg and not v.startswith(tuple(cfg.images.allowed_prefixes)):
             allowed = ", ".join(cfg.images.allowed_prefixes)
             raise ValueError(f"image must start with one of: {allowed}")
@@ -176,7 +178,7 @@ class JobRequest(_Body):
     @field_validator("workers", "max_runtime_seconds", "backoff_limit")
     @classmethod
     def _upper_bound(cls, v, info: ValidationInfo):
-        cfg = _config(info)
+        cfg = config_of(info)
         if v is not None and cfg:
             limit = getattr(cfg.limits, _UPPER_BOUNDS[info.field_name])
             if v > limit:
@@ -207,216 +209,3 @@ class JobRequest(_Body):
             "labels": dict(self.labels),
             "annotations": dict(self.annotations),
         }
-
-
-# --- responses (documented in the OpenAPI document; built from store records) -------------
-class ReplicaCounts(BaseModel):
-    active: int
-    succeeded: int
-    failed: int
-
-
-class Condition(BaseModel):
-    type: str
-    status: str
-    reason: str | None = None
-    message: str | None = None
-    last_transition_time: str | None = None
-
-
-class PyTorchJobRef(BaseModel):
-    namespace: str
-    name: str
-
-
-PendingReason = Literal["WaitingForQuota", "WaitingForCapacity", "WaitingForHigherPriority",
-                        "WaitingForFairShare", "BorrowingLimitReached"]  # fmt: skip
-
-
-class JobRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: int
-    team: str
-    name: str
-    status: JobStatus
-    position: int | None = Field(
-        description="0-based place in the team's admission order while queued"
-    )
-    global_position: int | None = Field(
-        default=None, description="Estimated 0-based place among all teams (fair share)"
-    )
-    pending_reason: PendingReason | None = Field(
-        default=None, description="Why a queued job waits (null: admissible now, or not queued)"
-    )
-    eta_seconds: float | None = Field(
-        default=None, description="Estimated wait from the recent admission rate (null: unknown)"
-    )
-    reason: str | None
-    message: str | None
-    submitted_at: str
-    admitted_at: str | None
-    started_at: str | None
-    finished_at: str | None
-    spec: dict
-    pytorchjob: PyTorchJobRef | None
-    replicas: dict[Literal["Master", "Worker"], ReplicaCounts]
-    conditions: list[Condition]
-
-
-class JobList(BaseModel):
-    items: list[JobRecord]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
-
-
-class Amounts(BaseModel):
-    """null: no limit (a borrowing limit left unset for that resource)."""
-
-    cpu: str | None = Field(description="Kubernetes quantity (cores)")
-    memory: str | None = Field(description="Kubernetes quantity (bytes, e.g. '8Gi')")
-    gpu: int | None
-
-
-class QuotaView(Amounts):
-    max_running_jobs: int
-
-
-class UsageView(Amounts):
-    jobs: int = Field(description="Admitted, unfinished jobs")
-
-
-class QueuedJob(BaseModel):
-    id: int
-    name: str
-    position: int | None = Field(description="0-based place in the team's admission order")
-    global_position: int | None = Field(description="Estimated place among all teams")
-    pending_reason: PendingReason | None = Field(description="null: admissible now")
-    message: str
-    eta_seconds: float | None
-    priority: int
-    submitted_at: str
-    wait_seconds: float
-    demand: Amounts = Field(description="The whole job: every replica's resources")
-
-
-class TeamQueueSummary(BaseModel):
-    team: str
-    weight: float
-    quota: QuotaView
-    borrowing_limit: Amounts | None
-    usage: UsageView = Field(description="Reserved by the team's admitted, unfinished jobs")
-    borrowed: Amounts = Field(description="Usage above the quota")
-    share: float = Field(description="Dominant-resource share of the cluster / weight")
-    queued: int
-    running: int = Field(description="Dispatched and not yet finished (incl. cancelling)")
-    oldest_wait_seconds: float | None
-
-
-class QueueView(TeamQueueSummary):
-    jobs: list[QueuedJob] = Field(description="In admission order")
-
-
-class AllQueues(BaseModel):
-    capacity: Amounts | None = Field(description="Schedulable allocatable, capped (null: unknown)")
-    used: Amounts
-    free: Amounts | None
-    admission_rate_per_minute: float | None
-    teams: list[TeamQueueSummary]
-
-
-class FieldError(BaseModel):
-    field: str
-    message: str
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details (application/problem+json)."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    errors: list[FieldError] | None = None
-
-
-# --- the algorithm registry (/v1/algorithms) ------------------------------------------------
-def _repository(image: str) -> str:
-    message = imagerefs.repository(image)
-    if message:
-        raise ValueError(message)
-    return image
-
-
-def _tag(version: str) -> str:
-    message = imagerefs.tag(version)
-    if message:
-        raise ValueError(message)
-    return version
-
-
-Repository = Annotated[str, AfterValidator(_repository)]
-Version = Annotated[str, AfterValidator(_tag)]
-
-
-class _AlgorithmVersionBody(_Body):
-    image: Repository = Field(
-        description="Image repository without tag (jobs run `image:version`); "
-        "must start with one of `images.allowed_prefixes`"
-    )
-    version: Version = Field(description="The version, used as the image tag")
-    command: list[Arg] | None = Field(
-        default=None,
-        max_length=256,
-        description="Default container command of jobs that name the algorithm and give none",
-    )
-
-    @field_validator("image")
-    @classmethod
-    def _allowed_image(cls, v: str, info: ValidationInfo):
-        cfg = _config(info)
-        message = cfg and imagerefs.allowed(v, cfg.images.allowed_prefixes)
-        if message:
-            raise ValueError(message)
-        return v
-
-
-class AlgorithmCreate(_AlgorithmVersionBody):
-    """Body of POST /v1/algorithms."""
-
-    name: DnsLabel = Field(description="DNS-1123 label, e.g. 'intent-classification'")
-    description: str = Field(default="", max_length=1024)
-
-
-class AlgorithmUpdate(_AlgorithmVersionBody):
-    """Body of PUT /v1/algorithms/{name}: publishes `version`. Without `command` the current
-    version's command carries over."""
-
-
-class AlgorithmVersion(BaseModel):
-    version: str
-    image: str
-    image_ref: str = Field(description="What jobs run: image:version")
-    command: list[str] | None
-    published_by: str = Field(description="'admin', or 'config' for start-up registration")
-    published_at: str
-
-
-class AlgorithmSummary(BaseModel):
-    name: str
-    description: str
-    version: str = Field(description="The current version")
-    image: str
-    image_ref: str
-    command: list[str] | None
-    created_by: str
-    created_at: str
-    updated_by: str
-    updated_at: str
-
-
-class Algorithm(AlgorithmSummary):
-    history: list[AlgorithmVersion] = Field(description="Every publication, oldest first")
-
-
-class AlgorithmList(BaseModel):
-    items: list[AlgorithmSummary] = Field(description="By name")

@@ -1,0 +1,46 @@
+"""Request and response bodies (pydantic v2): the job submission (`job_request`), what the API
+answers about jobs and queues (`responses`), and the algorithm registry (`algorithms`)."""
+
+from wrapper.api.schemas.algorithms import (
+    Algorithm,
+    AlgorithmCreate,
+    AlgorithmList,
+    AlgorithmSummary,
+    AlgorithmUpdate,
+    AlgorithmVersion,
+)
+from wrapper.api.schemas.job_request import (
+    NAME_MAX,
+    RESERVED_ENV,
+    RESERVED_ENV_PREFIXES,
+    RESERVED_KEY_DOMAINS,
+    JobRequest,
+)
+from wrapper.api.schemas.responses import (
+    AllQueues,
+    JobList,
+    JobRecord,
+    Problem,
+    QueuedJob,
+    QueueView,
+)
+
+__all__ = [
+    "NAME_MAX",
+    "RESERVED_ENV",
+    "RESERVED_ENV_PREFIXES",
+    "RESERVED_KEY_DOMAINS",
+    "Algorithm",
+    "AlgorithmCreate",
+    "AlgorithmList",
+    "AlgorithmSummary",
+    "AlgorithmUpdate",
+    "AlgorithmVersion",
+    "AllQueues",
+    "JobList",
+    "JobRecord",
+    "JobRequest",
+    "Problem",
+    "QueueView",
+    "QueuedJob",
+]  # fmt: skip

@@ -1,0 +1,137 @@
+"""What the API answers about jobs and queues (documented in the OpenAPI document; each route
+serializes its answer through one of these), and RFC 9457 problem details."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wrapper.jobs.states import JobStatus
+
+
+class ReplicaCounts(BaseModel):
+    active: int
+    succeeded: int
+    failed: int
+
+
+class Condition(BaseModel):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    last_transition_time: str | None = None
+
+
+class PyTorchJobRef(BaseModel):
+    namespace: str
+    name: str
+
+
+PendingReason = Literal["WaitingForQuota", "WaitingForCapacity", "WaitingForHigherPriority",
+                        "WaitingForFairShare", "BorrowingLimitReached"]  # fmt: skip
+
+
+class JobRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    team: str
+    name: str
+    status: JobStatus
+    position: int | None = Field(
+        description="0-based place in the team's admission order while queued"
+    )
+    global_position: int | None = Field(
+        default=None, description="Estimated 0-based place among all teams (fair share)"
+    )
+    pending_reason: PendingReason | None = Field(
+        default=None, description="Why a queued job waits (null: admissible now, or not queued)"
+    )
+    eta_seconds: float | None = Field(
+        default=None, description="Estimated wait from the recent admission rate (null: unknown)"
+    )
+    reason: str | None
+    message: str | None
+    submitted_at: str
+    admitted_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    spec: dict
+    pytorchjob: PyTorchJobRef | None
+    replicas: dict[Literal["Master", "Worker"], ReplicaCounts]
+    conditions: list[Condition]
+
+
+class JobList(BaseModel):
+    items: list[JobRecord]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
+
+
+class Amounts(BaseModel):
+    """null: no limit (a borrowing limit left unset for that resource)."""
+
+    cpu: str | None = Field(description="Kubernetes quantity (cores)")
+    memory: str | None = Field(description="Kubernetes quantity (bytes, e.g. '8Gi')")
+    gpu: int | None
+
+
+class QuotaView(Amounts):
+    max_running_jobs: int
+
+
+class UsageView(Amounts):
+    jobs: int = Field(description="Admitted, unfinished jobs")
+
+
+class QueuedJob(BaseModel):
+    id: int
+    name: str
+    position: int | None = Field(description="0-based place in the team's admission order")
+    global_position: int | None = Field(description="Estimated place among all teams")
+    pending_reason: PendingReason | None = Field(description="null: admissible now")
+    message: str
+    eta_seconds: float | None
+    priority: int
+    submitted_at: str
+    wait_seconds: float
+    demand: Amounts = Field(description="The whole job: every replica's resources")
+
+
+class TeamQueueSummary(BaseModel):
+    team: str
+    weight: float
+    quota: QuotaView
+    borrowing_limit: Amounts | None
+    usage: UsageView = Field(description="Reserved by the team's admitted, unfinished jobs")
+    borrowed: Amounts = Field(description="Usage above the quota")
+    share: float = Field(description="Dominant-resource share of the cluster / weight")
+    queued: int
+    running: int = Field(description="Dispatched and not yet finished (incl. cancelling)")
+    oldest_wait_seconds: float | None
+
+
+class QueueView(TeamQueueSummary):
+    jobs: list[QueuedJob] = Field(description="In admission order")
+
+
+class AllQueues(BaseModel):
+    capacity: Amounts | None = Field(description="Schedulable allocatable, capped (null: unknown)")
+    used: Amounts
+    free: Amounts | None
+    admission_rate_per_minute: float | None
+    teams: list[TeamQueueSummary]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (application/problem+json)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
