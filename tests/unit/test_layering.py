@@ -116,6 +116,14 @@ def test_dependencies_point_one_way(importer, forbidden):
             assert not bad, f"{name} imports {sorted(bad)}"
 
 
+def test_the_api_reaches_redis_through_the_domain():
+    """Only the app factory touches wrapper.redis (it makes the connection)."""
+    for name, targets in graph().items():
+        if under(name, "wrapper.api") and name != "wrapper.api.app":
+            bad = {t for t in targets if under(t, "wrapper.redis")}
+            assert not bad, f"{name} imports {sorted(bad)}"
+
+
 def test_nothing_below_the_api_imports_flask():
     for name, path in modules().items():
         if not under(name, "wrapper.api"):

@@ -287,6 +287,11 @@ class AdmissionStore:
             wake_another=wake,
         )  # fmt: skip
 
+    def version(self) -> bytes | None:
+        """The admission version: it moves whenever something an admission plan reads changed
+        (a cached view is current while it stays put)."""
+        return self.redis.get(keys.ADMISSION_VERSION)
+
     # --- waking idle workers -------------------------------------------------------------
     def wake(self, n: int = 1) -> None:
         with self.redis.pipeline() as pipe:

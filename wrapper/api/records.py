@@ -8,7 +8,6 @@ from wrapper.admission.views import AdmissionView
 from wrapper.api.schemas import JobRecord
 from wrapper.api.services import services
 from wrapper.jobs.states import JobStatus
-from wrapper.redis import keys
 
 PUBLIC = tuple(JobRecord.model_fields)
 
@@ -17,8 +16,7 @@ def current_view() -> AdmissionView:
     """The admission view for this request: one per request, from the process's cache."""
     if "trainq_admission_view" not in g:
         svc = services()
-        version = svc.store.redis.get(keys.ADMISSION_VERSION)
-        g.trainq_admission_view = svc.views.get(version)
+        g.trainq_admission_view = svc.views.get(svc.admissions.version())
     return g.trainq_admission_view
 
 
