@@ -1,6 +1,7 @@
-"""trainq's HTTP front door and the state it shares with the queue workers.
-
-Everything that both the API and the workers need (configuration, Redis key names, the job
-state machine, job record reads/writes) lives here; `queue_workers` imports from this package,
-never the other way round.
+"""trainq's HTTP front door and the domain it shares with the queue workers, one package per
+step of the flow: `api` (HTTP) → `jobs` (submission, team queues, job records) → `admission`
+→ (`queue_workers` dispatches and watches) → `jobs` → `api` (status). `algorithms` is the
+registry, `redis` the storage layer under them all; `config`, `clock`, `validation` and
+`kubeclient` are shared. `queue_workers` imports the domain packages, never `api`; nothing
+here imports `queue_workers` (docs/architecture.md).
 """
