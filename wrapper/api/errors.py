@@ -1,13 +1,15 @@
-"""Every error the API returns is RFC 9457 problem+json; this module is the only place that
-builds one. Unexpected exceptions are logged with their traceback and answered with a generic
-500 (never a stack trace); Redis outages become 503."""
+"""Every error the API returns is RFC 9457 problem+json (the `Problem` model); this module is
+the only place that builds one. Unexpected exceptions are logged with their traceback and
+answered with a generic 500 (never a stack trace); Redis outages become 503."""
 
 import logging
 
 import pydantic
 import redis.exceptions
-from flask import Flask, Response, json
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
+
+from wrapper.api.schemas.responses import Problem
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -37,12 +39,15 @@ def problem(
     errors: list[dict] | None = None,
     headers: dict | None = None,
 ) -> Response:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if errors is not None:
-        body["errors"] = errors
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    try:
+        body = Problem(type=TYPE_BASE + slug, title=title, status=status, detail=detail or None,
+                       errors=errors)  # fmt: skip
+    except pydantic.ValidationError:
+        log.exception("a problem that breaks the Problem schema (status %s)", status)
+        status, body = 500, Problem(type=TYPE_BASE + "internal-error",
+                                    title="Internal Server Error", status=500)  # fmt: skip
+    payload = body.model_dump_json(exclude_none=True)
+    response = Response(payload, status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
 

@@ -68,3 +68,17 @@ def test_the_document_shows_the_declaration():
     }
     assert set(op["responses"]) == {"201", "400", "422"}
     assert {"Thing", "Problem"} <= set(doc["components"]["schemas"])
+
+
+def test_a_problem_that_breaks_its_schema_is_still_a_problem_500(caplog):
+    from wrapper.api.errors import ApiError
+
+    def handler(thing_id):
+        raise ApiError(422, "validation-error", "Unprocessable", "bad",
+                       errors=[{"field": 1, "message": None}])  # fmt: skip
+
+    response = app_with(handler).test_client().post("/things/1")
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["title"] == "Internal Server Error"
+    assert "breaks the Problem schema" in caplog.text
