@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import islice
 
+from wrapper.admission.placement import Room, best_room, fits_on, place, take
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import REPORTED, RESOURCES, Res, fmt, fmt_res
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
@@ -17,8 +18,14 @@ WAITING_FOR_CAPACITY = "WaitingForCapacity"
 WAITING_FOR_HIGHER_PRIORITY = "WaitingForHigherPriority"
 WAITING_FOR_FAIR_SHARE = "WaitingForFairShare"
 BORROWING_LIMIT_REACHED = "BorrowingLimitReached"
+# Fits the free capacity in sum, but its replicas cannot all be counted on nodes at once.
+WAITING_FOR_PLACEMENT = "WaitingForPlacement"
+# Can never fit the nodes its team may use as they are now (capacity shrank, or a replica is
+# larger than every node): it holds nothing and blocks no one, and proceeds if capacity returns.
+EXCEEDS_POOL_CAPACITY = "ExceedsPoolCapacity"
 PENDING_REASONS = (WAITING_FOR_QUOTA, WAITING_FOR_CAPACITY, WAITING_FOR_HIGHER_PRIORITY,
-                   WAITING_FOR_FAIR_SHARE, BORROWING_LIMIT_REACHED)  # fmt: skip
+                   WAITING_FOR_FAIR_SHARE, BORROWING_LIMIT_REACHED, WAITING_FOR_PLACEMENT,
+                   EXCEEDS_POOL_CAPACITY)  # fmt: skip
 _NOTHING = Res()
 
 
@@ -32,6 +39,7 @@ class Admission:
     borrowing: bool
     capacity: Res = _NOTHING  # what the teams of its (overlapping) pools may hold together
     pool: str = ""
+    placement: tuple[str, ...] = ()  # the node each replica is counted on (nodes known)
 
 
 @dataclass(frozen=True)
@@ -117,12 +125,21 @@ class PassState:
         self._queued: dict[str, Res] = {}
         self.taken: dict[str, Res] = {}
         self.capacity_waiter: dict[str, str] = {}  # pool -> first team found waiting there
+        # Per node, the room left as this pass counts admissions on it (None: nodes unknown).
+        nodes = state.nodes
+        self.rooms: dict[str, Room] | None = None
+        if nodes is not None:
+            self.rooms = {name: n.room() for name, n in nodes.items()}
+        self._ever: dict[tuple, bool] = {}  # (pool, replicas, replica) -> can ever be placed
 
     def usage_of(self, team: TeamState) -> Res:
         return self.usage.get(team.name, team.usage)
 
-    def admit(self, team: TeamState, d: Res) -> None:
+    def admit(self, team: TeamState, d: Res, job: Candidate | None = None,
+              placed: tuple[str, ...] = ()) -> None:  # fmt: skip
         name, pool = team.name, self.pool[team.name]
+        if placed and self.rooms is not None and job is not None:
+            take(self.rooms, job.replica(), placed)
         self.taken[name] = self.taken.get(name, Res()) + d
         self.usage[name] = self.usage_of(team) + d
         self.running[name] = self.running.get(name, team.running) + 1
@@ -167,6 +184,29 @@ class PassState:
             return amounts[only]
         return _total([amounts[o] for o in overlaps])
 
+    def node_names(self, pool: str) -> tuple[str, ...]:
+        """The nodes a pool's teams may use (every node when there is one pool)."""
+        names = self.pools[pool].nodes if pool in self.pools else ()
+        return names or tuple(self.rooms or ())
+
+    def ever_fits(self, pool: str, job: Candidate) -> bool:
+        """Whether the job could be placed on its pool's nodes were they empty: their
+        allocatable in sum (capped), and every replica on a node when the nodes are known."""
+        d, cap = job.demand, self.pools[pool].capacity
+        if (d.cpu > 0 and d.cpu > cap.cpu) or (d.memory > 0 and d.memory > cap.memory) or \
+                (d.gpu > 0 and d.gpu > cap.gpu):  # fmt: skip
+            return False
+        if self.state.nodes is None:
+            return True
+        each = job.replica()
+        key = (pool, job.replicas, each.cpu, each.memory, each.gpu)
+        found = self._ever.get(key)
+        if found is None:
+            nodes = self.state.nodes
+            rooms = {n: nodes[n].capacity() for n in self.node_names(pool) if n in nodes}
+            found = self._ever[key] = place(each, job.replicas, rooms, rooms) is not None
+        return found
+
     def holder_on(self, pool: str) -> tuple[int, str] | None:
         return next((h for o in self.pools[pool].overlaps for h in self.holders[o]), None)
 
@@ -207,6 +247,10 @@ def check(
     (a worker's decision, which reads only the admissions) the pending messages are left
     empty and a capacity wait's reason is not worked out."""
     d, name, pool, explain = job.demand, team.name, sim.pool[team.name], sim.explain
+    if not sim.ever_fits(pool, job):
+        # Holds nothing and blocks no one: holding for it would freeze its pool for good.
+        sim.misfits += 1
+        return None, (_too_large(sim, name, pool, job) if explain else _WAITS), False
     usage = sim.usage_of(team)
     overdue = is_head and sim.now - job.submitted >= sim.head_wait
     running = sim.running.get(name, team.running)
@@ -257,9 +301,58 @@ def check(
         if overdue:
             sim.hold(pool, d, job.id, name)
         return None, pending, overdue
+    placed: tuple[str, ...] = ()
+    if sim.rooms is not None:
+        found = place(job.replica(), job.replicas, sim.rooms, sim.node_names(pool))
+        if found is None:
+            sim.misfits += 1
+            pending = _placement_pending(sim, pool, job, overdue) if explain else _WAITS
+            if overdue:
+                sim.hold(pool, d, job.id, name)
+            return None, pending, overdue
+        placed = tuple(found)
     adm = Admission(name, job.id, d, limit, team.max_jobs, borrowing,
-                    sim.pools[pool].capacity, pool)  # fmt: skip
+                    sim.pools[pool].capacity, pool, placed)  # fmt: skip
     return adm, Pending(None, "admissible now: a worker is dispatching it"), False
+
+
+def _shape(job: Candidate) -> str:
+    each = job.replica()
+    asks = ", ".join(fmt_res(r, each.get(r)) for r in REPORTED if each.get(r))
+    return f"{job.replicas} replica{'s' if job.replicas != 1 else ''} of {asks or 'nothing'}"
+
+
+def _too_large(sim: PassState, name: str, pool: str, job: Candidate) -> Pending:
+    """Why a job can never be placed on its team's nodes as they are."""
+    d, cap = job.demand, sim.pools[pool].capacity
+    where = "the cluster" if len(sim.pools) == 1 else f"team {name}'s nodes"
+    over = [r for r in REPORTED if d.get(r) > 0 and d.get(r) > cap.get(r)]
+    if over:
+        r = over[0]
+        msg = f"needs {fmt_res(r, d.get(r))}; {where} have {fmt(r, cap.get(r))} in all"
+    else:
+        nodes = sim.state.nodes or {}
+        names = [n for n in sim.node_names(pool) if n in nodes]
+        fit = sum(fits_on(nodes[n].capacity(), job.replica()) for n in names)
+        msg = (f"needs {_shape(job)}; {where} could hold {fit} of them even if empty "
+               f"({len(names)} node{'s' if len(names) != 1 else ''})")  # fmt: skip
+    return Pending(EXCEEDS_POOL_CAPACITY, msg + "; it waits until capacity returns")
+
+
+def _placement_pending(sim: PassState, pool: str, job: Candidate, overdue: bool) -> Pending:
+    """Why a job that fits in sum waits for its replicas to fit on nodes at once."""
+    names = sim.node_names(pool)
+    rooms = sim.rooms or {}
+    fit = sum(fits_on(rooms[n], job.replica()) for n in names)
+    best = best_room(rooms, names)
+    msg = f"needs {_shape(job)} at once; {fit} fit on the nodes now"
+    if best is not None:
+        name, room = best
+        msg += (f" (most room: {name} with {room[2]} gpu, {fmt('cpu', max(room[0], 0))} cpu, "
+                f"{fmt('memory', max(room[1], 0))} memory free)")  # fmt: skip
+    if overdue:
+        msg += "; it has waited past the bound and holds the next free capacity"
+    return Pending(WAITING_FOR_PLACEMENT, msg)
 
 
 # A worker's decision reads only whether a job waits (plan's memo), never why.
@@ -331,15 +424,19 @@ def none_can_fit(sim: PassState, heap: list[tuple], cursor: dict[str, int],
     What did not fit is remembered between questions (sim.misfit_to) for the same reason,
     until an admission or hold of a negative amount gives capacity back."""
     now, bound, pool_of, misfit_to = sim.now, sim.head_wait, sim.pool, sim.misfit_to
+    pool = ""
     if len(sim.pools) == 1:  # (one pool, every team's: what it has left, read once)
-        cpu, memory, gpu = sim.avail(next(iter(sim.pools)))
+        pool = next(iter(sim.pools))
+        cpu, memory, gpu = sim.avail(pool)
         pool_of = None
     for _, _, submitted, name, team in heap:
         queue, at = team.queue, cursor.get(name, 0)
         if pool_of is not None:
-            cpu, memory, gpu = sim.avail(pool_of[name])
+            pool = pool_of[name]
+            cpu, memory, gpu = sim.avail(pool)
         # (_exceeds, inlined: this loop may read every queued job)
-        if name not in closed and now - submitted >= bound:  # (submitted: its next job's)
+        if name not in closed and now - submitted >= bound and sim.ever_fits(pool, queue[at]):
+            # (submitted: its next job's; one that can never fit holds nothing: scanned below)
             # A head past the bound that does not fit holds capacity and ends its team's turns.
             d = queue[at].demand
             dead = d.cpu >= 0 and d.memory >= 0 and d.gpu >= 0 and bool(

@@ -13,6 +13,7 @@ class Pool:
 
     capacity: Res  # their allocatable, capped
     overlaps: frozenset[str]  # pools sharing a node with this one, itself included
+    nodes: tuple[str, ...] = ()  # their names
 
 
 def effective_capacity(allocatable: Res | None, cap: Res | None) -> Res | None:
@@ -75,7 +76,7 @@ def pools_for(nodes: list[dict], placements: dict[str, tuple[dict, list[dict]]],
         members[pool_id] = set(names)
     pools = {
         pid: Pool(total(names), frozenset(o for o, other in members.items() if other & names
-                                          or o == pid))
+                                          or o == pid), tuple(sorted(names)))
         for pid, names in members.items()
     }  # fmt: skip
     everything = set().union(*members.values()) if members else set()

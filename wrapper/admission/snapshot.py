@@ -1,9 +1,10 @@
 """What the admission policy decides on: a snapshot of the teams, their queues and the
-cluster, as plain data. `wrapper.admission.store` loads it from Redis; tests and benchmarks
-build it directly."""
+cluster (in sums, and per node when the nodes' free room is known), as plain data.
+`wrapper.admission.store` loads it from Redis; tests and benchmarks build it directly."""
 
 from dataclasses import dataclass, field
 
+from wrapper.admission.placement import Node
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import Res
 
@@ -13,9 +14,14 @@ class Candidate:
     """A queued job as admission sees it: what it asks for and its place in line."""
 
     id: int
-    demand: Res
+    demand: Res  # the whole job: `replicas` x `each`
     priority: int
     submitted: float  # epoch seconds
+    replicas: int = 1  # pods (1 Master + its Workers), each asking for `each`
+    each: Res | None = None  # one replica's request (None: `demand`, one replica)
+
+    def replica(self) -> Res:
+        return self.demand if self.each is None else self.each
 
 
 @dataclass(frozen=True)
@@ -41,3 +47,5 @@ class ClusterState:
     admission_rate: float | None = None  # admissions per second recently (for ETAs)
     # Pool id -> pool; empty: one pool, `capacity`, shared by every team.
     pools: dict[str, Pool] = field(default_factory=dict)
+    # Node name -> its free room; None: not known (admission then reasons in sums only).
+    nodes: dict[str, Node] | None = None

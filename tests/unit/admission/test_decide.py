@@ -78,25 +78,27 @@ def test_a_team_that_may_start_no_more_jobs_does_not_keep_the_decision_going(mon
 
 
 def test_capacity_given_back_by_a_negative_demand_is_seen_after_a_no_to_stop():
-    # x's jobs (2 gpus) do not fit the 1 free gpu when the pass first asks whether it may stop
-    # (no: y's job fits). y's job asks for -1 gpu, so after it x's last job fits.
+    # x's jobs (2 gpus) do not fit the 1 free gpu (z runs on 5 of 6) when the pass first asks
+    # whether it may stop (no: y's job fits). y's job asks for -1 gpu, so after it x's last
+    # job fits.
     give_back = Res(1000, GI, -1)
     st = ClusterState((team("x", [(1, gpus(2), 1.0), (2, gpus(2), 2.0), (3, gpus(2), 10.0)]),
                        team("y", [(4, give_back, 5.0)]),
-                       team("z", [(5, gpus(5), 6.0), (6, gpus(5), 7.0), (7, gpus(5), 8.0)])),
-                      Res(100_000, 1000 * GI, 1), NOW, head_wait_seconds=1e9)  # fmt: skip
+                       team("z", [(5, gpus(5), 6.0), (6, gpus(5), 7.0), (7, gpus(5), 8.0)],
+                            usage=5)),
+                      Res(100_000, 1000 * GI, 6), NOW, head_wait_seconds=1e9)  # fmt: skip
     assert admitted_ids(st) == [4, 3]
 
 
 def test_a_head_that_gives_capacity_back_when_it_holds_is_not_taken_for_a_blocker():
     # m's job does not fit (no gpu free), so the pass asks whether it may stop. h's head, past
-    # the bound, does not fit either (memory) but holds -3 gpus: w's job, which asks for no
-    # memory, then fits.
+    # the bound, does not fit either (memory: 116 Gi free) but holds -3 gpus: w's job, which
+    # asks for no memory, then fits.
     st = ClusterState((team("m", [(1, gpus(3), YOUNG)]),
-                       dataclasses.replace(team("h", [(2, Res(0, 100 * GI, -3), OLD)]),
+                       dataclasses.replace(team("h", [(2, Res(0, 120 * GI, -3), OLD)]),
                                            last_admitted=5.0),
-                       team("w", [(3, Res(1000, 0, 2), YOUNG)], usage=1)),
-                      Res(10_000, 64 * GI, 1), NOW, BOUND)  # fmt: skip
+                       team("w", [(3, Res(1000, 0, 2), YOUNG)], usage=3)),
+                      Res(10_000, 128 * GI, 3), NOW, BOUND)  # fmt: skip
     assert admitted_ids(st) == [3]
 
 

@@ -1,12 +1,14 @@
-"""Pins `wrapper.admission.plan`'s results on many random snapshots, so that it can be made
-faster without changing what it decides: a worker's short plan (limit=k) admits what the full
-plan admits first, and every full plan matches a recorded digest
+"""Pins the admission policy's results on many random snapshots (in sums, and with the nodes'
+free room known), so that it can be made faster without changing what it decides: a worker's
+decision (`decide`, limit=k) admits what the full plan (`explain`) admits first, and every
+full plan matches a recorded digest
 (tests/unit/admission/data/admission_golden.json).
 
 Regenerate the digests only when the policy is meant to change:
     .venv/bin/python -m tests.unit.admission.test_equivalence
 """
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -17,12 +19,14 @@ import pytest
 
 from benchmarks import decision
 from wrapper.admission import Admission, Plan, decide, explain
+from wrapper.admission.placement import Node
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import Res
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 GOLDEN = Path(__file__).parent / "data" / "admission_golden.json"
 SEEDS = range(300)
+NODE_SEEDS = range(150)
 GI = 2**30
 
 
@@ -78,16 +82,52 @@ def random_state(seed: int) -> ClusterState:
     return ClusterState(tuple(teams), capacity, now, head_wait, 0.5, pools)
 
 
+def node_state(seed: int) -> ClusterState:
+    """A snapshot whose nodes are known: 2-8 nodes of 8 gpus (some busy), jobs of 1-4 identical
+    replicas of 1/2/4/8 gpus, and sometimes two pools of nodes."""
+    rng = random.Random(10_000 + seed)
+    base = random_state(seed)
+    names = [f"n{i}" for i in range(rng.randint(2, 8))]
+    nodes = {}
+    for name in names:
+        alloc = Res(32_000, 256 * GI, 8)
+        used = Res(rng.randint(0, 32) * 1000, rng.randint(0, 256) * GI, rng.choice([0, 0, 3, 5, 8]))
+        free = (alloc - used).floor0()
+        nodes[name] = Node(name, alloc, 110, free, rng.choice([110, 110, 2, 0]))
+    total = Res(32_000 * len(names), 256 * GI * len(names), 8 * len(names))
+    pools: dict[str, Pool] = {}
+    if rng.random() < 0.4 and len(names) > 2:
+        half = len(names) // 2
+        cap = Res(32_000 * half, 256 * GI * half, 8 * half)
+        rest = Res(total.cpu - cap.cpu, total.memory - cap.memory, total.gpu - cap.gpu)
+        pools = {"a": Pool(cap, frozenset({"a"}), tuple(names[:half])),
+                 "b": Pool(rest, frozenset({"b"}), tuple(names[half:]))}  # fmt: skip
+    teams = []
+    for team in base.teams:
+        queue = []
+        for job in team.queue:
+            replicas, gpus = rng.choice([1, 1, 2, 4]), rng.choice([0, 1, 2, 4, 8])
+            each = Res(rng.choice([1, 4, 8]) * 1000, rng.choice([4, 32]) * GI, gpus)
+            queue.append(Candidate(job.id, each.scale(replicas), job.priority, job.submitted,
+                                   replicas, each))  # fmt: skip
+        pool = rng.choice(list(pools)) if pools else ""
+        quota = team.quota.scale(rng.choice([1, 4]))
+        teams.append(dataclasses.replace(team, queue=tuple(queue), pool=pool, quota=quota))
+    return ClusterState(tuple(teams), total, base.now, base.head_wait_seconds, 0.5, pools, nodes)
+
+
 def states() -> list[tuple[str, ClusterState]]:
     out = [(f"seed-{s}", random_state(s)) for s in SEEDS]
+    out += [(f"nodes-{s}", node_state(s)) for s in NODE_SEEDS]
     # The benchmark's shape (heads mostly blocked, long identical-demand stretches), smaller.
     out += [(f"bench-{n}", decision.state(n, 600)) for n in (1, 3, 10, 40)]
     return out
 
 
 def _admission(a: Admission) -> list:
-    return [a.team, a.job_id, astuple(a.demand), astuple(a.team_limit), a.max_jobs,
-            a.borrowing, astuple(a.capacity), a.pool]  # fmt: skip
+    out = [a.team, a.job_id, astuple(a.demand), astuple(a.team_limit), a.max_jobs,
+           a.borrowing, astuple(a.capacity), a.pool]  # fmt: skip
+    return [*out, list(a.placement)] if a.placement else out
 
 
 def digest(p: Plan) -> str:
@@ -135,7 +175,38 @@ def test_the_cases_exercise_the_interesting_paths(cases):
         unknown += st.capacity is None
     assert admitted > 100 and unknown > 5
     assert {"WaitingForQuota", "WaitingForCapacity", "WaitingForHigherPriority",
-            "WaitingForFairShare", "BorrowingLimitReached"} <= reasons  # fmt: skip
+            "WaitingForFairShare", "BorrowingLimitReached", "WaitingForPlacement",
+            "ExceedsPoolCapacity"} <= reasons  # fmt: skip
+
+
+def test_placements_never_count_a_node_twice(cases):
+    """On node-level snapshots: every admitted job has one node per replica, among the nodes
+    its team may use, and what one plan counts on a node never exceeds the node's room."""
+    checked = 0
+    for name, st in cases:
+        if st.nodes is None:
+            continue
+        p = explain(st)
+        team_of = {t.name: t for t in st.teams}
+        jobs = {j.id: j for t in st.teams for j in t.queue}
+        rooms = {n: node.room() for n, node in st.nodes.items()}
+        for a in p.admit:
+            job, pool = jobs[a.job_id], team_of[a.team].pool
+            assert len(a.placement) == job.replicas, (name, a)
+            allowed = st.pools[pool].nodes if st.pools else tuple(st.nodes)
+            assert set(a.placement) <= set(allowed), (name, a)
+            for node in a.placement:
+                each = job.replica()
+                room = rooms[node]
+                room[0], room[1], room[2], room[3] = (room[0] - each.cpu, room[1] - each.memory,
+                                                      room[2] - each.gpu, room[3] - 1)  # fmt: skip
+                assert min(room) >= 0, (name, node, room)
+                checked += 1
+        # A job waiting for placement fits in sum: its replicas just do not fit on nodes.
+        for pending in p.pending.values():
+            if pending.reason == "WaitingForPlacement":
+                assert "at once" in pending.message
+    assert checked > 100
 
 
 if __name__ == "__main__":

@@ -123,6 +123,10 @@ def test_a_team_whose_head_cannot_fit_does_not_block_others():
     big = team("big", [job(1, gpus(8))])
     small = team("small", [job(2, gpus(1), submitted=50.0)])
     p = A.explain(state(big, small, capacity=gpus(4)))
+    # (8 gpus in a 4-gpu cluster can never fit: it waits for capacity to return)
+    assert admitted(p) == [2] and p.pending[1].reason == A.EXCEEDS_POOL_CAPACITY
+    busy = team("big", [job(1, gpus(8))], usage=gpus(2), quota=gpus(16))
+    p = A.explain(state(busy, small, capacity=gpus(9)))
     assert admitted(p) == [2] and p.pending[1].reason == A.WAITING_FOR_CAPACITY
 
 

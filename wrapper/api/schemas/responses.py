@@ -28,7 +28,8 @@ class PyTorchJobRef(BaseModel):
 
 
 PendingReason = Literal["WaitingForQuota", "WaitingForCapacity", "WaitingForHigherPriority",
-                        "WaitingForFairShare", "BorrowingLimitReached"]  # fmt: skip
+                        "WaitingForFairShare", "BorrowingLimitReached", "WaitingForPlacement",
+                        "ExceedsPoolCapacity"]  # fmt: skip
 
 
 class JobRecord(BaseModel):

@@ -1,0 +1,130 @@
+"""Placement-true admission, pure: a job is admitted only when every replica can be counted on
+a node at once; two admissions never count the same free gpu; a job that can never fit holds
+nothing and blocks no one."""
+
+import pytest
+
+from wrapper import admission as A
+from wrapper.admission.placement import Node, fits_on, place
+from wrapper.admission.pools import Pool
+from wrapper.admission.resources import Res
+from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
+
+GI = 2**30
+ALLOC = Res(32_000, 256 * GI, 8)  # one kwok node of the local stack
+NOW = 10_000.0
+NOTHING, QUOTA = Res(), Res(256_000, 2048 * GI, 64)
+
+
+def node(name: str, free_gpus: int, free_slots: int = 110) -> Node:
+    used = Res(0, 0, 8 - free_gpus)
+    return Node(name, ALLOC, 110, ALLOC - used, free_slots)
+
+
+def gang(job_id: int, replicas: int, gpus: int, submitted: float = NOW - 1) -> Candidate:
+    each = Res(1000, 4 * GI, gpus)
+    return Candidate(job_id, each.scale(replicas), 0, submitted, replicas, each)
+
+
+def team(name: str, jobs, usage=NOTHING, quota=QUOTA) -> TeamState:
+    return TeamState(name, 1.0, quota, 100, None, usage, 0, tuple(jobs))
+
+
+def state(*teams, nodes, head_wait=60.0, pools=None) -> ClusterState:
+    nodes = {n.name: n for n in nodes}
+    cap = Res(ALLOC.cpu * len(nodes), ALLOC.memory * len(nodes), ALLOC.gpu * len(nodes))
+    return ClusterState(tuple(teams), cap, NOW, head_wait, None, pools or {}, nodes)
+
+
+def test_fits_on_counts_whole_replicas_and_pod_slots():
+    assert fits_on([32_000, 256 * GI, 8, 110], Res(1000, GI, 3)) == 2
+    assert fits_on([32_000, 256 * GI, 8, 1], Res(1000, GI, 1)) == 1  # one slot left
+    assert fits_on([500, 256 * GI, 8, 110], Res(1000, GI, 0)) == 0  # cpu
+
+
+def test_place_is_exact_for_identical_replicas_and_fits_the_fullest_nodes_first():
+    rooms = {"a": [32_000, 256 * GI, 3, 110], "b": [32_000, 256 * GI, 3, 110],
+             "c": [32_000, 256 * GI, 8, 110]}  # fmt: skip
+    each = Res(1000, GI, 3)
+    assert place(each, 2, rooms, rooms) == ["a", "b"]  # best fit: c stays whole
+    assert place(each, 4, rooms, rooms) == ["a", "b", "c", "c"]
+    assert place(each, 5, rooms, rooms) is None  # 1 + 1 + 2 = 4 fit at most
+    assert rooms["c"] == [32_000, 256 * GI, 8, 110]  # place does not take
+
+
+def test_the_issue_scenario_waits_for_placement_instead_of_half_placing():
+    """alpha runs two 5-gpu jobs on two of three 8-gpu nodes (3 + 3 + 8 free = 14); beta's
+    Master + Worker of 6 gpus each fits in sum (12) but not on nodes: only one node has 6."""
+    nodes = [node("n1", 3), node("n2", 3), node("n3", 8)]
+    beta = team("beta", [gang(1, 2, 6)])
+    alpha = team("alpha", [], usage=Res(2000, 8 * GI, 10))
+    p = A.explain(state(alpha, beta, nodes=nodes))
+    assert p.admit == []
+    pending = p.pending[1]
+    assert pending.reason == A.WAITING_FOR_PLACEMENT
+    assert "2 replicas of 6 gpu" in pending.message and "1 fit" in pending.message
+    assert "n3 with 8 gpu" in pending.message  # the node with the most room
+    assert A.decide(state(alpha, beta, nodes=nodes), limit=2) == []
+
+
+def test_replicas_that_fit_are_counted_on_nodes_and_never_twice():
+    nodes = [node("n1", 8), node("n2", 3), node("n3", 3)]
+    t = team("t", [gang(1, 1, 8), gang(2, 1, 8), gang(3, 2, 3)])
+    p = A.explain(state(t, nodes=nodes))
+    placements = {a.job_id: a.placement for a in p.admit}
+    # job 1 takes n1 whole; job 2 (8 gpus) has no node left; job 3 fits n2 + n3.
+    assert placements == {1: ("n1",), 3: ("n2", "n3")}
+    assert p.pending[2].reason == A.WAITING_FOR_PLACEMENT
+    assert A.decide(state(t, nodes=nodes), limit=2) == p.admit[:2]
+
+
+def test_a_replica_larger_than_every_node_exceeds_the_pool_and_blocks_no_one():
+    nodes = [node("n1", 8), node("n2", 8), node("n3", 8)]  # 24 gpus in sum, 8 per node
+    old = NOW - 3600  # far past the head-of-line bound: it would hold capacity if it could
+    t = team("t", [gang(1, 1, 10, submitted=old), gang(2, 1, 4)])
+    other = team("other", [gang(3, 1, 8)])
+    p = A.explain(state(t, other, nodes=nodes))
+    assert p.pending[1].reason == A.EXCEEDS_POOL_CAPACITY
+    assert "could hold 0 of them even if empty" in p.pending[1].message
+    assert sorted(a.job_id for a in p.admit) == [2, 3]  # nothing held, nobody blocked
+
+
+def test_capacity_that_shrinks_and_returns():
+    """A queued job that no longer fits what the cluster has (a node left) holds nothing; it
+    proceeds when the node is back."""
+    job = gang(1, 3, 8, submitted=NOW - 3600)
+    later = gang(2, 1, 1)
+    shrunk = state(team("t", [job, later]), nodes=[node("n1", 8), node("n2", 8)])
+    p = A.explain(shrunk)
+    assert (
+        p.pending[1].reason == A.EXCEEDS_POOL_CAPACITY
+        and "16 gpu in all" not in p.pending[1].message
+    )
+    assert [a.job_id for a in p.admit] == [2]
+    back = state(team("t", [job, later]), nodes=[node("n1", 8), node("n2", 8), node("n3", 8)])
+    assert [a.job_id for a in A.explain(back).admit] == [1]  # (then 24 of 24 gpus are taken)
+
+
+def test_in_sums_too_a_job_larger_than_the_pool_holds_nothing():
+    """Without node-level state: a head past the bound that can never fit the pool's
+    capacity no longer holds the pool (it used to drive free capacity negative)."""
+    big = Candidate(1, Res(1000, GI, 40), 0, NOW - 3600)
+    small = Candidate(2, Res(1000, GI, 1), 0, NOW - 1)
+    t = TeamState("t", 1.0, Res(64_000, 512 * GI, 64), 100, None, Res(), 0, (big, small))
+    other = TeamState("o", 1.0, Res(64_000, 512 * GI, 64), 100, None, Res(), 0,
+                      (Candidate(3, Res(1000, GI, 2), 0, NOW - 1),))  # fmt: skip
+    p = A.explain(ClusterState((t, other), Res(64_000, 512 * GI, 24), NOW, 60.0))
+    assert p.pending[1].reason == A.EXCEEDS_POOL_CAPACITY
+    assert "needs 40 gpu" in p.pending[1].message and "24 in all" in p.pending[1].message
+    assert sorted(a.job_id for a in p.admit) == [2, 3]
+
+
+@pytest.mark.parametrize("pool", ["a", "b"])
+def test_a_team_is_placed_only_on_its_pools_nodes(pool):
+    nodes = [node("n1", 8), node("n2", 8)]
+    pools = {"a": Pool(Res(32_000, 256 * GI, 8), frozenset({"a"}), ("n1",)),
+             "b": Pool(Res(32_000, 256 * GI, 8), frozenset({"b"}), ("n2",))}  # fmt: skip
+    t = TeamState("t", 1.0, Res(256_000, 2048 * GI, 64), 100, None, Res(), 0,
+                  (gang(1, 1, 8),), pool=pool)  # fmt: skip
+    p = A.explain(state(t, nodes=nodes, pools=pools))
+    assert [a.placement for a in p.admit] == [("n1",) if pool == "a" else ("n2",)]
