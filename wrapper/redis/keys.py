@@ -21,6 +21,11 @@ USAGE_TOTAL = PREFIX + "admission:usage"
 ADMISSION_WAKE = PREFIX + "admission:wake"
 CAPACITY = PREFIX + "admission:capacity"
 ADMITTED_EVENTS = PREFIX + "admission:admitted"
+# Job id -> where admission counted its replicas: {"each": [cpu, memory, gpu], "nodes": [...]}
+# (one node per replica), held with its reservation; and a counter bumped whenever one is
+# written or given back, so a worker's ADMIT can tell its node-level plan is still current.
+PLACEMENTS = PREFIX + "admission:placements"
+PLACEMENT_VERSION = PREFIX + "admission:placement-version"
 # Bumped by whatever changes an admission plan (submission, admission, status change, re-queue,
 # capacity change), so the API redoes its cached queue view only then.
 ADMISSION_VERSION = PREFIX + "admission:version"

@@ -12,12 +12,16 @@ from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # KEYS: 1 team queue list, 2 queued index, 3 dispatching index, 4 dispatch leases,
 #       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
-#       10 admission version, 11 wake-up list, 12 team queue versions, 13.. usage of every
-#       team whose pods may use the same nodes (this team included)
+#       10 admission version, 11 wake-up list, 12 team queue versions, 13 placements,
+#       14 placement version, 15.. usage of every team whose pods may use the same nodes (this
+#       team included)
 # ARGV: 1 job key prefix, 2 job id, 3 lease deadline, 4 JSON timestamp, 5 'queued',
 #       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
 #       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
-#       18 events cutoff, 19 wake another worker ('1'|''), 20 team
+#       18 events cutoff, 19 wake another worker ('1'|''), 20 team, 21 the placement as JSON
+#       ('' when the nodes were not known), 22 the placement version the plan was made at
+# A placement is only valid if no other placement was written or given back since the plan:
+# otherwise {'capacity', 'placement'} (another worker was faster; the caller plans again).
 # Any change to the team's queue list bumps its queue version (workers re-read only those).
 # Returns {'admitted'} | {'redispatch'} | {'stale'} | {'quota', resource} | {'capacity', resource}
 LUA = (
@@ -44,7 +48,10 @@ if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {'stale'} end
 local fields = {'cpu', 'memory', 'gpu'}
 local team = redis.call('HMGET', KEYS[7], 'cpu', 'memory', 'gpu', 'jobs')
 local total = {0, 0, 0}
-for k = 13, #KEYS do
+if ARGV[21] ~= '' and (redis.call('GET', KEYS[14]) or '0') ~= ARGV[22] then
+  return {'capacity', 'placement'}
+end
+for k = 15, #KEYS do
   local u = redis.call('HMGET', KEYS[k], 'cpu', 'memory', 'gpu')
   for i = 1, 3 do total[i] = total[i] + (tonumber(u[i]) or 0) end
 end
@@ -76,6 +83,10 @@ redis.call('HINCRBY', KEYS[8], 'jobs', 1)
 redis.call('HSET', KEYS[7], 'last_admitted', ARGV[17])
 redis.call('ZADD', KEYS[9], ARGV[17], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', ARGV[18])
+if ARGV[21] ~= '' then
+  redis.call('HSET', KEYS[13], ARGV[2], ARGV[21])
+  redis.call('INCR', KEYS[14])
+end
 redis.call('HINCRBY', jk, 'attempts', 1)
 signal_change(KEYS[10], KEYS[12], ARGV[20], wake, 'wake')
 return {'admitted'}
@@ -107,23 +118,27 @@ class Admit:
         now: float,
         events_since: float,
         wake_another: bool,
+        placement: str = "",
+        placement_version: str = "",
     ) -> tuple[str, str | None]:
         """Admit (or, for a job still `dispatching`, hand out again) one job of `team` from
         its queue `queue_key`. team_limit: quota (+ borrowing) the team's reservations must stay
         within; capacity: of the nodes the job may use, shared with the teams in `sharing`
         (this team included); admitted_at: a JSON timestamp; events_since: admission events
         older than this are dropped (they feed the ETA rate); wake_another: on success, wake
-        another idle worker in the same step. Returns ('admitted'|'redispatch'|'stale', None)
-        or ('quota'|'capacity', the resource that no longer fits)."""  # fmt: skip
+        another idle worker in the same step; placement: where its replicas were counted
+        (JSON, '' when the nodes were not known), valid only while the placement version is
+        still `placement_version`. Returns ('admitted'|'redispatch'|'stale', None) or
+        ('quota'|'capacity', the resource that no longer fits, or 'placement')."""  # fmt: skip
         result = self._script(
             keys=[queue_key, keys.status_index(queued), keys.status_index(dispatching),
                   keys.DISPATCH_LEASES, keys.team_active(team), keys.RESERVATIONS,
                   keys.team_usage(team), keys.USAGE_TOTAL, keys.ADMITTED_EVENTS,
                   keys.ADMISSION_VERSION, keys.ADMISSION_WAKE, keys.QUEUE_VERSIONS,
-                  *(keys.team_usage(t) for t in sharing)],
+                  keys.PLACEMENTS, keys.PLACEMENT_VERSION, *(keys.team_usage(t) for t in sharing)],
             args=[keys.JOB_KEY_PREFIX, job_id, lease_deadline, admitted_at, queued, dispatching,
                   *demand, *team_limit, max_jobs, *capacity, now, events_since,
-                  "1" if wake_another else "", team],
+                  "1" if wake_another else "", team, placement, placement_version],
         )  # fmt: skip
         parts = [x.decode() if isinstance(x, bytes) else x for x in result]
         return parts[0], (parts[1] if len(parts) > 1 else None)

@@ -9,10 +9,12 @@ from redis import Redis
 from wrapper.redis import keys
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
-# Give back a job's reservation if it holds one. Idempotent: only the first HDEL finds it.
+# Give back a job's reservation (and where its replicas were counted) if it holds one.
+# Idempotent: only the first HDEL finds it.
 # Amounts are integer strings, negated by prefixing '-' (Lua would print big numbers as floats).
 _RELEASE = """
-local function release(reservations, team_usage, total_usage, wake, id)
+local function release(reservations, team_usage, total_usage, wake, id, placements, pversion)
+  if redis.call('HDEL', placements, id) == 1 then redis.call('INCR', pversion) end
   local r = redis.call('HGET', reservations, id)
   if not r then return end
   redis.call('HDEL', reservations, id)
@@ -33,7 +35,7 @@ end
 
 # KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch
 #       leases, 6 reservations, 7 team usage, 8 total usage, 9 wake-up list, 10 admission
-#       version, 11 team queue versions
+#       version, 11 team queue versions, 12 placements, 13 placement version
 # ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''), 5 new indexed
 #       ('1'|''), 6 team active op ('add'|'rem'), 7 lease op: a deadline (set it), 'rem' (drop
 #       it) or '' (leave it), 8 release the reservation ('1'|''), 9 the team whose queue version
@@ -58,7 +60,7 @@ if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[1])
 else redis.call('SREM', KEYS[4], ARGV[1]) end
 if ARGV[7] == 'rem' then redis.call('ZREM', KEYS[5], ARGV[1])
 elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1]) end
-if ARGV[8] == '1' then release(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1]) end
+if ARGV[8] == '1' then release(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1], KEYS[12], KEYS[13]) end
 return {1}
 """
 )
@@ -93,7 +95,8 @@ class Transition:
             keys=[keys.job_key(job_id), keys.status_index(expected), keys.status_index(target),
                   keys.team_active(team), keys.DISPATCH_LEASES, keys.RESERVATIONS,
                   keys.team_usage(team), keys.USAGE_TOTAL, keys.ADMISSION_WAKE,
-                  keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS],
+                  keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS, keys.PLACEMENTS,
+                  keys.PLACEMENT_VERSION],
             args=[job_id, expected, target, _flag(indexed_before), _flag(indexed_after),
                   "add" if active else "rem", lease, _flag(release),
                   team if queue_changed else "", *fields],
