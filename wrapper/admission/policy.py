@@ -48,9 +48,19 @@ def _too_big(r: str, need: Res, limit: Res, what: str) -> str:
 
 
 def never_fits(need: Res, team: TeamState | None, capacity: Res | None,
-               where: str = "the whole cluster has") -> list[tuple[str, str]]:  # fmt: skip
-    """Why a job can never be admitted: (resource, message) pairs; empty when it may fit."""
+               where: str = "the whole cluster has", each: Res | None = None,
+               largest: Res | None = None) -> list[tuple[str, str]]:  # fmt: skip
+    """Why a job can never be admitted: (resource, message) pairs; empty when it may fit.
+    each / largest: one replica's request and, per resource, the most any node of the pool
+    offers (when the nodes are known): a replica larger than every node never fits."""
     problems = []
+    if each is not None and largest is not None:
+        scope = "in the cluster" if where == "the whole cluster has" else \
+            "of " + where.removesuffix(" nodes have") + " pool"  # fmt: skip
+        for r in each.exceeding(largest):
+            problems.append((r, f"each replica needs {fmt_res(r, each.get(r))}, "
+                                f"{fmt(r, each.get(r) - largest.get(r))} more than the largest "
+                                f"node {scope} offers ({fmt(r, largest.get(r))})"))  # fmt: skip
     if team is not None:
         ceiling = team.quota + (team.borrowing_limit or Res())
         what = "quota plus borrowing limit" if team.borrowing_limit else "quota"

@@ -128,3 +128,12 @@ def test_a_team_is_placed_only_on_its_pools_nodes(pool):
                   (gang(1, 1, 8),), pool=pool)  # fmt: skip
     p = A.explain(state(t, nodes=nodes, pools=pools))
     assert [a.placement for a in p.admit] == [("n1",) if pool == "a" else ("n2",)]
+
+
+def test_never_fits_names_a_replica_larger_than_every_node():
+    each = Res(10_000, 8 * GI, 10)
+    problems = A.never_fits(each.scale(2), None, Res(96_000, 768 * GI, 24),
+                            "team alpha's nodes have", each, ALLOC)  # fmt: skip
+    assert problems == [("gpu", "each replica needs 10 gpu, 2 more than the largest node of "
+                                "team alpha's pool offers (8)")]  # fmt: skip
+    assert A.never_fits(Res(1000, GI, 8), None, ALLOC, each=Res(1000, GI, 8), largest=ALLOC) == []
