@@ -90,7 +90,26 @@ class AdmissionView:
             "used": amounts(used),
             "free": amounts((cap - used).floor0()) if cap else None,
             "admission_rate_per_minute": None if rate is None else round(rate * 60, 2),
+            "pools": self.pools(),
         }
+
+    def pools(self) -> list[dict] | None:
+        """Each pool's teams and its nodes' free room (None: the nodes are not known)."""
+        nodes, state = self.state.nodes, self.state
+        if nodes is None:
+            return None
+        groups = {pid: list(pool.nodes) for pid, pool in state.pools.items()} or {"": list(nodes)}
+        out = []
+        for pid, names in groups.items():
+            teams = [t.name for t in state.teams if (t.pool if state.pools else "") == pid]
+            out.append({
+                "teams": teams,
+                "nodes": [{"name": n, "allocatable": amounts(nodes[n].allocatable),
+                           "free": amounts(nodes[n].free.floor0()),
+                           "free_pods": max(nodes[n].free_slots, 0)}
+                          for n in names if n in nodes],
+            })  # fmt: skip
+        return out
 
 
 def amounts(res: Res | None) -> dict | None:

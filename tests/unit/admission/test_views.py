@@ -74,3 +74,30 @@ def test_the_first_view_is_waited_for_not_skipped():
     first.join(5)
     second.join(5)
     assert results == ["view-1", "view-1"] and builds.count == 1
+
+
+def test_the_cluster_view_shows_each_pools_nodes_and_their_free_room():
+    from wrapper.admission import Node, Pool, Res, explain
+    from wrapper.admission.snapshot import ClusterState, TeamState
+    from wrapper.admission.views import AdmissionView
+
+    gi = 2**30
+    alloc = Res(32_000, 256 * gi, 8)
+    nodes = {"n1": Node("n1", alloc, 110, Res(30_000, 200 * gi, 3), 100),
+             "n2": Node("n2", alloc, 110, alloc, 110)}  # fmt: skip
+    pools = {
+        "a": Pool(alloc, frozenset({"a"}), ("n1",)),
+        "b": Pool(alloc, frozenset({"b"}), ("n2",)),
+    }
+    teams = tuple(TeamState(n, 1.0, alloc, 10, None, Res(), 0, (), pool=p)
+                  for n, p in (("alpha", "a"), ("beta", "b")))  # fmt: skip
+    st = ClusterState(teams, alloc.scale(2), 0.0, 60.0, None, pools, nodes)
+    view = AdmissionView(st, explain(st))
+    whole = {"cpu": "32", "memory": "256Gi", "gpu": 8}
+    n1 = {"name": "n1", "allocatable": whole, "free": {"cpu": "30", "memory": "200Gi", "gpu": 3},
+          "free_pods": 100}  # fmt: skip
+    n2 = {"name": "n2", "allocatable": whole, "free": whole, "free_pods": 110}
+    assert view.cluster()["pools"] == [{"teams": ["alpha"], "nodes": [n1]},
+                                       {"teams": ["beta"], "nodes": [n2]}]  # fmt: skip
+    no_nodes = ClusterState(teams, alloc.scale(2), 0.0, 60.0, None, pools)
+    assert AdmissionView(no_nodes, explain(no_nodes)).cluster()["pools"] is None

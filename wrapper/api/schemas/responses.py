@@ -115,11 +115,27 @@ class QueueView(TeamQueueSummary):
     jobs: list[QueuedJob] = Field(description="In admission order")
 
 
+class NodeRoom(BaseModel):
+    name: str
+    allocatable: Amounts
+    free: Amounts = Field(description="Allocatable less what pods request and admission reserved")
+    free_pods: int
+
+
+class PoolView(BaseModel):
+    teams: list[str] = Field(description="The teams whose pods may use these nodes")
+    nodes: list[NodeRoom]
+
+
 class AllQueues(BaseModel):
     capacity: Amounts | None = Field(description="Schedulable allocatable, capped (null: unknown)")
     used: Amounts
     free: Amounts | None
     admission_rate_per_minute: float | None
+    pools: list[PoolView] | None = Field(
+        description="Per pool of nodes, its teams and each node's free room (null: the nodes' "
+        "free room is not known yet)"
+    )
     teams: list[TeamQueueSummary]
 
 
