@@ -1,7 +1,7 @@
 """The Kubernetes API as dispatch and the watcher use it (the only module of queue_workers that
 imports `kubernetes`): creating (or adopting) and deleting PyTorchJobs, reading and listing
-them, the watch streams of PyTorchJobs and nodes, the team namespaces, and telling transient
-errors from permanent ones."""
+them, listing nodes and bound pods, the watch streams of PyTorchJobs, nodes and bound pods, the
+team namespaces, and telling transient errors from permanent ones."""
 
 import json
 import logging
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import urllib3
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from queue_workers.kube.pytorchjob import GROUP, PLURAL, VERSION, is_ours
 from wrapper.kubeclient import api_client
@@ -26,6 +27,12 @@ WATCH_TIMEOUT = (5, WATCH_SECONDS + 15)
 # ResourceQuota) and 409 (a namespace terminating) are fixed by time or an operator, not by
 # changing the job; 400/422 and the rest of 4xx mean the object itself is refused.
 _TRANSIENT_STATUSES = {0, 401, 403, 404, 408, 409, 429}
+# Only pods the scheduler has bound hold resources on a node, and on a busy cluster much of the
+# churn is pods waiting to be scheduled: the apiserver leaves those out rather than sending them
+# to be ignored, and terminal pods too (the scheduler stops counting them). A pod that enters
+# the selector (is bound) arrives as ADDED; one that leaves it (turns terminal) as DELETED.
+BOUND_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+LIST_PAGE = 500  # pods per list request: a large cluster's list is not one huge response
 
 
 class ResourceExpired(Exception):
@@ -155,6 +162,24 @@ class Kube:
         result = json.loads(response.data)
         return result.get("items", []), result["metadata"]["resourceVersion"]
 
+    def list_pods(self, page: int = LIST_PAGE) -> tuple[list[dict], str]:
+        """Every bound, non-terminal pod in all namespaces (as plain JSON: the client's models
+        cost more than the rest of the work), and the list's resourceVersion. The pages are
+        one consistent snapshot, served at the first page's resourceVersion."""
+        items: list[dict] = []
+        more: dict = {}
+        while True:
+            response = self.core.list_pod_for_all_namespaces(
+                field_selector=BOUND_PODS, limit=page, _preload_content=False,
+                _request_timeout=(5, 60), **more,
+            )  # fmt: skip
+            result = json.loads(response.data)
+            items += result.get("items") or []
+            token = result["metadata"].get("continue")
+            if not token:
+                return items, result["metadata"]["resourceVersion"]
+            more = {"_continue": token}
+
     def list_all(self, label_selector: str) -> tuple[list[dict], str]:
         """Every matching PyTorchJob in all namespaces, and the list's resourceVersion."""
         result = self.custom.list_cluster_custom_object(
@@ -182,9 +207,49 @@ class Kube:
     def node_events(
         self, resource_version: str, stop: threading.Event
     ) -> Iterator[tuple[str, dict]]:
-        """Changes to the nodes after resource_version, as (event type, object), for
-        WATCH_SECONDS or until stop is set."""
-        yield from self._events(self.core.list_node, resource_version=resource_version, stop=stop)
+        """Changes to the nodes after resource_version, as (event type, object), bookmarks
+        included, for WATCH_SECONDS or until stop is set. Raises ResourceExpired when
+        resource_version is too old (410 Gone)."""
+        yield from self._raw_events(self.core.list_node, resource_version, stop)
+
+    def pod_events(
+        self, resource_version: str, stop: threading.Event
+    ) -> Iterator[tuple[str, dict]]:
+        """Changes to the bound, non-terminal pods in all namespaces (`list_pods`) after
+        resource_version, like `node_events`."""
+        yield from self._raw_events(self.core.list_pod_for_all_namespaces, resource_version,
+                                    stop, field_selector=BOUND_PODS)  # fmt: skip
+
+    def _raw_events(self, list_call, resource_version: str, stop: threading.Event, **kwargs):
+        """A watch read as plain JSON lines: `watch.Watch` decodes every object into the
+        client's models (slow on a pod storm) and, without them, cannot report an error event."""
+        try:
+            response = list_call(
+                watch=True, resource_version=resource_version, allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_SECONDS, _preload_content=False,
+                _request_timeout=WATCH_TIMEOUT, **kwargs,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 410:
+                raise ResourceExpired(resource_version) from exc
+            raise
+        try:
+            for line in iter_resp_lines(response):
+                if stop.is_set():
+                    return
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    if status.get("code") == 410:
+                        raise ResourceExpired(resource_version)
+                    reason = f"{status.get('reason')}: {status.get('message')}"
+                    raise ApiException(status=status.get("code"), reason=reason)
+                yield event["type"], event["object"]
+        finally:  # a watch left mid-stream cannot be reused: close, then hand back
+            response.close()
+            response.release_conn()
 
     def _events(self, list_call, *args, stop: threading.Event, **kwargs):
         stream = watch.Watch()

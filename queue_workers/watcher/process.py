@@ -6,8 +6,8 @@ each in its own thread (the mirror's watch in the main thread):
 - `queue_workers.watcher.cancellations`: deletes the PyTorchJobs of `cancelling` jobs (they
   become `cancelled` once gone);
 - `queue_workers.watcher.leases`: re-queues dispatches whose lease expired;
-- `queue_workers.watcher.nodes`: list-watches the nodes and caches the cluster's schedulable
-  capacity for admission.
+- `queue_workers.watcher.nodes`: list-watches the nodes and the bound pods and caches, for
+  admission, each schedulable node's allocatable and what its pods request (threads of its own).
 """
 
 import argparse
@@ -32,7 +32,8 @@ class Watcher:
         self.mirror = Mirror(config, store, connect_or_exit(kubeconfig), self.stop)
         self.cancellations = Cancellations(config, store, Kube(kubeconfig), self.stop)
         self.leases = LeaseSweep(config, store, self.stop)
-        self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop)
+        self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop,
+                               pod_kube=Kube(kubeconfig))  # fmt: skip
 
     def run(self) -> None:
         for name, reconciler in (

@@ -76,7 +76,7 @@ class TrainqWorker(SimpleWorker):
             try:
                 refresh(self.kube, self.admissions)
             except Exception as exc:  # noqa: BLE001 - admission waits on the cached figure
-                log.warning("could not list nodes for cluster capacity: %s", error_message(exc))
+                log.warning("could not list nodes and pods for capacity: %s", error_message(exc))
                 self._next_refresh = time.monotonic() + REFRESH_RETRY_SECONDS
 
     def claim(self) -> tuple[str, int] | None:

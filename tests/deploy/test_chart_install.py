@@ -5,6 +5,7 @@ an upgrade, helm uninstall removes everything, and bad values fail with the sche
 import base64
 import hashlib
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -210,6 +211,14 @@ def test_least_privilege(tools, release):
     allowed += [("watcher", v, "nodes", None) for v in ("list", "watch")]
     denied += [("watcher", v, "nodes", None) for v in ("get", "patch", "delete")]
     denied += [("api", "list", "nodes", None)]
+    # Cluster-wide, every namespace: the bound pods' requests (the watcher follows them, a
+    # worker lists them to refresh a stale cache); reading a pod by name is not needed.
+    for where in (ns, a, b, other):
+        allowed += [("watcher", v, "pods", where) for v in ("list", "watch")]
+        allowed += [("workers", "list", "pods", where)]
+        denied += [("watcher", v, "pods", where) for v in ("get", "delete", "patch")]
+        denied += [("api", v, "pods", where) for v in ("list", "watch")]
+    denied += [("workers", "watch", "pods", where) for where in (ns, other)]
     # Never: Secrets (anywhere), creating pods, namespaces beyond reading the team ones.
     for role in sa:
         for where in (ns, a, b, other):
@@ -223,10 +232,10 @@ def test_least_privilege(tools, release):
         ]
         denied += [(role, v, "roles.rbac.authorization.k8s.io", a) for v in ("create", "bind")]
         denied += [(role, "create", "leases.coordination.k8s.io", ns)]
-    # Outside the team namespaces: no writes, no pods.
+    # Outside the team namespaces: no writes, no pod read by name, no logs.
     for role in sa:
         denied += [(role, v, PYTORCHJOBS, other) for v in ("create", "delete", "patch")]
-        denied += [(role, v, r, other) for v in ("get", "list") for r in ("pods", "pods/log")]
+        denied += [(role, "get", r, other) for r in ("pods", "pods/log")]
     denied += [("workers", v, PYTORCHJOBS, other) for v in ("get", "list")]
 
     cases = [(True, *c) for c in allowed] + [(False, *c) for c in denied]
@@ -390,7 +399,7 @@ def test_trainq_kube_calls_work_with_exactly_these_grants(tools, release, tmp_pa
     from kubernetes.client.rest import ApiException
 
     from queue_workers.kube import pytorchjob
-    from queue_workers.kube.client import Kube
+    from queue_workers.kube.client import BOUND_PODS, Kube
 
     ns, name = release["ns"], release["name"]
     a = release["teams"][0]
@@ -439,9 +448,18 @@ def test_trainq_kube_calls_work_with_exactly_these_grants(tools, release, tmp_pa
         assert refused(workers.core.read_namespace, "default")
         assert refused(workers.core.create_namespace, {"metadata": {"name": unique()}})
         assert refused(workers.core.list_namespaced_secret, ns)
-        # Admission's capacity: workers refresh it by listing nodes, the watcher watches them.
+        # Admission's capacity: workers refresh it by listing nodes and bound pods, the
+        # watcher list-watches both.
         assert workers.list_nodes()[0] and watcher.list_nodes()[0]
         assert refused(api.list_nodes)
+        _, version = workers.list_pods()
+        assert watcher.list_pods()[1]
+        # The watch the watcher opens (Kube.pod_events), for a second: authorized.
+        watcher.core.list_pod_for_all_namespaces(
+            field_selector=BOUND_PODS, watch=True, timeout_seconds=1, _preload_content=False
+        ).release_conn()
+        assert refused(api.list_pods)
+        assert refused(lambda: next(workers.pod_events(version, threading.Event())))
         assert watcher.delete(a, job, "Background") is True
     finally:
         tools.kubectl("delete", PYTORCHJOBS, job, "-n", a, "--ignore-not-found", check=False)

@@ -142,7 +142,8 @@ def test_kubernetes_api_use_is_confined():
 PURE = [
     "wrapper.admission.policy", "wrapper.admission.fit", "wrapper.admission.snapshot",
     "wrapper.admission.pools", "wrapper.admission.resources", "wrapper.jobs.states",
-    "queue_workers.kube.pytorchjob", "queue_workers.kube.status", "queue_workers.worker.selection",
+    "queue_workers.kube.pytorchjob", "queue_workers.kube.status", "queue_workers.kube.pods",
+    "queue_workers.worker.selection",
 ]  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from wrapper.redis import keys, scripts
 from wrapper.redis.signals import signal_change
 
 # A cached capacity older than this is refreshed by whoever needs it (a periodic list when no
-# watcher keeps it current with its node watch).
+# watcher keeps it current with its node and pod watches, which confirm it every third of it).
 CAPACITY_MAX_AGE_S = 30.0
 KNOWN_JOBS_MAX = 200_000  # parsed queued jobs kept per process
 # A submission's never-fits check may use a node list this old (capacity changes are rare;
@@ -86,6 +86,10 @@ class AdmissionStore:
         self._nodes_read_at = -math.inf
 
     # --- cluster capacity cache ----------------------------------------------------------
+    # One hash: "nodes", the schedulable nodes compacted, each with "pods" (pod slots) and
+    # "used" (what the counted pods bound to it request: cpu, memory, gpu, pods); "bound",
+    # trainq job id -> {node: its pods bound there}; "updated_at", when a reader last
+    # confirmed the two against the cluster.
     def nodes(self) -> tuple[list[dict] | None, float | None]:
         """The cached schedulable nodes (compact) and when they were read (None: never)."""
         raw, updated = self.redis.hmget(keys.CAPACITY, "nodes", "updated_at")
@@ -93,19 +97,31 @@ class AdmissionStore:
             return None, None
         return json.loads(raw), float(updated)
 
-    def write_nodes(self, nodes: list[dict]) -> None:
-        """Cache a fresh reading; wakes a worker when it changed (capacity may have grown)."""
-        encoded = json.dumps(sorted(nodes, key=lambda n: n["name"]), sort_keys=True)
-        old = self.redis.hget(keys.CAPACITY, "nodes")
-        self.redis.hset(keys.CAPACITY, mapping={"nodes": encoded, "updated_at": time.time()})
-        if old is None or old.decode() != encoded:
-            with self.redis.pipeline() as pipe:
+    def bound(self) -> dict[str, dict[str, int]] | None:
+        """Where this instance's jobs have pods: job id (a string) -> {node: pods bound there}
+        (None: never read)."""
+        raw = self.redis.hget(keys.CAPACITY, "bound")
+        return None if raw is None else json.loads(raw)
+
+    def write_nodes(self, nodes: list[dict], bound: dict[str, dict[str, int]]) -> bool:
+        """Cache a fresh reading. Only a change is written (and wakes a worker: capacity may
+        have grown); otherwise only `updated_at` moves. True when it changed."""
+        encoded = json.dumps(sorted(nodes, key=lambda n: n["name"]), sort_keys=True).encode()
+        encoded_bound = json.dumps(bound, sort_keys=True).encode()
+        old, old_bound = self.redis.hmget(keys.CAPACITY, "nodes", "bound")
+        changed = old != encoded or old_bound != encoded_bound
+        with self.redis.pipeline() as pipe:
+            if changed:
+                pipe.hset(keys.CAPACITY, mapping={"nodes": encoded, "bound": encoded_bound})
                 signal_change(pipe)  # capacity may have grown: a plan changes, a worker wakes
-                pipe.execute()
+            pipe.hset(keys.CAPACITY, "updated_at", time.time())
+            pipe.execute()
+        return changed
 
     def capacity_is_stale(self) -> bool:
-        _, updated = self.nodes()
-        return updated is None or time.time() - updated > CAPACITY_MAX_AGE_S
+        """No reading for CAPACITY_MAX_AGE_S: no watcher keeps the cache current."""
+        updated = self.redis.hget(keys.CAPACITY, "updated_at")
+        return updated is None or time.time() - float(updated) > CAPACITY_MAX_AGE_S
 
     def pools(self, nodes: list[dict] | None) -> tuple[dict[str, str], dict[str, Pool], Res | None]:
         """Each team's node pool, the pools, and the total capacity (None: nodes unknown)."""
