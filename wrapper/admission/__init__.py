@@ -5,8 +5,8 @@
   replicas fit on nodes at once, and on which; `snapshot`: the plain data they read;
   `resources`: amounts of cpu, memory and gpus; `pools`: which nodes a team may use.
 - `store`: the Redis side: loads a snapshot, applies one admission atomically (the ADMIT
-  script), caches the cluster's nodes; `views`: the queue views the API serves, cached per
-  process.
+  script), caches the cluster's nodes; `rooms`: each node's free room from that cache (pure);
+  `views`: the queue views the API serves, cached per process.
 
 Callers import the policy's names from this package; the Redis side from `store`.
 """

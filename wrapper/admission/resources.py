@@ -61,10 +61,15 @@ class Res:
         return cls(amount(cpu, 1000), amount(memory, 1), UNLIMITED if gpu is None else int(gpu))
 
 
+def replica_request(spec: dict) -> Res:
+    """One replica's request (the Master and each Worker ask for spec.resources)."""
+    r = spec["resources"]
+    return Res.parse(r["cpu"], r["memory"], r.get("gpu") or 0)
+
+
 def demand(spec: dict) -> Res:
     """The whole job's request: 1 Master + spec.workers Workers, each spec.resources."""
-    r = spec["resources"]
-    return Res.parse(r["cpu"], r["memory"], r.get("gpu") or 0).scale(1 + spec["workers"])
+    return replica_request(spec).scale(1 + spec["workers"])
 
 
 def fmt(resource: str, value: int) -> str:

@@ -14,7 +14,8 @@ import time
 from redis import Redis
 
 from wrapper import admission
-from wrapper.admission import Admission, Candidate, ClusterState, Pool, Res, TeamState
+from wrapper.admission import Admission, Candidate, ClusterState, Pool, Res, TeamState, rooms
+from wrapper.admission.resources import replica_request
 from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus, can_transition
@@ -81,6 +82,7 @@ class AdmissionStore:
         self._limits = {t.name: (quota_of(t), borrowing_of(t)) for t in config.teams}
         self.pool_map: dict[str, Pool] = {}
         self._pools_memo: tuple | None = None
+        self.placement_version = "0"  # as of the last `load`
         self._never_fits_memo: dict[tuple, list[dict]] = {}
         self._nodes_raw: bytes | None = None
         self._nodes_read_at = -math.inf
@@ -133,11 +135,21 @@ class AdmissionStore:
         return admission.pools_for(nodes, placements, cap_of(self.config))
 
     def _pools_of(self, raw: bytes | None):
-        """`pools` of the cached node list as stored (raw JSON), worked out once per change:
-        with many teams it is the costly part of a snapshot or a submission's check."""
-        if self._pools_memo is None or self._pools_memo[0] != raw:
-            self._pools_memo = (raw, self.pools(json.loads(raw) if raw else None))
+        """`pools` of the cached node list as stored (raw JSON), with the nodes parsed and
+        the largest node of each pool (for never-fits): worked out again only when what
+        decides the pools changed, not when a pod comes or goes."""
+        if self._pools_memo is not None and self._pools_memo[0] == raw:
+            return self._pools_memo[1]
+        nodes = json.loads(raw) if raw else None
+        key = rooms.pools_key(nodes)
+        if self._pools_memo is None or self._pools_memo[2] != key:
+            team_pool, pools, total = self.pools(nodes)
+            known = rooms.node_rooms(nodes, {}, {}) or {}
+            biggest = {pid: rooms.largest(known, pool.nodes) for pid, pool in pools.items()}
+            self._pools_memo = (raw, (team_pool, pools, total, biggest), key, nodes)
             self._never_fits_memo.clear()
+        else:
+            self._pools_memo = (raw, self._pools_memo[1], key, nodes)
         return self._pools_memo[1]
 
     def _recent_nodes_raw(self) -> bytes | None:
@@ -161,12 +173,19 @@ class AdmissionStore:
             pipe.hgetall(keys.QUEUE_VERSIONS)
             for t in teams:
                 pipe.hgetall(keys.team_usage(t.name))
-            pipe.hget(keys.CAPACITY, "nodes")
+            pipe.hmget(keys.CAPACITY, "nodes", "bound")
             pipe.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf", withscores=True)
-            epoch, versions, *usages, nodes, events = pipe.execute()
+            pipe.hgetall(keys.PLACEMENTS)
+            pipe.get(keys.PLACEMENT_VERSION)
+            epoch, versions, *usages, cache, events, placements, pversion = pipe.execute()
         self._refresh_queues(teams, lookahead, epoch, versions)
-        team_pool, pools, total = self._pools_of(nodes)
+        nodes_raw, bound = cache
+        team_pool, pools, total, _ = self._pools_of(nodes_raw)
         self.team_pool, self.pool_map = team_pool, pools
+        self.placement_version = (pversion or b"0").decode()
+        node_state = rooms.node_rooms(self._pools_memo[3] if nodes_raw else None,
+                                      json.loads(bound) if bound else {},
+                                      rooms.decode_placements(placements))  # fmt: skip
         states = []
         for t, u in zip(teams, usages, strict=True):
             quota, borrowing = self._limits[t.name]
@@ -183,6 +202,7 @@ class AdmissionStore:
             head_wait_seconds=self.config.admission.head_wait_seconds,
             admission_rate=_rate(events, now),
             pools=pools,
+            nodes=node_state,
         )
         return state, [(t.name, i) for t in teams for i in self._queues[t.name][2]]
 
@@ -232,8 +252,9 @@ class AdmissionStore:
         flags, rows = self.store.queued_flags(ids, unknown, ("spec", "submitted_at"))
         for job_id, (spec, submitted) in zip(unknown, rows, strict=True):
             if spec is not None:
-                known[job_id] = Candidate(job_id, admission.demand(spec), spec["priority"],
-                                          epoch(submitted))  # fmt: skip
+                each, replicas = replica_request(spec), 1 + spec["workers"]
+                known[job_id] = Candidate(job_id, each.scale(replicas), spec["priority"],
+                                          epoch(submitted), replicas, each)  # fmt: skip
         queued = {i for i, f in zip(ids, flags, strict=True) if f and i in known}
         others = [i for i in ids if i not in queued]
         if not others:
@@ -263,10 +284,12 @@ class AdmissionStore:
             max_jobs=team.quota.max_running_jobs, borrowing_limit=borrowing_of(team),
             usage=Res(), running=0, queue=(),
         )  # fmt: skip
-        team_pool, pools, _ = memo
-        capacity = pools[team_pool[team_name]].capacity if pools else None
+        team_pool, pools, _, biggest = memo
+        pool = team_pool.get(team_name)
+        capacity = pools[pool].capacity if pools else None
         where = "the whole cluster has" if len(pools) <= 1 else f"team {team_name}'s nodes have"
-        problems = admission.never_fits(admission.demand(spec), state, capacity, where)
+        problems = admission.never_fits(admission.demand(spec), state, capacity, where,
+                                        replica_request(spec), biggest.get(pool))  # fmt: skip
         return [
             {"field": "team" if r == "max_running_jobs" else f"resources.{r}", "message": m}
             for r, m in problems
@@ -281,9 +304,10 @@ class AdmissionStore:
         another idle worker in the same step (more jobs are admissible)."""
         pool = self.pool_map.get(adm.pool)
         sharing = [t for t, p in self.team_pool.items() if pool and p in pool.overlaps]
+        placed = rooms.placement_json(adm.demand, adm.placement) if adm.placement else ""
         return self._run(adm.team, adm.job_id, adm.demand, adm.team_limit, adm.max_jobs,
                          adm.capacity, lease_seconds, sharing or [adm.team],
-                         wake_another)  # fmt: skip
+                         wake_another, placed)  # fmt: skip
 
     def redispatch(self, team: str, job_id: int, lease_seconds: float) -> bool:
         zero = Res()
@@ -291,7 +315,7 @@ class AdmissionStore:
         return outcome == "redispatch"
 
     def _run(self, team, job_id, d: Res, limit: Res, max_jobs, cap: Res, lease_seconds,
-             sharing: list[str], wake: bool = False):  # fmt: skip
+             sharing: list[str], wake: bool = False, placement: str = ""):  # fmt: skip
         now = time.time()
         return self._admit(
             team=team, job_id=job_id, queue_key=self.store.queues.queue(team).key,
@@ -300,7 +324,7 @@ class AdmissionStore:
             demand=(d.cpu, d.memory, d.gpu), team_limit=(limit.cpu, limit.memory, limit.gpu),
             max_jobs=max_jobs, capacity=(cap.cpu, cap.memory, cap.gpu), sharing=sharing,
             now=now, events_since=now - self.config.admission.eta_window_seconds,
-            wake_another=wake,
+            wake_another=wake, placement=placement, placement_version=self.placement_version,
         )  # fmt: skip
 
     def version(self) -> bytes | None:

@@ -1,0 +1,48 @@
+"""Each node's free room from the node and pod cache: requests of bound pods, and replicas
+admission counted there whose pods are not bound yet."""
+
+from wrapper.admission.resources import Res
+from wrapper.admission.rooms import node_rooms, placement_json, pools_key
+
+GI = 2**30
+
+
+def node(name, used_gpu=0, used_pods=0, **extra):
+    return {"name": name, "labels": {}, "taints": [], "cpu": 32_000, "memory": 256 * GI,
+            "gpu": 8, "pods": 110,
+            "used": {"cpu": 1000 * used_pods, "memory": GI * used_pods, "gpu": used_gpu,
+                     "pods": used_pods}, **extra}  # fmt: skip
+
+
+def test_without_pod_usage_the_rooms_are_not_known():
+    bare = [{k: v for k, v in node("n1").items() if k != "used"}]
+    assert node_rooms(bare, {}, {}) is None and node_rooms(None, {}, {}) is None
+
+
+def test_bound_pods_and_unbound_replicas_both_take_room():
+    nodes = [node("n1", used_gpu=5, used_pods=1), node("n2")]
+    placements = {"7": {"each": [1000, GI, 3], "nodes": ["n1", "n2"]}}
+    rooms = node_rooms(nodes, {}, placements)
+    assert rooms["n1"].free == Res(32_000 - 2000, 256 * GI - 2 * GI, 0)
+    assert rooms["n1"].free_slots == 108 and rooms["n2"].free.gpu == 5
+    # Once job 7's pods are bound (and in the nodes' requests), its placement takes nothing more.
+    bound = {"7": {"n1": 1, "n2": 1}}
+    nodes = [node("n1", used_gpu=8, used_pods=2), node("n2", used_gpu=3, used_pods=1)]
+    rooms = node_rooms(nodes, bound, placements)
+    assert rooms["n1"].free.gpu == 0 and rooms["n2"].free.gpu == 5
+
+
+def test_a_pod_the_scheduler_put_elsewhere_frees_the_place_counted_for_it():
+    placements = {"7": {"each": [1000, GI, 3], "nodes": ["n1", "n2"]}}
+    # The scheduler bound one replica on n3 (not counted there) and the other is pending.
+    nodes = [node("n1"), node("n2"), node("n3", used_gpu=3, used_pods=1)]
+    rooms = node_rooms(nodes, {"7": {"n3": 1}}, placements)
+    # One replica is still unbound: it is counted on n1 only, not on n1 and n2.
+    assert [rooms[n].free.gpu for n in ("n1", "n2", "n3")] == [5, 8, 5]
+
+
+def test_the_pools_key_ignores_usage_and_a_placement_records_each_replica():
+    assert pools_key([node("n1", used_gpu=3)]) == pools_key([node("n1")])
+    assert pools_key([node("n1")]) != pools_key([node("n1", labels={"a": "b"})])
+    assert placement_json(Res(2000, 2 * GI, 12), ("n1", "n2")) == (
+        '{"each":[1000,1073741824,6],"nodes":["n1","n2"]}')  # fmt: skip
