@@ -1,0 +1,132 @@
+"""Placement-true admission against the real scheduler, on nodes of the test's own (kwok nodes
+with a label and a taint only this test's teams select and tolerate, so other tests' pods never
+land there): a gang that fits in sum but not on nodes waits instead of starting half-placed, and
+starts whole once a node has room; a replica larger than every node of the pool is refused."""
+
+import json
+
+import pytest
+import redis
+from kubernetes import client
+
+from tests.support.stack import LOCAL_CONFIG, Stack, unique, wait_until
+from wrapper.redis import keys
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+POOL_KEY = "trainq.dev/test-pool"
+
+
+@pytest.fixture
+def pool(kube_api, request):
+    """Three kwok nodes of this test's pool (8 gpus each, or the parameter); deleted after."""
+    core = client.CoreV1Api(kube_api)
+    pool_id = unique("pool")
+    names = [f"{pool_id}-{i}" for i in range(3)]
+    gpus = str(getattr(request, "param", 8))
+    alloc = {"cpu": "32", "memory": "256Gi", "nvidia.com/gpu": gpus, "pods": "110"}
+    for name in names:
+        core.create_node({
+            "metadata": {"name": name,
+                         "labels": {"kubernetes.io/hostname": name, POOL_KEY: pool_id},
+                         "annotations": {"kwok.x-k8s.io/node": "fake",
+                                         "node.alpha.kubernetes.io/ttl": "0"}},
+            "spec": {"taints": [{"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}]},
+            "status": {"allocatable": alloc, "capacity": alloc},
+        })  # fmt: skip
+    yield pool_id, names
+    for name in names:
+        try:
+            core.delete_node(name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+@pytest.fixture
+def stack(tmp_path, kubeconfig, kube_api, private_redis, pool):
+    import yaml
+
+    pool_id, _ = pool
+    raw = yaml.safe_load(LOCAL_CONFIG.read_text())
+    placement = {
+        "node_selector": {POOL_KEY: pool_id},
+        "tolerations": [{"key": POOL_KEY, "operator": "Equal", "value": pool_id,
+                         "effect": "NoSchedule"}],
+        "quota": {"max_running_jobs": 10, "cpu": "96", "memory": "768Gi", "gpu": 24},
+    }  # fmt: skip
+    teams = [{**t, **placement} for t in raw["teams"] if t["name"] in ("alpha", "beta")]
+    s = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams)
+    s.start_api()
+    s.start_watcher()
+    s.start_worker("w0")
+    s.start_worker("w1")
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def gpu_job(name: str, gpu: int, workers: int = 0, run_for: str = "600s") -> dict:
+    return {"name": name, "image": "docker.io/library/busybox:1.36", "command": ["true"],
+            "workers": workers, "resources": {"cpu": "1", "memory": "1Gi", "gpu": gpu},
+            "annotations": {"trainq.dev/sim-run-for": run_for}}  # fmt: skip
+
+
+def pool_gpus_used(r: redis.Redis, names: list[str]) -> int:
+    nodes = json.loads(r.hget(keys.CAPACITY, "nodes") or "[]")
+    return sum(n["used"]["gpu"] for n in nodes if n["name"] in names)
+
+
+def test_a_gang_fitting_only_in_sum_waits_for_placement_then_starts_whole(
+    stack, pool, private_redis, kube_api
+):
+    _, names = pool
+    api, r = stack.api, redis.Redis.from_url(private_redis.url)
+    holders = [api.submit_ok("alpha", gpu_job(unique("hold"), 5))["id"] for _ in range(2)]
+    for job_id in holders:
+        api.wait_status("alpha", job_id, {"running"}, timeout=90)
+    wait_until("alpha's pods in the node cache", lambda: pool_gpus_used(r, names) == 10, 30)
+    # 3 + 3 + 8 gpus free: 12 fit in sum, but only one node has 6.
+    gang = api.submit_ok("beta", gpu_job(unique("gang"), 6, workers=1, run_for="2s"))["id"]
+
+    def waits_for_placement():
+        rec = api.record("beta", gang)
+        return rec if rec.get("pending_reason") == "WaitingForPlacement" else None
+
+    rec = wait_until("the gang to wait for placement", waits_for_placement, 30)
+    assert rec["status"] == "queued" and "2 replicas of 6 gpu" in rec["message"]
+    assert stack.pytorchjobs("team-beta", gang) == []  # nothing half-placed
+    # A node frees up: the gang starts, every replica placed by the real scheduler.
+    api.cancel("alpha", holders[0])
+    api.wait_status("beta", gang, {"running", "succeeded"}, timeout=120)
+    core = client.CoreV1Api(kube_api)
+
+    def bound_pods():
+        pods = core.list_namespaced_pod("team-beta", label_selector=f"trainq.dev/job-id={gang},"
+                                        f"trainq.dev/instance={stack.instance}").items  # fmt: skip
+        nodes = [p.spec.node_name for p in pods if p.spec.node_name]
+        return nodes if len(nodes) == 2 else None
+
+    nodes = wait_until("both replicas bound", bound_pods, 60)
+    assert set(nodes) <= set(names)
+
+
+@pytest.mark.parametrize("pool", [4], indirect=True)
+def test_a_replica_larger_than_every_node_of_the_pool_is_refused(stack, pool, private_redis):
+    _, names = pool
+    r = redis.Redis.from_url(private_redis.url)
+    wait_until("the pool's nodes in the cache", lambda: all(
+        n in (r.hget(keys.CAPACITY, "nodes") or b"").decode() for n in names), 30)  # fmt: skip
+    # 6 gpus: within the team's quota and the pool's 12 in sum, but no node has more than 4.
+    refused = stack.api.submit("alpha", gpu_job(unique("big"), 6))
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert body["detail"].startswith("The job can never be admitted")
+    assert body["errors"] == [
+        {
+            "field": "resources.gpu",
+            "message": "each replica needs 6 gpu, 2 "
+            "more than the largest node of team alpha's pool offers (4)",
+        }
+    ]
+    assert stack.api.submit("alpha", gpu_job(unique("ok"), 4, workers=2)).status_code == 202
