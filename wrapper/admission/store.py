@@ -287,9 +287,8 @@ class AdmissionStore:
         team_pool, pools, _, biggest = memo
         pool = team_pool.get(team_name)
         capacity = pools[pool].capacity if pools else None
-        everything = {n["name"] for n in self._pools_memo[3] or []} if self._pools_memo else set()
-        whole = not pools or set(pools[pool].nodes) == everything
-        where = "the whole cluster has" if whole else f"team {team_name}'s nodes have"
+        # (one pool: every node trainq's teams may use is "the cluster")
+        where = "the whole cluster has" if len(pools) <= 1 else f"team {team_name}'s nodes have"
         problems = admission.never_fits(admission.demand(spec), state, capacity, where,
                                         replica_request(spec), biggest.get(pool))  # fmt: skip
         return [

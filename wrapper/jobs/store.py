@@ -33,6 +33,8 @@ def _decode(raw: dict) -> dict:
     return out
 
 
+# Statuses of jobs whose PyTorchJob (so its pods) does not exist yet, or never will.
+_NO_PODS_YET = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING})
 # Statuses of jobs that may have an entry in their team queue (queued, or re-dispatches).
 _MAY_BE_QUEUED = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING})
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode
@@ -207,12 +209,18 @@ class JobStore:
                 indexed_before=current not in TERMINAL, indexed_after=target not in TERMINAL,
                 active=target in ACTIVE, set_lease=lease_deadline if dispatching else None,
                 drop_lease=not dispatching,
-                release=target in TERMINAL,  # an ended job gives back its reservation
+                # A job that ends before it had pods gives its reservation back now; one that
+                # had them keeps it until they are gone (wrapper.admission.releases).
+                release=target in TERMINAL and current in _NO_PODS_YET,
                 queue_changed=current in _MAY_BE_QUEUED, fields=_encode(all_fields),
             )  # fmt: skip
             if result.applied:
                 return Transition(True, current.value)
         raise RuntimeError(f"job {job_id}: status kept changing under transition to {target}")
+
+    def reserved_ids(self) -> list[int]:
+        """Jobs holding an admission reservation (admitted and not yet given back)."""
+        return sorted(int(x) for x in self.redis.hkeys(keys.RESERVATIONS))
 
     def request_cancel(self, job_id: int) -> None:
         """Wake the canceller; the `cancelling` index is what it acts on."""

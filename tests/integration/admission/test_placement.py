@@ -126,7 +126,7 @@ def test_a_replica_larger_than_every_node_of_the_pool_is_refused(stack, pool, pr
         {
             "field": "resources.gpu",
             "message": "each replica needs 6 gpu, 2 "
-            "more than the largest node of team alpha's pool offers (4)",
+            "more than the largest node in the cluster offers (4)",
         }
     ]
     assert stack.api.submit("alpha", gpu_job(unique("ok"), 4, workers=2)).status_code == 202

@@ -8,7 +8,10 @@ the scripts only guarantee that nobody changed the status in between (compare-an
 
 from wrapper.redis.scripts.admit import Admit
 from wrapper.redis.scripts.leases import TakeExpiredLeases
+from wrapper.redis.scripts.release import Release
 from wrapper.redis.scripts.submit import RqQueue, Submit, SubmitResult
 from wrapper.redis.scripts.transition import Transition
 
-__all__ = ["Admit", "RqQueue", "Submit", "SubmitResult", "TakeExpiredLeases", "Transition"]
+__all__ = [
+    "Admit", "Release", "RqQueue", "Submit", "SubmitResult", "TakeExpiredLeases", "Transition",
+]  # fmt: skip

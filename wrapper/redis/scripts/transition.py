@@ -7,31 +7,8 @@ from dataclasses import dataclass
 from redis import Redis
 
 from wrapper.redis import keys
+from wrapper.redis.scripts.release import RELEASE_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
-
-# Give back a job's reservation (and where its replicas were counted) if it holds one.
-# Idempotent: only the first HDEL finds it.
-# Amounts are integer strings, negated by prefixing '-' (Lua would print big numbers as floats).
-_RELEASE = """
-local function release(reservations, team_usage, total_usage, wake, id, placements, pversion)
-  if redis.call('HDEL', placements, id) == 1 then redis.call('INCR', pversion) end
-  local r = redis.call('HGET', reservations, id)
-  if not r then return end
-  redis.call('HDEL', reservations, id)
-  local fields = {'cpu', 'memory', 'gpu'}
-  local i = 1
-  for amount in string.gmatch(r, '[^|]+') do
-    if amount ~= '0' then
-      redis.call('HINCRBY', team_usage, fields[i], '-' .. amount)
-      redis.call('HINCRBY', total_usage, fields[i], '-' .. amount)
-    end
-    i = i + 1
-  end
-  redis.call('HINCRBY', team_usage, 'jobs', -1)
-  redis.call('HINCRBY', total_usage, 'jobs', -1)
-  signal_change(nil, nil, nil, wake, id)
-end
-"""
 
 # KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch
 #       leases, 6 reservations, 7 team usage, 8 total usage, 9 wake-up list, 10 admission
@@ -43,7 +20,7 @@ end
 # Returns {1} when applied, {0, current status or ''} when the status was not the expected one.
 LUA = (
     SIGNAL_CHANGE_LUA
-    + _RELEASE
+    + RELEASE_LUA
     + """
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= ARGV[2] then return {0, current or ''} end

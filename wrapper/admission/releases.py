@@ -1,0 +1,40 @@
+"""When a finished job gives back what it reserved: once its pods are gone, not when its
+PyTorchJob turns terminal (the operator marks a job Succeeded when its Master finishes, while
+Workers may still run and hold their gpus). A job that ended before it had pods gave its
+reservation back with its status change (`JobStore.transition`).
+
+The node and pod cache says where this instance's pods are bound (`AdmissionStore.bound`). When
+no watcher keeps that cache current (it is stale), a finished job gives its reservation back
+at once, as before: holding it on stale evidence could keep capacity forever."""
+
+import logging
+
+from wrapper.admission.store import AdmissionStore
+from wrapper.jobs.states import TERMINAL
+from wrapper.jobs.store import JobStore
+from wrapper.redis import scripts
+
+log = logging.getLogger(__name__)
+
+
+def release_finished(store: JobStore, admissions: AdmissionStore) -> list[int]:
+    """Give back the reservations of finished jobs that have no pod left; their ids."""
+    ids = store.reserved_ids()
+    if not ids:
+        return []
+    statuses = store.statuses(ids)
+    finished = [i for i, s in zip(ids, statuses, strict=True) if s is None or s in TERMINAL]
+    if not finished:
+        return []
+    bound = None if admissions.capacity_is_stale() else admissions.bound()
+    release = scripts.Release(store.redis)
+    given_back = []
+    for job_id in finished:
+        if bound is not None and any(bound.get(str(job_id), {}).values()):
+            continue  # pods still bound: they hold what they reserved
+        team = (store.get(job_id) or {}).get("team")
+        if team is not None and release(job_id=job_id, team=team):
+            given_back.append(job_id)
+    if given_back:
+        log.info("gave back the reservations of finished jobs with no pods left: %s", given_back)
+    return given_back

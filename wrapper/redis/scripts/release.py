@@ -1,0 +1,63 @@
+"""RELEASE: give back what a job reserved at admission, and where its replicas were counted,
+once its pods are gone (a job's end releases it in the same step as its status only when it
+never had pods: see `wrapper.admission.releases`). The same Lua function runs inside
+TRANSITION."""
+
+from redis import Redis
+
+from wrapper.redis import keys
+from wrapper.redis.signals import SIGNAL_CHANGE_LUA
+
+# Give back a job's reservation (and where its replicas were counted) if it holds one.
+# Idempotent: only the first HDEL finds it.
+# Amounts are integer strings, negated by prefixing '-' (Lua would print big numbers as floats).
+RELEASE_LUA = """
+local function release(reservations, team_usage, total_usage, wake, id, placements, pversion)
+  if redis.call('HDEL', placements, id) == 1 then redis.call('INCR', pversion) end
+  local r = redis.call('HGET', reservations, id)
+  if not r then return end
+  redis.call('HDEL', reservations, id)
+  local fields = {'cpu', 'memory', 'gpu'}
+  local i = 1
+  for amount in string.gmatch(r, '[^|]+') do
+    if amount ~= '0' then
+      redis.call('HINCRBY', team_usage, fields[i], '-' .. amount)
+      redis.call('HINCRBY', total_usage, fields[i], '-' .. amount)
+    end
+    i = i + 1
+  end
+  redis.call('HINCRBY', team_usage, 'jobs', -1)
+  redis.call('HINCRBY', total_usage, 'jobs', -1)
+  signal_change(nil, nil, nil, wake, id)
+end
+"""
+
+
+# KEYS: 1 reservations, 2 the team's usage, 3 total usage, 4 wake-up list, 5 placements,
+#       6 placement version, 7 admission version. ARGV: 1 job id.
+# Returns 1 when something was given back, 0 when the job held nothing.
+LUA = (
+    SIGNAL_CHANGE_LUA
+    + RELEASE_LUA
+    + """
+local held = redis.call('HEXISTS', KEYS[1], ARGV[1]) + redis.call('HEXISTS', KEYS[5], ARGV[1])
+if held == 0 then return 0 end
+release(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], KEYS[5], KEYS[6])
+redis.call('INCR', KEYS[7])
+return 1
+"""
+)
+
+
+class Release:
+    def __init__(self, client: Redis):
+        self._script = client.register_script(LUA)
+
+    def __call__(self, *, job_id: int, team: str) -> bool:
+        """Give back job `job_id` (of `team`)'s reservation; False when it held none."""
+        return bool(self._script(
+            keys=[keys.RESERVATIONS, keys.team_usage(team), keys.USAGE_TOTAL,
+                  keys.ADMISSION_WAKE, keys.PLACEMENTS, keys.PLACEMENT_VERSION,
+                  keys.ADMISSION_VERSION],
+            args=[job_id],
+        ))  # fmt: skip
