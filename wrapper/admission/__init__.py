@@ -1,6 +1,7 @@
 """Admission: which queued job starts next, and why every other one waits.
 
-- `policy`: the pure decision (`decide`) and explanation (`explain`) over a snapshot;
+- `policy`: the pure decision (`decide`) and explanation (`explain`) over a snapshot, and a
+  dry run's answer (`preview`: where a job not yet submitted would land);
   `fit`: one pass's working state and the check of one job; `placement`: whether a job's
   replicas fit on nodes at once, and on which; `snapshot`: the plain data they read;
   `resources`: amounts of cpu, memory and gpus; `pools`: which nodes a team may use.
@@ -25,15 +26,16 @@ from wrapper.admission.fit import (
     dominant_share,
 )
 from wrapper.admission.placement import Node
-from wrapper.admission.policy import Plan, decide, explain, never_fits
+from wrapper.admission.policy import PREVIEW_ID, Plan, Preview, decide, explain, never_fits, preview
 from wrapper.admission.pools import Pool, pools_for
 from wrapper.admission.resources import RESOURCES, UNLIMITED, Res, demand, fmt
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 __all__ = [
-    "BORROWING_LIMIT_REACHED", "EXCEEDS_POOL_CAPACITY", "PENDING_REASONS", "RESOURCES",
-    "UNLIMITED", "WAITING_FOR_CAPACITY", "WAITING_FOR_FAIR_SHARE", "WAITING_FOR_HIGHER_PRIORITY",
-    "WAITING_FOR_PLACEMENT", "WAITING_FOR_QUOTA", "Admission", "Candidate", "ClusterState",
-    "Node", "Pending", "Plan", "Pool", "Res", "TeamState", "decide", "demand", "dominant_share",
-    "explain", "fmt", "never_fits", "pools_for",
+    "BORROWING_LIMIT_REACHED", "EXCEEDS_POOL_CAPACITY", "PENDING_REASONS", "PREVIEW_ID",
+    "RESOURCES", "UNLIMITED", "WAITING_FOR_CAPACITY", "WAITING_FOR_FAIR_SHARE",
+    "WAITING_FOR_HIGHER_PRIORITY", "WAITING_FOR_PLACEMENT", "WAITING_FOR_QUOTA", "Admission",
+    "Candidate", "ClusterState", "Node", "Pending", "Plan", "Pool", "Preview", "Res",
+    "TeamState", "decide", "demand", "dominant_share", "explain", "fmt", "never_fits",
+    "pools_for", "preview",
 ]  # fmt: skip

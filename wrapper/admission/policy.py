@@ -1,11 +1,12 @@
 """The admission policy, pure: a snapshot in, a decision out (`decide`, what a worker admits
 next) or the whole picture (`explain`, what the queue views show: why each job waits and where
 it stands). Both walk the queues the same way (`_walk`), so a view never disagrees with what
-the workers do. Policy: docs/admission.md.
+the workers do. `preview` answers a dry run from `explain`: where a job not yet submitted would
+land. Policy: docs/admission.md.
 """
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from wrapper.admission.fit import (
     WAITING_FOR_CAPACITY,
@@ -20,7 +21,7 @@ from wrapper.admission.fit import (
     turns,
 )
 from wrapper.admission.resources import Res, fmt, fmt_res
-from wrapper.admission.snapshot import ClusterState, TeamState
+from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 
 @dataclass
@@ -175,6 +176,56 @@ def _walk(state: ClusterState, limit: int | None) -> Plan:
     if limit is not None:
         return out  # a worker's decision needs no positions
     return _positions(state, sim, out, admitted)
+
+
+# A dry run's job id: real ids start at 1, so it never stands for a queued job.
+PREVIEW_ID = 0
+ADMISSIBLE_IF_SUBMITTED = "admissible now: a worker would dispatch it at once"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Where a job would land if it were submitted now (a dry run)."""
+
+    team: str
+    job: Candidate
+    position: int  # 0-based, in the team's admission order
+    global_position: int
+    reason: str | None  # None: admissible now
+    message: str
+    eta_seconds: float | None
+    placement: tuple[str, ...]  # the node each replica would be counted on (nodes known)
+
+    @property
+    def admissible_now(self) -> bool:
+        return self.reason is None
+
+
+def enqueue(state: ClusterState, team: str, job: Candidate) -> ClusterState:
+    """The snapshot with `job` in `team`'s queue where a submission puts it (SUBMIT's
+    PUSH_BY_PRIORITY): behind every queued job of equal or higher priority."""
+    if all(t.name != team for t in state.teams):
+        raise KeyError(team)
+
+    def queued(t: TeamState) -> TeamState:
+        if t.name != team:
+            return t
+        at = next((i for i, q in enumerate(t.queue) if q.priority < job.priority), len(t.queue))
+        return replace(t, queue=(*t.queue[:at], job, *t.queue[at:]))
+
+    return replace(state, teams=tuple(queued(t) for t in state.teams))
+
+
+def preview(state: ClusterState, team: str, job: Candidate) -> Preview:
+    """The whole plan (`explain`) with `job` queued in `team` as a new submission, read at
+    that job. Give it an id no queued job has (PREVIEW_ID) and `submitted` = `state.now`."""
+    plan = explain(enqueue(state, team, job))
+    pending = plan.pending[job.id]
+    gpos = plan.global_order.index(job.id)
+    placed = next((a.placement for a in plan.admit if a.job_id == job.id), ())
+    message = ADMISSIBLE_IF_SUBMITTED if pending.reason is None else pending.message
+    return Preview(team, job, plan.team_order[team].index(job.id), gpos, pending.reason,
+                   message, plan.eta(gpos, state.admission_rate), placed)  # fmt: skip
 
 
 def _capacity_unknown(state: ClusterState, out: Plan) -> Plan:

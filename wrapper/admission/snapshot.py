@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from wrapper.admission.placement import Node
 from wrapper.admission.pools import Pool
-from wrapper.admission.resources import Res
+from wrapper.admission.resources import Res, replica_request
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,13 @@ class Candidate:
 
     def replica(self) -> Res:
         return self.demand if self.each is None else self.each
+
+    @classmethod
+    def of_spec(cls, job_id: int, spec: dict, submitted: float) -> "Candidate":
+        """A job as admission sees it, from its validated spec: 1 Master + `workers` Workers,
+        each asking for `resources`."""
+        each, replicas = replica_request(spec), 1 + spec["workers"]
+        return cls(job_id, each.scale(replicas), spec["priority"], submitted, replicas, each)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ Reservations are given back by `JobStore.transition` when a job ends (the TRANSI
 import json
 import math
 import secrets
+import threading
 import time
 
 from redis import Redis
@@ -86,6 +87,7 @@ class AdmissionStore:
         self._never_fits_memo: dict[tuple, list[dict]] = {}
         self._nodes_raw: bytes | None = None
         self._nodes_read_at = -math.inf
+        self._loading = threading.Lock()
 
     # --- cluster capacity cache ----------------------------------------------------------
     # One hash: "nodes", the schedulable nodes compacted, each with "pods" (pod slots) and
@@ -161,10 +163,18 @@ class AdmissionStore:
         return self._nodes_raw
 
     # --- snapshot ------------------------------------------------------------------------
-    def load(self, lookahead: int | None = None) -> tuple[ClusterState, list[tuple[str, int]]]:
+    def load(self, lookahead: int | None = None,
+             read_only: bool = False) -> tuple[ClusterState, list[tuple[str, int]]]:  # fmt: skip
         """The snapshot for a decision, and queue entries that are re-dispatches (a job still
         `dispatching` whose lease expired: it keeps its reservation). Only the team queues
-        whose version changed since this process last read them are read again."""
+        whose version changed since this process last read them are read again. read_only:
+        write nothing, not even the queue-epoch token (a dry run promises no write)."""
+        # The API's threads share this store (its parsed-queue cache is refilled in place).
+        with self._loading:
+            return self._load(lookahead, read_only)
+
+    def _load(self, lookahead: int | None,
+              read_only: bool) -> tuple[ClusterState, list[tuple[str, int]]]:  # fmt: skip
         teams = self.config.teams
         now = time.time()
         window = self.config.admission.eta_window_seconds
@@ -178,7 +188,7 @@ class AdmissionStore:
             pipe.hgetall(keys.PLACEMENTS)
             pipe.get(keys.PLACEMENT_VERSION)
             epoch, versions, *usages, cache, events, placements, pversion = pipe.execute()
-        self._refresh_queues(teams, lookahead, epoch, versions)
+        self._refresh_queues(teams, lookahead, epoch, versions, read_only)
         nodes_raw, bound = cache
         team_pool, pools, total, _ = self._pools_of(nodes_raw)
         self.team_pool, self.pool_map = team_pool, pools
@@ -207,13 +217,14 @@ class AdmissionStore:
         return state, [(t.name, i) for t in teams for i in self._queues[t.name][2]]
 
     def _refresh_queues(self, teams, lookahead: int | None, epoch: bytes | None,
-                        versions: dict[bytes, bytes]) -> None:  # fmt: skip
+                        versions: dict[bytes, bytes], read_only: bool) -> None:  # fmt: skip
         """Re-read the queues whose version changed (or all: after a Redis flush, which the
-        missing epoch token shows, every QUEUE_REREAD_ALL_S, or for another lookahead)."""
+        missing epoch token shows, every QUEUE_REREAD_ALL_S, or for another lookahead).
+        read_only: leave a missing token missing (the next load then reads all again)."""
         monotonic = time.monotonic()
         if (epoch is None or epoch != self._epoch or lookahead != self._queues_lookahead
                 or monotonic >= self._reread_all_at):  # fmt: skip
-            if epoch is None:
+            if epoch is None and not read_only:
                 self.redis.set(keys.QUEUE_EPOCH, secrets.token_hex(8), nx=True)
                 epoch = self.redis.get(keys.QUEUE_EPOCH)
             self._queues.clear()
@@ -252,9 +263,7 @@ class AdmissionStore:
         flags, rows = self.store.queued_flags(ids, unknown, ("spec", "submitted_at"))
         for job_id, (spec, submitted) in zip(unknown, rows, strict=True):
             if spec is not None:
-                each, replicas = replica_request(spec), 1 + spec["workers"]
-                known[job_id] = Candidate(job_id, each.scale(replicas), spec["priority"],
-                                          epoch(submitted), replicas, each)  # fmt: skip
+                known[job_id] = Candidate.of_spec(job_id, spec, epoch(submitted))
         queued = {i for i, f in zip(ids, flags, strict=True) if f and i in known}
         others = [i for i in ids if i not in queued]
         if not others:

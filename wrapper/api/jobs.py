@@ -2,7 +2,7 @@
 
 from flask import Blueprint, request
 
-from wrapper.api import metrics, records
+from wrapper.api import dry_run, metrics, records
 from wrapper.api.auth import authenticate, authorize_team
 from wrapper.api.bodies import idempotency_key, json_body
 from wrapper.api.errors import ApiError, not_found, validation_error
@@ -12,7 +12,7 @@ from wrapper.api.services import services
 from wrapper.jobs.cancellation import AlreadyFinished, cancel
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import IdempotencyConflict
-from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, submit
+from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, preview, submit
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/teams/<team>/jobs")
 routes = Routes(bp)
@@ -49,16 +49,20 @@ def _location(team: str, job_id: int) -> str:
 
 @routes.post(
     "", summary="Submit a training job (1 Master + `workers` Workers)", body=JobRequest,
-    params=(IDEMPOTENCY_KEY,), reply=Reply(202, "Accepted and queued", JobRecord, LOCATION),
-    errors=errors(400, 401, 404, 413, 415, 422, 503),
+    params=(IDEMPOTENCY_KEY, dry_run.PARAM),
+    reply=Reply(202, "Accepted and queued", JobRecord, LOCATION),
+    other_replies=(dry_run.REPLY,), errors=errors(400, 401, 404, 413, 415, 422, 503),
 )  # fmt: skip
 def submit_job(team: str):
     svc, _ = _team(team)
+    dry = dry_run.requested()
     body = json_body()
     key = idempotency_key()
     req = JobRequest.model_validate(body, context={"config": svc.config})
     sub = Submission(team, req.to_spec(svc.config), req.algorithm, idempotency_key=key, body=body)
     try:
+        if dry:
+            return dry_run.answer(preview(svc.admissions, svc.algorithms, sub))
         record, replayed = submit(svc.store, svc.admissions, svc.algorithms, sub)
     except UnknownAlgorithm as exc:
         message = f"unknown algorithm {exc.name!r}"

@@ -48,6 +48,20 @@ def _reply(reply: Reply) -> dict:
     return out
 
 
+def _replies(route: Route) -> dict:
+    """The success answers by status; two answers with one status (Train's 200 and its dry
+    run's) are one response whose body is either model."""
+    out: dict = {}
+    for reply in (route.reply, *route.other_replies):
+        doc, same = _reply(reply), out.get(str(reply.status))
+        if same is not None:
+            schemas = [c["application/json"]["schema"] for c in (same["content"], doc["content"])]
+            doc = {**same, **doc, "description": f"{same['description']}; {doc['description']}",
+                   "content": {"application/json": {"schema": {"oneOf": schemas}}}}  # fmt: skip
+        out[str(reply.status)] = doc
+    return out
+
+
 def _operation(route: Route) -> dict:
     op: dict = {"summary": route.summary}
     if route.description:
@@ -63,7 +77,7 @@ def _operation(route: Route) -> dict:
         op["requestBody"] = {"required": True, "content": content}
     problem = {"application/problem+json": {"schema": _ref(Problem)}}
     op["responses"] = {
-        str(route.reply.status): _reply(route.reply),
+        **_replies(route),
         **{str(code): {"description": text, "content": problem}
            for code, text in route.errors.items()},
     }  # fmt: skip
@@ -75,8 +89,9 @@ def _components(declarations: list[Route]) -> dict:
     for r in declarations:
         if r.body is not None:
             models.add((r.body, "validation"))
-        if r.reply.model is not None:
-            models.add((r.reply.model, "serialization"))
+        for reply in (r.reply, *r.other_replies):
+            if reply.model is not None:
+                models.add((reply.model, "serialization"))
     ordered = sorted(models, key=lambda m: (m[0].__name__, m[1]))
     _, top = models_json_schema(ordered, ref_template=REF)
     return dict(top["$defs"])

@@ -5,7 +5,8 @@ through the declared response model, and records the declaration for the OpenAPI
 (`wrapper.api.openapi`), so the document cannot drift from the code.
 
 A handler returns the response body (a dict or a model instance of the declared model), or
-(body, headers), or a ready Flask Response (for non-JSON answers).
+(body, headers), or a ready Flask Response (for non-JSON answers, and for an answer declared in
+`other_replies`, which the handler serializes through that reply's model itself).
 """
 
 from collections.abc import Callable
@@ -64,6 +65,9 @@ class Route:
     description: str | None = None
     tags: tuple[str, ...] = ()
     params: tuple[dict, ...] = ()  # query and header parameters, as OpenAPI objects
+    # Other documented success answers, which the handler builds itself as a ready Response
+    # (e.g. a submission's dry run, 200 beside the 202): only the OpenAPI document reads them.
+    other_replies: tuple[Reply, ...] = ()
     path_types: dict[str, dict] | None = None  # schema of a path parameter, if not from the rule
     public: bool = False  # no token needed
 

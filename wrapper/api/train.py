@@ -5,12 +5,13 @@ The team is the token's; the protocol itself lives in `wrapper.api.miniautoml`.
 Errors keep the seed's words as the problem's `detail`: INVALID_ARGUMENT is 400 and
 NOT_FOUND is 404; an algorithm the registry does not know, or a job that can never be
 admitted, is 422, like job submission (both surfaces submit through `wrapper.jobs.submission`).
+`?dry_run=true` (a trainq extension) answers where the job would land, as on the job API.
 """
 
 import pydantic
 from flask import Blueprint
 
-from wrapper.api import metrics, miniautoml, records
+from wrapper.api import dry_run, metrics, miniautoml, records
 from wrapper.api.auth import authenticate
 from wrapper.api.bodies import json_body
 from wrapper.api.errors import ApiError, field_errors, validation_error
@@ -24,7 +25,7 @@ from wrapper.api.miniautoml import (
 from wrapper.api.routes import Reply, Routes
 from wrapper.api.schemas import JobRequest
 from wrapper.api.services import services
-from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, submit
+from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, preview, submit
 
 bp = Blueprint("compat", __name__, url_prefix="/v1/train")
 routes = Routes(bp)
@@ -77,8 +78,9 @@ def _request(svc, body) -> tuple[dict, JobRequest]:
 
 @routes.post(
     "", tags=TAGS, summary="MiniAutoML Train: queue a job for the token's team",
-    description=TRAIN_DESCRIPTION, body=TrainRequest,
+    description=TRAIN_DESCRIPTION, body=TrainRequest, params=(dry_run.PARAM,),
     reply=Reply(200, "Queued; job ids rise 1, 2, 3...", TrainResponse),
+    other_replies=(dry_run.REPLY,),
     errors={400: "INVALID_ARGUMENT: a missing field (the seed's sentence), a refused "
                  "parameter, malformed JSON or an unknown field",
             401: "Missing or invalid bearer token",
@@ -94,10 +96,13 @@ def train():
     if principal.admin:
         detail = "Train runs the job for the token's team; the admin token has none."
         raise ApiError(403, "forbidden", "Forbidden", detail)
+    dry = dry_run.requested()
     metadata, req = _request(svc, _body())
     sub = Submission(principal.team, req.to_spec(svc.config), metadata["algorithm"],
                      extra={"train_metadata": metadata})  # fmt: skip
     try:
+        if dry:  # a trainq extension of the seed's surface, answered as on the job API
+            return dry_run.answer(preview(svc.admissions, svc.algorithms, sub))
         record, _ = submit(svc.store, svc.admissions, svc.algorithms, sub)
     except UnknownAlgorithm:
         raise validation_error(

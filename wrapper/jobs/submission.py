@@ -2,10 +2,14 @@
 the MiniAutoML `POST /v1/train`). The surface validates its own request shape and turns it into
 a spec (the deployment's defaults filled in); from there every job goes the same way: a named
 algorithm is fixed to its current version, a job that can never be admitted is refused, and
-the record, its RQ job and its queue entry are written in one step."""
+the record, its RQ job and its queue entry are written in one step. A dry run (`preview`)
+goes the same way up to that step and, instead of writing, asks the admission policy where
+the job would land."""
 
 from dataclasses import dataclass, field
 
+from wrapper import admission
+from wrapper.admission import PREVIEW_ID, Candidate, Preview
 from wrapper.admission.store import AdmissionStore
 from wrapper.algorithms.registry import AlgorithmRegistry, resolved_spec
 from wrapper.jobs.store import JobStore, body_digest
@@ -45,6 +49,28 @@ def submit(store: JobStore, admissions: AdmissionStore, algorithms: AlgorithmReg
     """Queue the job. Returns (record, replayed): replayed when the Idempotency-Key already
     named a job with the same body. Raises UnknownAlgorithm, NeverFits, or
     IdempotencyConflict (the key was used with another body); nothing is written then."""
+    spec = _accepted(admissions, algorithms, sub)
+    key = sub.idempotency_key
+    digest = body_digest(sub.body or {}) if key is not None else ""  # only a replay reads it
+    return store.submit(sub.team, spec, key, digest)
+
+
+def preview(admissions: AdmissionStore, algorithms: AlgorithmRegistry,
+            sub: Submission) -> Preview:  # fmt: skip
+    """A dry run: where the job would land if it were submitted now (the whole admission
+    plan, with the job queued as `submit` would queue it). Raises what `submit` raises before
+    it writes (UnknownAlgorithm, NeverFits); writes nothing, so it takes no id and its
+    Idempotency-Key, if any, means nothing."""
+    spec = _accepted(admissions, algorithms, sub)
+    state, _ = admissions.load(read_only=True)
+    return admission.preview(state, sub.team, Candidate.of_spec(PREVIEW_ID, spec, state.now))
+
+
+def _accepted(admissions: AdmissionStore, algorithms: AlgorithmRegistry,
+              sub: Submission) -> dict:  # fmt: skip
+    """The spec as it would be queued: a named algorithm fixed to its current version, the
+    surface's extra fields kept. Raises UnknownAlgorithm, or NeverFits for a job that can
+    never be admitted."""
     spec = sub.spec
     if sub.algorithm is not None:
         current = algorithms.resolve(sub.algorithm)
@@ -54,7 +80,4 @@ def submit(store: JobStore, admissions: AdmissionStore, algorithms: AlgorithmReg
     never = admissions.never_fits(sub.team, spec)
     if never:
         raise NeverFits(never)
-    spec = {**spec, **sub.extra}
-    key = sub.idempotency_key
-    digest = body_digest(sub.body or {}) if key is not None else ""  # only a replay reads it
-    return store.submit(sub.team, spec, key, digest)
+    return {**spec, **sub.extra}

@@ -92,6 +92,20 @@ def test_422_for_bad_list_parameters_and_idempotency_key(client):
     assert body["errors"][0]["field"] == "Idempotency-Key"
 
 
+@pytest.mark.parametrize("value", ["yes", "1", "True", ""])
+def test_422_for_a_dry_run_that_is_not_true_or_false(client, value):
+    for path in ("/v1/teams/alpha/jobs", "/v1/train"):
+        response = client.post(f"{path}?dry_run={value}", json=JOB, headers=ALPHA)
+        body = assert_problem(response, 422)  # decided before Redis is touched
+        assert body["errors"] == [{"field": "dry_run", "message": "must be true or false"}]
+
+
+def test_a_dry_run_needs_redis_like_a_submission(client):
+    for value in ("true", "false"):
+        response = client.post(f"/v1/teams/alpha/jobs?dry_run={value}", json=JOB, headers=ALPHA)
+        assert_problem(response, 503)
+
+
 def test_503_when_redis_is_down(client):
     body = assert_problem(client.post("/v1/teams/alpha/jobs", json=JOB, headers=ALPHA), 503)
     assert "Redis" in body["detail"]

@@ -4,8 +4,11 @@ is written, the surface's extra fields kept, the Idempotency-Key digest of the b
 
 import pytest
 
+from wrapper import admission as A
+from wrapper.admission.resources import Res
+from wrapper.admission.snapshot import ClusterState, TeamState
 from wrapper.jobs.store import body_digest
-from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, submit
+from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, preview, submit
 
 SPEC = {"name": "a", "image": None, "command": None, "workers": 1, "priority": 0,
         "resources": {"cpu": "1", "memory": "1Gi", "gpu": 0}}  # fmt: skip
@@ -23,11 +26,16 @@ class Store:
 
 class Admissions:
     def __init__(self, problems=()):
-        self.problems, self.seen = list(problems), []
+        self.problems, self.seen, self.loads = list(problems), [], []
 
     def never_fits(self, team, spec):
         self.seen.append(spec)
         return self.problems
+
+    def load(self, lookahead=None, read_only=False):
+        self.loads.append(read_only)
+        alpha = TeamState("alpha", 1.0, Res(8000, 2**35, 8), 10, None, Res(), 0, ())
+        return ClusterState((alpha,), Res(8000, 2**35, 8), now=100.0), []
 
 
 class Registry:
@@ -66,3 +74,22 @@ def test_extra_fields_are_kept_and_the_key_digests_the_body():
     assert "train_metadata" not in admissions.seen[0]  # sized on the job, not the metadata
     submit(store, admissions, Registry(), Submission("beta", {**SPEC, "image": "x"}))
     assert store.calls[1][3] == ""  # no key: no digest
+
+
+def test_a_dry_run_goes_the_same_way_and_writes_nothing():
+    """Same algorithm resolution and never-fits refusal as `submit`; then a read-only
+    snapshot and the policy's answer, without the job store at all."""
+    admissions = Admissions()
+    found = preview(admissions, Registry(), Submission("alpha", SPEC, "algo", idempotency_key="k"))
+    assert admissions.seen[0]["image"] == "r/algo:v2"  # sized on the resolved spec
+    assert admissions.loads == [True]
+    assert found.admissible_now and found.position == 0 and found.team == "alpha"
+    assert found.job.id == A.PREVIEW_ID and found.job.submitted == 100.0  # submitted "now"
+    assert found.job.replicas == 2 and found.job.demand == Res(2000, 2 * 2**30, 0)
+    with pytest.raises(UnknownAlgorithm):
+        preview(admissions, Registry(), Submission("alpha", SPEC, "nope"))
+    problem = {"field": "resources.gpu", "message": "too many"}
+    refusing = Admissions([problem])
+    with pytest.raises(NeverFits) as raised:
+        preview(refusing, Registry(), Submission("alpha", SPEC, "algo"))
+    assert raised.value.problems == [problem] and refusing.loads == []

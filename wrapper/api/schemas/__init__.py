@@ -18,6 +18,7 @@ from wrapper.api.schemas.job_request import (
 )
 from wrapper.api.schemas.responses import (
     AllQueues,
+    DryRun,
     JobList,
     JobRecord,
     Problem,
@@ -37,6 +38,7 @@ __all__ = [
     "AlgorithmUpdate",
     "AlgorithmVersion",
     "AllQueues",
+    "DryRun",
     "JobList",
     "JobRecord",
     "JobRequest",

@@ -139,6 +139,29 @@ class AllQueues(BaseModel):
     teams: list[TeamQueueSummary]
 
 
+class DryRun(BaseModel):
+    """A dry run's answer (`?dry_run=true` on a submission): where the job would land if it
+    were submitted now. Nothing was written: no job id, no record, no queue entry."""
+
+    team: str
+    admissible_now: bool = Field(description="A worker would admit it at once")
+    position: int = Field(description="0-based place in the team's admission order")
+    global_position: int = Field(description="Estimated 0-based place among all teams")
+    pending_reason: PendingReason | None = Field(
+        description="Why it would wait (null: admissible now)"
+    )
+    message: str
+    eta_seconds: float | None = Field(
+        description="Estimated wait from the recent admission rate (null: unknown)"
+    )
+    placement: list[str] = Field(
+        description="The node each replica would be counted on, one per replica (empty: not "
+        "admissible now, or the nodes' free room is not known)"
+    )
+    demand: Amounts = Field(description="The whole job: every replica's resources")
+    replicas: int = Field(description="1 Master + its Workers")
+
+
 class FieldError(BaseModel):
     field: str
     message: str
