@@ -18,11 +18,13 @@ POOL_KEY = "trainq.dev/test-pool"
 
 @pytest.fixture
 def pool(kube_api, request):
-    """Three kwok nodes of this test's pool (8 gpus each, or the parameter); deleted after."""
+    """kwok nodes of this test's pool: (how many, gpus each), (3, 8) unless parametrized;
+    deleted after."""
     core = client.CoreV1Api(kube_api)
     pool_id = unique("pool")
-    names = [f"{pool_id}-{i}" for i in range(3)]
-    gpus = str(getattr(request, "param", 8))
+    count, gpus = getattr(request, "param", (3, 8))
+    names = [f"{pool_id}-{i}" for i in range(count)]
+    gpus = str(gpus)
     alloc = {"cpu": "32", "memory": "256Gi", "nvidia.com/gpu": gpus, "pods": "110"}
     for name in names:
         core.create_node({
@@ -43,10 +45,11 @@ def pool(kube_api, request):
 
 
 @pytest.fixture
-def stack(tmp_path, kubeconfig, kube_api, private_redis, pool):
+def stack(tmp_path, kubeconfig, kube_api, private_redis, pool, request):
     import yaml
 
     pool_id, _ = pool
+    workers = getattr(request, "param", 2)
     raw = yaml.safe_load(LOCAL_CONFIG.read_text())
     placement = {
         "node_selector": {POOL_KEY: pool_id},
@@ -58,8 +61,8 @@ def stack(tmp_path, kubeconfig, kube_api, private_redis, pool):
     s = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams)
     s.start_api()
     s.start_watcher()
-    s.start_worker("w0")
-    s.start_worker("w1")
+    for n in range(workers):
+        s.start_worker(f"w{n}")
     try:
         yield s
     finally:
@@ -111,7 +114,7 @@ def test_a_gang_fitting_only_in_sum_waits_for_placement_then_starts_whole(
     assert set(nodes) <= set(names)
 
 
-@pytest.mark.parametrize("pool", [4], indirect=True)
+@pytest.mark.parametrize("pool", [(3, 4)], indirect=True)
 def test_a_replica_larger_than_every_node_of_the_pool_is_refused(stack, pool, private_redis):
     _, names = pool
     r = redis.Redis.from_url(private_redis.url)
@@ -130,3 +133,76 @@ def test_a_replica_larger_than_every_node_of_the_pool_is_refused(stack, pool, pr
         }
     ]
     assert stack.api.submit("alpha", gpu_job(unique("ok"), 4, workers=2)).status_code == 202
+
+
+@pytest.mark.parametrize(("pool", "stack"), [((1, 8), 4)], indirect=True)
+def test_four_workers_racing_for_the_last_node_never_over_commit_it(stack, pool, private_redis):
+    """One 8-gpu node, four workers, two teams submitting 8-gpu and 4-gpu jobs: what admission
+    counts on the node (bound pods' requests + replicas counted there and not bound yet) never
+    exceeds its 8 gpus, and what the scheduler bound never does either."""
+    _, (name,) = pool
+    api, r = stack.api, redis.Redis.from_url(private_redis.url)
+    wait_until("the node in the cache", lambda: name in (r.hget(keys.CAPACITY, "nodes") or
+                                                          b"").decode(), 30)  # fmt: skip
+    ids = []
+    for n in range(6):
+        for team in ("alpha", "beta"):
+            body = gpu_job(unique(team[0]), 8 if n % 2 else 4, run_for="1s")
+            ids.append((team, api.submit_ok(team, body)["id"]))
+    over, peak = [], [0]
+
+    def counted() -> tuple[int, int]:
+        with r.pipeline(transaction=True) as pipe:  # one consistent reading
+            pipe.hmget(keys.CAPACITY, "nodes", "bound")
+            pipe.hgetall(keys.PLACEMENTS)
+            (raw_nodes, raw_bound), placements = pipe.execute()
+        nodes, bound_map = json.loads(raw_nodes or "[]"), json.loads(raw_bound or "{}")
+        used = next((n["used"]["gpu"] for n in nodes if n["name"] == name), 0)
+        unbound = 0
+        for job_id, raw in placements.items():
+            where = json.loads(raw)
+            on = bound_map.get(job_id.decode(), {})
+            unbound += max(where["nodes"].count(name) - on.get(name, 0), 0) * where["each"][2]
+        return used, unbound
+
+    def sample():
+        used, unbound = counted()
+        peak[0] = max(peak[0], used + unbound)
+        if used + unbound > 8 or used > 8:
+            over.append((used, unbound))
+        return all(api.record(t, i)["status"] == "succeeded" for t, i in ids)
+
+    wait_until("every job to succeed", sample, timeout=180, interval=0.05)
+    assert not over, over[:5]
+    assert peak[0] == 8  # the node was used fully at times
+
+
+@pytest.mark.parametrize("pool", [(2, 8)], indirect=True)
+def test_capacity_that_shrinks_and_returns(stack, pool, private_redis, kube_api):
+    """A gang of two 8-gpu replicas waits while alpha holds one of two nodes; with the other
+    node cordoned it can never fit (ExceedsPoolCapacity: it holds nothing); uncordoned, it
+    waits again and starts once the node alpha held is free."""
+    _, names = pool
+    api, core = stack.api, client.CoreV1Api(kube_api)
+    holder = api.submit_ok("alpha", gpu_job(unique("hold"), 8))["id"]
+    api.wait_status("alpha", holder, {"running"}, timeout=90)
+    gang = api.submit_ok("beta", gpu_job(unique("gang"), 8, workers=1, run_for="2s"))["id"]
+
+    def reason(expected):
+        def check():
+            rec = api.record("beta", gang)
+            return rec if rec.get("pending_reason") == expected else None
+
+        return check
+
+    wait_until("the gang to wait for capacity", reason("WaitingForCapacity"), 30)
+    bound = {p.spec.node_name for p in core.list_namespaced_pod(
+        "team-alpha", label_selector=f"trainq.dev/job-id={holder}").items}  # fmt: skip
+    other = next(n for n in names if n not in bound)
+    core.patch_node(other, {"spec": {"unschedulable": True}})
+    rec = wait_until("the gang to exceed the pool", reason("ExceedsPoolCapacity"), 30)
+    assert "16 gpu" in rec["message"] and "8 in all" in rec["message"]
+    core.patch_node(other, {"spec": {"unschedulable": False}})
+    wait_until("the gang to wait for capacity again", reason("WaitingForCapacity"), 30)
+    api.cancel("alpha", holder)
+    api.wait_status("beta", gang, {"running", "succeeded"}, timeout=120)
