@@ -49,15 +49,22 @@ def fits_on(room: Room, each: Res) -> int:
 def place(each: Res, replicas: int, rooms: dict[str, Room],
           names: Iterable[str]) -> list[str] | None:  # fmt: skip
     """The node each replica is counted on (best fit), or None when they do not all fit at
-    once on the nodes `names`. Does not change `rooms`."""
+    once on the nodes `names`. Does not change `rooms`. (fits_on inlined: a decision may run
+    this over every node of a pool.)"""
+    cpu, memory, gpu = each.cpu, each.memory, each.gpu
     counts = []
     total = 0
     for name in names:
         room = rooms[name]
-        n = fits_on(room, each)
-        if n:
-            left = (room[2] - n * each.gpu, room[0] - n * each.cpu, room[1] - n * each.memory)
-            counts.append((left, name, n))
+        n = room[3]
+        if gpu > 0:
+            n = min(n, room[2] // gpu)
+        if n and cpu > 0:
+            n = min(n, room[0] // cpu)
+        if n and memory > 0:
+            n = min(n, room[1] // memory)
+        if n > 0:
+            counts.append(((room[2] - n * gpu, room[0] - n * cpu, room[1] - n * memory), name, n))
             total += n
     if total < replicas:
         return None
