@@ -32,7 +32,7 @@ SMOKE = {
     "submission": {"seconds": 1, "connections": 4, "rounds": 1},
     "dispatch": {"n": 3, "m": 2, "workers": 1},
     "status": {"jobs": 30, "samples": 40, "wrk_seconds": 1},
-    "scale": {"teams": 5, "jobs": 60, "seconds": 1, "decision_repeats": 20},
+    "scale": {"teams": 5, "jobs": 60, "seconds": 1, "decision_repeats": 20, "node_counts": (10,)},
     "idle": {"blocked": 50, "window_s": 2, "workers": 1},
     "fairness": {"per_team": 10, "capacity_jobs": 4, "duration": 3},
     "decision": {"team_counts": (2, 5), "jobs": 50, "repeats": 5},

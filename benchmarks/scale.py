@@ -10,6 +10,8 @@
   of one job's keys as the breakdown.
 """
 
+import json
+import random
 import time
 
 from benchmarks.fill import fill_direct, job_count
@@ -25,7 +27,37 @@ def used_memory(stack: BenchStack) -> int:
     return int(stack.redis.info("memory")["used_memory"])
 
 
-def _decision(stack: BenchStack, repeats: int) -> dict:
+def _with_nodes(stack: BenchStack, adm, reload, nodes: int, repeats: int) -> dict:
+    """A worker's whole decision, placement-true: the snapshot load (one team queue changed)
+    with `nodes` 8-gpu nodes in the node and pod cache, then the decision."""
+    from queue_workers.worker import selection
+
+    rng = random.Random(nodes)
+    cache = []
+    for i in range(nodes):
+        k = rng.randint(0, 8)
+        cache.append({"name": f"bench-node-{i}", "labels": {}, "taints": [], "cpu": 32_000,
+                      "memory": 256 * 2**30, "gpu": 8, "pods": 110,
+                      "used": {"cpu": 1000 * k, "memory": 2**30 * k,
+                               "gpu": rng.choice([0, 0, 4, 8]), "pods": k}})  # fmt: skip
+    saved = stack.redis.hgetall(keys.CAPACITY)
+    stack.redis.hset(keys.CAPACITY, mapping={"nodes": json.dumps(cache), "bound": "{}",
+                                             "updated_at": time.time()})  # fmt: skip
+
+    def run():
+        reload()  # (the load itself)
+        state, _ = adm.load(adm.config.admission.lookahead)
+        selection.pick_next(state)
+
+    try:
+        return summary_ms(timed(run, max(3, repeats // 4), budget_s=30))
+    finally:
+        stack.redis.delete(keys.CAPACITY)
+        if saved:
+            stack.redis.hset(keys.CAPACITY, mapping=saved)
+
+
+def _decision(stack: BenchStack, repeats: int, node_counts=(100, 1000, 5000)) -> dict:
     """Time the admission decision on the current store, as a worker makes it."""
     cfg = load_config(stack.config_path)
     store = JobStore(connect(stack.redis_url), [t.name for t in cfg.teams])
@@ -60,13 +92,16 @@ def _decision(stack: BenchStack, repeats: int) -> dict:
 
             return run
 
+        with_nodes = {str(n): _with_nodes(stack, adm, changed(names[:1]), n, repeats)
+                      for n in node_counts}  # fmt: skip
         load_s = timed(changed(names), max(3, repeats // 20), budget_s=30)
         one_s = timed(changed(names[:1]), max(3, repeats // 4), budget_s=30)
         decide_s = timed(lambda: selection.pick_next(state), repeats, budget_s=30)
         policy = "wrapper.admission.plan via selection.pick_next (AdmissionStore.load snapshot)"
         extra = {"lookahead_per_team": lookahead, "jobs_in_snapshot": queued,
                  "snapshot_load_new_process": summary_ms(cold_s),
-                 "snapshot_load_one_queue_changed": summary_ms(one_s)}  # fmt: skip
+                 "snapshot_load_one_queue_changed": summary_ms(one_s),
+                 "decision_with_snapshot_by_nodes": with_nodes}  # fmt: skip
     else:
         from queue_workers.worker.rq_worker import snapshot
 
@@ -92,7 +127,13 @@ def _breakdown(stack: BenchStack) -> dict:
     return out
 
 
-def run(stack: BenchStack, jobs: int, seconds: float, decision_repeats: int) -> dict:
+def run(
+    stack: BenchStack,
+    jobs: int,
+    seconds: float,
+    decision_repeats: int,
+    node_counts=(100, 1000, 5000),
+) -> dict:
     teams = list(stack.tokens.items())
     targets = [(f"/v1/teams/{name}/jobs", token) for name, token in teams]
     body = job_body("scale")
@@ -105,7 +146,7 @@ def run(stack: BenchStack, jobs: int, seconds: float, decision_repeats: int) -> 
     after, count1 = used_memory(stack), job_count(stack)
     full = wrk(stack.base, targets, body, seconds, 16)
     per_job = (after - before) / max(1, count1 - count0)
-    decision = _decision(stack, decision_repeats)
+    decision = _decision(stack, decision_repeats, node_counts)
     return {
         "teams": len(teams),
         "jobs_queued": job_count(stack),

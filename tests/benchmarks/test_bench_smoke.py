@@ -71,6 +71,8 @@ def test_scale_figures(results):
     assert sc["enqueue_empty"]["rate"] > 0 and sc["enqueue_ratio"] is not None
     assert sc["admission"]["decision"]["samples"] > 0
     assert sc["memory_per_job_bytes"] is not None
+    with_nodes = sc["admission"]["decision_with_snapshot_by_nodes"]
+    assert set(with_nodes) == {"10"} and with_nodes["10"]["samples"] > 0
 
 
 def test_idle_figures(results):
