@@ -176,6 +176,14 @@ class AdmissionSettings(_Strict):
     lookahead: int = Field(default=500, ge=1)
     # Recent admissions counted for ETAs.
     eta_window_seconds: int = Field(default=600, ge=10)
+    # Guard against the scheduler placing a gang differently from admission (Kueue's
+    # waitForPodsReady): a dispatched job whose replicas are not all running this long after
+    # admission is suspended and re-queued, not admitted again for a backoff (doubling per
+    # re-queue, capped), and failed after `pods_ready_requeues` re-queues.
+    pods_ready_timeout_seconds: float = Field(default=300.0, gt=0)
+    pods_ready_backoff_seconds: float = Field(default=30.0, gt=0)
+    pods_ready_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    pods_ready_requeues: int = Field(default=3, ge=0)
 
 
 class TrainqConfig(_Strict):

@@ -1,7 +1,7 @@
 """The Kubernetes API as dispatch and the watcher use it (the only module of queue_workers that
-imports `kubernetes`): creating (or adopting) and deleting PyTorchJobs, reading and listing
-them, listing nodes and bound pods, the watch streams of PyTorchJobs, nodes and bound pods, the
-team namespaces, and telling transient errors from permanent ones."""
+imports `kubernetes`): creating (or adopting), suspending or resuming, and deleting PyTorchJobs,
+reading and listing them, listing nodes and bound pods, the watch streams of PyTorchJobs, nodes
+and bound pods, the team namespaces, and telling transient errors from permanent ones."""
 
 import json
 import logging
@@ -150,6 +150,20 @@ class Kube:
                 body=client.V1DeleteOptions(propagation_policy=propagation),
                 _request_timeout=TIMEOUT,
             )
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def set_suspended(self, namespace: str, name: str, suspended: bool) -> bool:
+        """Suspend a PyTorchJob (the operator deletes its pods) or resume it (it recreates
+        them): a JSON merge patch of `spec.runPolicy.suspend`. False when it is gone."""
+        try:
+            self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name,
+                {"spec": {"runPolicy": {"suspend": suspended}}}, _request_timeout=TIMEOUT,
+            )  # fmt: skip
             return True
         except ApiException as exc:
             if exc.status == 404:

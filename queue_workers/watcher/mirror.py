@@ -18,6 +18,8 @@ from queue_workers.kube.client import Kube, ResourceExpired
 from queue_workers.kube.status import observe
 from queue_workers.watcher.loops import keep_following
 from queue_workers.watcher.records import gone, location, team_namespaces
+from wrapper.admission import readiness
+from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
@@ -67,11 +69,13 @@ class Mirror:
                 self.kube.delete(meta["namespace"], meta["name"],
                                  self.config.dispatch.cancel_propagation)  # fmt: skip
         elif status != JobStatus.QUEUED:
-            if observation.status == status and all(
-                record.get(k) == v for k, v in observation.fields.items()
-            ):
+            fields = observation.fields
+            if not record.get("ready_at") and readiness.all_running({**record, **fields}):
+                # Every replica running once: past the pods-ready guard for good.
+                fields = {**fields, "ready_at": utcnow()}
+            if observation.status == status and all(record.get(k) == v for k, v in fields.items()):
                 return  # nothing trainq shows changed (the operator's own bookkeeping)
-            result = self.store.transition(job_id, observation.status, observation.fields,
+            result = self.store.transition(job_id, observation.status, fields,
                                            known=known)  # fmt: skip
             if result.applied and result.previous != observation.status:
                 log.info("job %s: %s -> %s", job_id, result.previous, observation.status.value)

@@ -6,6 +6,8 @@ each in its own thread (the mirror's watch in the main thread):
 - `queue_workers.watcher.cancellations`: deletes the PyTorchJobs of `cancelling` jobs (they
   become `cancelled` once gone);
 - `queue_workers.watcher.leases`: re-queues dispatches whose lease expired;
+- `queue_workers.watcher.readiness`: suspends and re-queues (or, after its re-queues, fails)
+  a job whose replicas are not all running in time after admission;
 - `queue_workers.watcher.releases`: gives back what finished jobs reserved once their pods are
   gone;
 - `queue_workers.watcher.nodes`: list-watches the nodes and the bound pods and caches, for
@@ -21,6 +23,7 @@ from queue_workers.watcher.cancellations import Cancellations
 from queue_workers.watcher.leases import LeaseSweep
 from queue_workers.watcher.mirror import Mirror
 from queue_workers.watcher.nodes import NodeWatch
+from queue_workers.watcher.readiness import ReadinessGuard
 from queue_workers.watcher.releases import ReleaseSweep
 from wrapper.admission.store import AdmissionStore
 from wrapper.config import TrainqConfig, load_or_exit
@@ -35,6 +38,7 @@ class Watcher:
         self.mirror = Mirror(config, store, connect_or_exit(kubeconfig), self.stop)
         self.cancellations = Cancellations(config, store, Kube(kubeconfig), self.stop)
         self.leases = LeaseSweep(config, store, self.stop)
+        self.readiness = ReadinessGuard(config, store, Kube(kubeconfig), self.stop)
         self.releases = ReleaseSweep(store, AdmissionStore(store, config), self.stop)
         self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop,
                                pod_kube=Kube(kubeconfig))  # fmt: skip
@@ -43,6 +47,7 @@ class Watcher:
         for name, reconciler in (
             ("cancellations", self.cancellations),
             ("leases", self.leases),
+            ("readiness", self.readiness),
             ("releases", self.releases),
             ("nodes", self.nodes),
         ):

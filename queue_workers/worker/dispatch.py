@@ -2,10 +2,12 @@
 
 Crash safety: the PyTorchJob's name is derived from the job id, so any retry of a dispatch
 (after a worker died, or a transient error) meets AlreadyExists, checks the labels say it is
-this job's, and adopts it: never two PyTorchJobs for one job. While a job is `dispatching` it
-holds a lease in Redis; an expired lease sends it back to the front of its team queue
-(`wrapper.jobs.leases.requeue_expired`). Creating, adopting and deleting the PyTorchJob are
-`queue_workers.kube.client.Kube`'s; this module decides what the job record becomes.
+this job's, and adopts it: never two PyTorchJobs for one job. An adopted PyTorchJob is resumed
+(it is suspended when its job was re-queued because its pods were not ready). While a job is
+`dispatching` it holds a lease in Redis; an expired lease sends it back to the front of its
+team queue (`wrapper.jobs.leases.requeue_expired`). Creating, adopting, resuming and deleting
+the PyTorchJob are `queue_workers.kube.client.Kube`'s; this module decides what the job record
+becomes.
 """
 
 import logging
@@ -133,6 +135,14 @@ def dispatch(ctx: Context, job_id: int) -> str:
         return _fail(ctx, job_id, error_message(exc))
     if adopted:
         log.info("job %s: adopting existing PyTorchJob %s/%s", job_id, namespace, name)
+        # It may be suspended (re-queued when its pods were not ready: wrapper.admission.
+        # readiness): resume it, so the operator recreates its pods. Never a second PyTorchJob.
+        try:
+            ctx.kube.set_suspended(namespace, name, False)
+        except Exception as exc:  # noqa: BLE001 - classified as for the create
+            if is_transient(exc):
+                return _retry_later(ctx, job_id, attempt, error_message(exc))
+            return _fail(ctx, job_id, error_message(exc))
     _test_hook("after-create", job_id)
     fields = {
         "pytorchjob": {"namespace": namespace, "name": name},

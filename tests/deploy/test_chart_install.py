@@ -194,10 +194,11 @@ def test_least_privilege(tools, release):
             ("workers", v, r, team_ns) for v in ("get", "list") for r in ("pods", "pods/log")
         ]
         allowed += [
-            ("watcher", v, PYTORCHJOBS, team_ns) for v in ("get", "list", "watch", "delete")
+            ("watcher", v, PYTORCHJOBS, team_ns)
+            for v in ("get", "list", "watch", "delete", "patch")
         ]
         allowed += [("workers", "get", f"namespaces/{team_ns}", None)]
-        denied += [("watcher", v, PYTORCHJOBS, team_ns) for v in ("create", "patch", "update")]
+        denied += [("watcher", v, PYTORCHJOBS, team_ns) for v in ("create", "update")]
         denied += [("api", v, PYTORCHJOBS, team_ns) for v in ("get", "list", "create")]
         denied += [("api", "get", "pods", team_ns), ("watcher", "get", "pods/log", team_ns)]
         denied += [
@@ -440,6 +441,10 @@ def test_trainq_kube_calls_work_with_exactly_these_grants(tools, release, tmp_pa
         items, _ = watcher.list_all(pytorchjob.selector(instance))
         assert [o["metadata"]["name"] for o in items] == [job]
         assert watcher.get(a, job) is not None
+        # The pods-ready guard suspends a PyTorchJob; dispatch resumes it.
+        assert watcher.set_suspended(a, job, True) is True
+        assert workers.set_suspended(a, job, False) is True
+        assert refused(api.set_suspended, a, job, True)
         assert refused(watcher.create, a, body)
         assert refused(api.get, a, job)
         assert refused(api.list_all, pytorchjob.selector(instance))

@@ -161,3 +161,22 @@ def test_tolerations_follow_the_apiserver_rules(tmp_path):
         {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
         {"key": "gpu", "operator": "Equal"},
     ]
+
+
+def test_pods_ready_guard_settings_default_and_must_be_positive(tmp_path):
+    raw = copy.deepcopy(_raw())
+    raw.pop("admission", None)
+    a = load_config(_write(tmp_path, raw)).admission
+    got = (a.pods_ready_timeout_seconds, a.pods_ready_backoff_seconds,
+           a.pods_ready_backoff_max_seconds, a.pods_ready_requeues)  # fmt: skip
+    assert got == (300, 30, 600, 3)
+    bad_values = {"pods_ready_timeout_seconds": 0, "pods_ready_backoff_seconds": -1,
+                  "pods_ready_backoff_max_seconds": 0, "pods_ready_requeues": -1}  # fmt: skip
+    for key, bad in bad_values.items():
+        raw["admission"] = {key: bad}
+        with pytest.raises(ConfigError) as exc:
+            load_config(_write(tmp_path, raw))
+        assert f"\n  admission.{key}:" in str(exc.value)
+    raw["admission"] = {"pods_ready_timeout_seconds": 3, "pods_ready_requeues": 0}
+    a = load_config(_write(tmp_path, raw)).admission
+    assert (a.pods_ready_timeout_seconds, a.pods_ready_requeues) == (3, 0)

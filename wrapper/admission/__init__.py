@@ -16,6 +16,7 @@ from wrapper.admission.fit import (
     BORROWING_LIMIT_REACHED,
     EXCEEDS_POOL_CAPACITY,
     PENDING_REASONS,
+    WAITING_FOR_BACKOFF,
     WAITING_FOR_CAPACITY,
     WAITING_FOR_FAIR_SHARE,
     WAITING_FOR_HIGHER_PRIORITY,
@@ -33,8 +34,9 @@ from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 __all__ = [
     "BORROWING_LIMIT_REACHED", "EXCEEDS_POOL_CAPACITY", "PENDING_REASONS", "PREVIEW_ID",
-    "RESOURCES", "UNLIMITED", "WAITING_FOR_CAPACITY", "WAITING_FOR_FAIR_SHARE",
-    "WAITING_FOR_HIGHER_PRIORITY", "WAITING_FOR_PLACEMENT", "WAITING_FOR_QUOTA", "Admission",
+    "RESOURCES", "UNLIMITED", "WAITING_FOR_BACKOFF", "WAITING_FOR_CAPACITY",
+    "WAITING_FOR_FAIR_SHARE", "WAITING_FOR_HIGHER_PRIORITY", "WAITING_FOR_PLACEMENT",
+    "WAITING_FOR_QUOTA", "Admission",
     "Candidate", "ClusterState", "Node", "Pending", "Plan", "Pool", "Preview", "Res",
     "TeamState", "decide", "demand", "dominant_share", "explain", "fmt", "never_fits",
     "pools_for", "preview",

@@ -4,7 +4,7 @@ pool has left, and why a job waits. Internal to wrapper.admission, which re-expo
 callers use (the reasons, Admission, Pending, dominant_share)."""
 
 import heapq
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import islice
 
@@ -23,9 +23,12 @@ WAITING_FOR_PLACEMENT = "WaitingForPlacement"
 # Can never fit the nodes its team may use as they are now (capacity shrank, or a replica is
 # larger than every node): it holds nothing and blocks no one, and proceeds if capacity returns.
 EXCEEDS_POOL_CAPACITY = "ExceedsPoolCapacity"
+# Re-queued after its pods were not all running in time; not admitted again until its
+# backoff is over. Like ExceedsPoolCapacity it holds nothing and blocks no one.
+WAITING_FOR_BACKOFF = "WaitingForBackoff"
 PENDING_REASONS = (WAITING_FOR_QUOTA, WAITING_FOR_CAPACITY, WAITING_FOR_HIGHER_PRIORITY,
                    WAITING_FOR_FAIR_SHARE, BORROWING_LIMIT_REACHED, WAITING_FOR_PLACEMENT,
-                   EXCEEDS_POOL_CAPACITY)  # fmt: skip
+                   EXCEEDS_POOL_CAPACITY, WAITING_FOR_BACKOFF)  # fmt: skip
 _NOTHING = Res()
 
 
@@ -115,6 +118,7 @@ class PassState:
         self.running: dict[str, int] = {}  # team -> running jobs, likewise
         self.held = {p: Res() for p in self.pools}  # held for heads past the bound
         self.holders: dict[str, list[tuple[int, str]]] = {p: [] for p in self.pools}  # job, team
+        self.backoff = state.backoff  # job id -> not admitted before (epoch)
         self.misfits = 0  # jobs found not to fit the capacity left (a worker's stop test reads it)
         # team -> none of its jobs before this index fits (none_can_fit: they never will)
         self.misfit_to: dict[str, int] = {}
@@ -131,6 +135,7 @@ class PassState:
         if nodes is not None:
             self.rooms = {name: n.room() for name, n in nodes.items()}
         self._ever: dict[tuple, bool] = {}  # (pool, replicas, replica) -> can ever be placed
+        self._sizes: dict[str, Counter] = {}  # pool -> {a node's allocatable room: how many}
 
     def usage_of(self, team: TeamState) -> Res:
         return self.usage.get(team.name, team.usage)
@@ -202,9 +207,14 @@ class PassState:
         key = (pool, job.replicas, each.cpu, each.memory, each.gpu)
         found = self._ever.get(key)
         if found is None:
-            nodes = self.state.nodes
-            rooms = {n: nodes[n].capacity() for n in self.node_names(pool) if n in nodes}
-            found = self._ever[key] = place(each, job.replicas, rooms, rooms) is not None
+            # Nodes come in a few sizes: count per size, not per node.
+            sizes = self._sizes.get(pool)
+            if sizes is None:
+                nodes = self.state.nodes
+                names = [n for n in self.node_names(pool) if n in nodes]
+                sizes = self._sizes[pool] = Counter(tuple(nodes[n].capacity()) for n in names)
+            fit = sum(count * fits_on(list(size), each) for size, count in sizes.items())
+            found = self._ever[key] = fit >= job.replicas
         return found
 
     def holder_on(self, pool: str) -> tuple[int, str] | None:
@@ -247,6 +257,13 @@ def check(
     (a worker's decision, which reads only the admissions) the pending messages are left
     empty and a capacity wait's reason is not worked out."""
     d, name, pool, explain = job.demand, team.name, sim.pool[team.name], sim.explain
+    if sim.backoff and job.id in sim.backoff:
+        # Holds nothing and blocks no one: its team's later jobs go on (see none_can_fit).
+        if not explain:
+            return None, _BACKOFF, False
+        wait = max(sim.backoff[job.id] - sim.now, 0.0)
+        msg = f"re-queued after its pods were not ready; tries again in {wait:.0f}s"
+        return None, Pending(WAITING_FOR_BACKOFF, msg), False
     if not sim.ever_fits(pool, job):
         # Holds nothing and blocks no one: holding for it would freeze its pool for good.
         sim.misfits += 1
@@ -355,8 +372,10 @@ def _placement_pending(sim: PassState, pool: str, job: Candidate, overdue: bool)
     return Pending(WAITING_FOR_PLACEMENT, msg)
 
 
-# A worker's decision reads only whether a job waits (plan's memo), never why.
+# A worker's decision reads only whether a job waits (plan's memo), never why; a backoff is
+# told apart (it is the job's own, never shared with identical jobs behind it).
 _WAITS = Pending(WAITING_FOR_CAPACITY, "")
+_BACKOFF = Pending(WAITING_FOR_BACKOFF, "")
 
 
 def _capacity_pending(sim: PassState, name: str, pool: str, d: Res, avail: tuple[int, int, int],
@@ -424,6 +443,7 @@ def none_can_fit(sim: PassState, heap: list[tuple], cursor: dict[str, int],
     What did not fit is remembered between questions (sim.misfit_to) for the same reason,
     until an admission or hold of a negative amount gives capacity back."""
     now, bound, pool_of, misfit_to = sim.now, sim.head_wait, sim.pool, sim.misfit_to
+    backoff = sim.backoff
     pool = ""
     if len(sim.pools) == 1:  # (one pool, every team's: what it has left, read once)
         pool = next(iter(sim.pools))
@@ -435,8 +455,10 @@ def none_can_fit(sim: PassState, heap: list[tuple], cursor: dict[str, int],
             pool = pool_of[name]
             cpu, memory, gpu = sim.avail(pool)
         # (_exceeds, inlined: this loop may read every queued job)
-        if name not in closed and now - submitted >= bound and sim.ever_fits(pool, queue[at]):
-            # (submitted: its next job's; one that can never fit holds nothing: scanned below)
+        if name not in closed and now - submitted >= bound and queue[at].id not in backoff \
+                and sim.ever_fits(pool, queue[at]):  # fmt: skip
+            # (submitted: its next job's; one that can never fit, or in backoff, holds nothing:
+            # scanned below, where a job in backoff that fits counts as one that may be admitted)
             # A head past the bound that does not fit holds capacity and ends its team's turns.
             d = queue[at].demand
             dead = d.cpu >= 0 and d.memory >= 0 and d.gpu >= 0 and bool(

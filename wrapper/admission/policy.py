@@ -9,6 +9,7 @@ import heapq
 from dataclasses import dataclass, field, replace
 
 from wrapper.admission.fit import (
+    WAITING_FOR_BACKOFF,
     WAITING_FOR_CAPACITY,
     WAITING_FOR_HIGHER_PRIORITY,
     Admission,
@@ -155,7 +156,7 @@ def _walk(state: ClusterState, limit: int | None) -> Plan:
                     admitted.setdefault(name, []).append(job.id)
                 sim.admit(team, d, job, adm.placement)
             else:
-                if not head_open:
+                if not head_open and pending.reason != WAITING_FOR_BACKOFF:
                     memo.setdefault(name, {})[(d.cpu, d.memory, d.gpu, job.replicas)] = pending
                 closed.add(name)
                 if hold:

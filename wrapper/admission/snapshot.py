@@ -56,3 +56,6 @@ class ClusterState:
     pools: dict[str, Pool] = field(default_factory=dict)
     # Node name -> its free room; None: not known (admission then reasons in sums only).
     nodes: dict[str, Node] | None = None
+    # Job id -> epoch before which it may not be admitted (re-queued after its pods were not
+    # ready: wrapper.admission.readiness); only entries not yet due.
+    backoff: dict[int, float] = field(default_factory=dict)

@@ -187,7 +187,9 @@ class AdmissionStore:
             pipe.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf", withscores=True)
             pipe.hgetall(keys.PLACEMENTS)
             pipe.get(keys.PLACEMENT_VERSION)
-            epoch, versions, *usages, cache, events, placements, pversion = pipe.execute()
+            # Jobs re-queued after their pods were not ready, still in backoff (a handful).
+            pipe.zrangebyscore(keys.ADMISSION_BACKOFF, f"({now}", "+inf", withscores=True)
+            epoch, versions, *usages, cache, events, placements, pversion, backoff = pipe.execute()
         self._refresh_queues(teams, lookahead, epoch, versions, read_only)
         nodes_raw, bound = cache
         team_pool, pools, total, _ = self._pools_of(nodes_raw)
@@ -213,6 +215,7 @@ class AdmissionStore:
             admission_rate=_rate(events, now),
             pools=pools,
             nodes=node_state,
+            backoff={int(k): float(v) for k, v in backoff},
         )
         return state, [(t.name, i) for t in teams for i in self._queues[t.name][2]]
 

@@ -1,5 +1,6 @@
-"""Cancelling a job: a queued job ends at once (taken off its queue); a dispatched one becomes
-`cancelling`, and the watcher deletes its PyTorchJob (it is `cancelled` once that is gone)."""
+"""Cancelling a job: a queued job ends at once (taken off its queue); a dispatched one, or a
+queued one that still has a (suspended) PyTorchJob, becomes `cancelling`, and the watcher
+deletes its PyTorchJob (it is `cancelled` once that is gone)."""
 
 from wrapper.clock import utcnow
 from wrapper.jobs.states import DISPATCHED, JobStatus
@@ -28,7 +29,15 @@ def cancel(store: JobStore, record: dict, by: str) -> bool:
             raise AlreadyFinished(status)
         if status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
             return False
-        if status == JobStatus.QUEUED:
+        if status == JobStatus.QUEUED and record.get("pytorchjob"):
+            # Re-queued after its pods were not ready: its suspended PyTorchJob is deleted by
+            # the watcher first (wrapper.admission.readiness).
+            fields = {"reason": "Cancelling", "message": message}
+            if store.transition(job_id, JobStatus.CANCELLING, fields, expect={status}).applied:
+                store.queues.remove(team, job_id)
+                store.request_cancel(job_id)
+                return True
+        elif status == JobStatus.QUEUED:
             fields = {"reason": "Cancelled", "message": message, "finished_at": utcnow()}
             if store.transition(job_id, JobStatus.CANCELLED, fields, expect={status}).applied:
                 store.queues.remove(team, job_id)

@@ -32,7 +32,9 @@ DISPATCHED = ACTIVE - {S.CANCELLING}
 # A self-transition (x -> x) is a field refresh: dispatching renews its lease, mirrored
 # statuses take new replica counts, succeeded/failed take late replica updates.
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    S.QUEUED: frozenset({S.DISPATCHING, S.CANCELLED, S.FAILED}),
+    # (-> cancelling: a job re-queued after its pods were not ready keeps its suspended
+    # PyTorchJob; cancelling it deletes that first, as for a dispatched job.)
+    S.QUEUED: frozenset({S.DISPATCHING, S.CANCELLING, S.CANCELLED, S.FAILED}),
     # The watcher may see the PyTorchJob before the worker records `created`.
     S.DISPATCHING: frozenset({S.DISPATCHING, S.CANCELLING, S.CANCELLED} | FROM_PYTORCHJOB),
     S.CREATED: frozenset({S.CREATED, S.RUNNING, S.RESTARTING, S.SUCCEEDED, S.FAILED}),
@@ -44,8 +46,12 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     S.CANCELLED: frozenset(),
 }
 # Any dispatched, unfinished job can be cancelled, or lose its PyTorchJob (-> cancelled).
+# A dispatched job whose replicas were not all running within the pods-ready timeout goes back
+# to `queued` (its PyTorchJob suspended, its reservation given back in the same step), as
+# Kueue's waitForPodsReady does: the scheduler placed it differently from admission's proof, and
+# holding a half-placed gang would idle its gpus (wrapper.admission.readiness).
 for _s in (S.CREATED, S.RUNNING, S.RESTARTING):
-    ALLOWED[_s] = ALLOWED[_s] | {S.CANCELLING, S.CANCELLED}
+    ALLOWED[_s] = ALLOWED[_s] | {S.CANCELLING, S.CANCELLED, S.QUEUED}
 
 
 def can_transition(current: JobStatus | str, target: JobStatus | str) -> bool:

@@ -37,6 +37,8 @@ def _decode(raw: dict) -> dict:
 _NO_PODS_YET = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING})
 # Statuses of jobs that may have an entry in their team queue (queued, or re-dispatches).
 _MAY_BE_QUEUED = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING})
+# Statuses a job may be sent back to its queue from (its pods were not all ready in time).
+_MAY_HAVE_PODS = frozenset({JobStatus.CREATED, JobStatus.RUNNING, JobStatus.RESTARTING})
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -204,15 +206,19 @@ class JobStore:
                 return Transition(False, current.value)
             all_fields = {"updated_at": utcnow(), **(fields or {})}
             dispatching = target == JobStatus.DISPATCHING
+            requeued = target == JobStatus.QUEUED and current in _MAY_HAVE_PODS
             result = self._transition(
                 job_id=job_id, team=json.loads(team), expected=current.value, target=target.value,
                 indexed_before=current not in TERMINAL, indexed_after=target not in TERMINAL,
                 active=target in ACTIVE, set_lease=lease_deadline if dispatching else None,
                 drop_lease=not dispatching,
                 # A job that ends before it had pods gives its reservation back now; one that
-                # had them keeps it until they are gone (wrapper.admission.releases).
-                release=target in TERMINAL and current in _NO_PODS_YET,
-                queue_changed=current in _MAY_BE_QUEUED, fields=_encode(all_fields),
+                # had them keeps it until they are gone (wrapper.admission.releases). A job sent
+                # back to its queue (pods not ready) gives it back now: its PyTorchJob is
+                # suspended, and the node cache counts its pods until they are gone.
+                release=(target in TERMINAL and current in _NO_PODS_YET) or requeued,
+                queue_changed=current in _MAY_BE_QUEUED or target in _MAY_BE_QUEUED,
+                fields=_encode(all_fields),
             )  # fmt: skip
             if result.applied:
                 return Transition(True, current.value)

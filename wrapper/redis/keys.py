@@ -26,6 +26,11 @@ ADMITTED_EVENTS = PREFIX + "admission:admitted"
 # written or given back, so a worker's ADMIT can tell its node-level plan is still current.
 PLACEMENTS = PREFIX + "admission:placements"
 PLACEMENT_VERSION = PREFIX + "admission:placement-version"
+# Job id -> the epoch before which admission may not admit it again: jobs sent back to their
+# queue because their pods were not all running in time (wrapper.admission.readiness). Entries
+# outlive their time harmlessly (snapshots read only those not yet due) and are dropped when
+# the job is requeued again or admitted; it stays as small as the jobs in backoff.
+ADMISSION_BACKOFF = PREFIX + "admission:backoff"
 # Bumped by whatever changes an admission plan (submission, admission, status change, re-queue,
 # capacity change), so the API redoes its cached queue view only then.
 ADMISSION_VERSION = PREFIX + "admission:version"

@@ -43,3 +43,12 @@ def test_every_status_is_reachable_from_queued():
                 seen.add(nxt)
                 frontier.append(nxt)
     assert seen == set(JobStatus)
+
+
+def test_a_dispatched_job_whose_pods_were_not_ready_may_go_back_to_its_queue():
+    for status in (S.CREATED, S.RUNNING, S.RESTARTING):
+        assert can_transition(status, S.QUEUED), status
+    for status in (S.DISPATCHING, S.CANCELLING, *TERMINAL):
+        assert not can_transition(status, S.QUEUED), status
+    # Cancelling a re-queued job deletes its suspended PyTorchJob first.
+    assert can_transition(S.QUEUED, S.CANCELLING)

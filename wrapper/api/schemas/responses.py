@@ -29,7 +29,7 @@ class PyTorchJobRef(BaseModel):
 
 PendingReason = Literal["WaitingForQuota", "WaitingForCapacity", "WaitingForHigherPriority",
                         "WaitingForFairShare", "BorrowingLimitReached", "WaitingForPlacement",
-                        "ExceedsPoolCapacity"]  # fmt: skip
+                        "ExceedsPoolCapacity", "WaitingForBackoff"]  # fmt: skip
 
 
 class JobRecord(BaseModel):

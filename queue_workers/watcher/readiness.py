@@ -1,0 +1,47 @@
+"""The pods-ready guard (Kueue's waitForPodsReady): every SWEEP_SECONDS the watcher looks at the
+dispatched jobs whose replicas are not all running `admission.pods_ready_timeout_seconds` after
+their admission (`wrapper.admission.readiness.overdue`). Such a job's PyTorchJob is suspended
+(the operator deletes its pods) and the job goes back to the front of its queue, its
+reservation given back, with a backoff; after `pods_ready_requeues` re-queues it fails and its
+PyTorchJob is deleted. Dispatch resumes a suspended PyTorchJob when it adopts it again."""
+
+import logging
+import threading
+import time
+
+from queue_workers.kube.client import Kube
+from queue_workers.watcher.loops import keep_sweeping
+from queue_workers.watcher.records import location, team_namespaces
+from wrapper.admission import readiness
+from wrapper.config import TrainqConfig
+from wrapper.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 1.0
+
+
+class ReadinessGuard:
+    def __init__(self, config: TrainqConfig, store: JobStore, kube: Kube, stop: threading.Event):
+        self.config, self.store, self.kube, self.stop = config, store, kube, stop
+        self.namespaces = team_namespaces(config)
+
+    def sweep(self) -> None:
+        settings = self.config.admission
+        ids = self.store.ids_with_status(*readiness.GUARDED)
+        now = time.time()
+        for record in self.store.get_many(ids):
+            if record is None or not readiness.overdue(
+                record, now, settings.pods_ready_timeout_seconds
+            ):
+                continue
+            namespace, name = location(record, self.namespaces, self.config.instance)
+            if readiness.gives_up(record, settings):
+                if readiness.fail(self.store, record, settings):
+                    self.kube.delete(namespace, name, self.config.dispatch.cancel_propagation)
+            elif self.kube.set_suspended(namespace, name, True):
+                # Suspended first: a job back in its queue never keeps pods that run.
+                readiness.requeue(self.store, record, settings)
+        self.stop.wait(SWEEP_SECONDS)
+
+    def run(self) -> None:
+        keep_sweeping(self.stop, self.sweep, log)
