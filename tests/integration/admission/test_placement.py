@@ -9,6 +9,7 @@ import pytest
 import redis
 from kubernetes import client
 
+from tests.support.nodes import create_kwok_node, delete_nodes
 from tests.support.stack import LOCAL_CONFIG, Stack, unique, wait_until
 from wrapper.redis import keys
 
@@ -26,22 +27,11 @@ def pool(kube_api, request):
     names = [f"{pool_id}-{i}" for i in range(count)]
     gpus = str(gpus)
     alloc = {"cpu": "32", "memory": "256Gi", "nvidia.com/gpu": gpus, "pods": "110"}
+    taint = {"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}
     for name in names:
-        core.create_node({
-            "metadata": {"name": name,
-                         "labels": {"kubernetes.io/hostname": name, POOL_KEY: pool_id},
-                         "annotations": {"kwok.x-k8s.io/node": "fake",
-                                         "node.alpha.kubernetes.io/ttl": "0"}},
-            "spec": {"taints": [{"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}]},
-            "status": {"allocatable": alloc, "capacity": alloc},
-        })  # fmt: skip
+        create_kwok_node(core, name, alloc, {POOL_KEY: pool_id}, [taint])
     yield pool_id, names
-    for name in names:
-        try:
-            core.delete_node(name)
-        except client.ApiException as exc:
-            if exc.status != 404:
-                raise
+    delete_nodes(core, names)
 
 
 @pytest.fixture

@@ -21,16 +21,6 @@ IMAGE = "ghcr.io/trainq/intent-classification"
 CMD = ["python", "-m", "trainers.intent_classification"]
 
 
-@pytest.fixture
-def app(local_config, api_settings, scratch_url):
-    return create_app(local_config, api_settings(scratch_url))
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def test_start_up_registers_intent_classification(client):
     items = client.get("/v1/algorithms", headers=BETA).get_json()["items"]
     assert [(a["name"], a["version"], a["image_ref"]) for a in items] == [

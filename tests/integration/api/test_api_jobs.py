@@ -5,7 +5,6 @@ import pytest
 from rq import Queue
 
 from tests.support.admit import admit_next
-from wrapper.api.app import create_app
 from wrapper.api.schemas import JobList, JobRecord, QueueView
 from wrapper.jobs.states import JobStatus
 from wrapper.redis import keys
@@ -15,21 +14,6 @@ ALPHA = {"Authorization": "Bearer alpha-dev-token"}
 BETA = {"Authorization": "Bearer beta-dev-token"}
 ADMIN = {"Authorization": "Bearer admin-dev-token"}
 JOB = {"name": "resnet", "image": "docker.io/library/busybox:1.36", "workers": 2}
-
-
-@pytest.fixture
-def app(local_config, api_settings, scratch_url):
-    return create_app(local_config, api_settings(scratch_url))
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["trainq"].store
 
 
 def submit(client, body=None, headers=ALPHA, team="alpha"):

@@ -4,8 +4,6 @@ with positions, job ids as numbers or strings, team scoping, and the job record 
 
 import pytest
 
-from wrapper.api.app import create_app
-
 pytestmark = pytest.mark.integration
 ALPHA = {"Authorization": "Bearer alpha-dev-token"}
 BETA = {"Authorization": "Bearer beta-dev-token"}
@@ -31,11 +29,6 @@ PARALLEL = {  # ts-004-start-parallel-run.sh
         "FC_SIZE": "128",
     },
 }
-
-
-@pytest.fixture
-def client(local_config, api_settings, scratch_url):
-    return create_app(local_config, api_settings(scratch_url)).test_client()
 
 
 def train(client, metadata, headers=ALPHA) -> int:

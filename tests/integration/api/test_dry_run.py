@@ -6,7 +6,6 @@ import pytest
 import redis
 
 from wrapper.admission.store import AdmissionStore
-from wrapper.api.app import create_app
 from wrapper.api.schemas import DryRun
 
 pytestmark = pytest.mark.integration
@@ -23,16 +22,6 @@ def kwok(name: str) -> dict:
     zero = {"cpu": 0, "memory": 0, "gpu": 0, "pods": 0}
     return {"name": name, "labels": {}, "taints": [], "cpu": 32_000, "memory": 256 * GI,
             "gpu": 8, "pods": 110, "used": zero}  # fmt: skip
-
-
-@pytest.fixture
-def app(local_config, api_settings, scratch_url):
-    return create_app(local_config, api_settings(scratch_url))
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

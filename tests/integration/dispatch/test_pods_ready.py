@@ -14,6 +14,7 @@ import redis
 import yaml
 from kubernetes import client
 
+from tests.support.nodes import create_kwok_node, delete_nodes
 from tests.support.stack import LOCAL_CONFIG, Stack, unique, wait_until
 from wrapper.redis import keys
 
@@ -28,20 +29,10 @@ def node(kube_api):
     core = client.CoreV1Api(kube_api)
     pool_id = unique("ready")
     alloc = {"cpu": "32", "memory": "256Gi", "nvidia.com/gpu": "8", "pods": "110"}
-    core.create_node({
-        "metadata": {"name": pool_id,
-                     "labels": {"kubernetes.io/hostname": pool_id, POOL_KEY: pool_id},
-                     "annotations": {"kwok.x-k8s.io/node": "fake",
-                                     "node.alpha.kubernetes.io/ttl": "0"}},
-        "spec": {"taints": [{"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}]},
-        "status": {"allocatable": alloc, "capacity": alloc},
-    })  # fmt: skip
+    create_kwok_node(core, pool_id, alloc, {POOL_KEY: pool_id},
+                     [{"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}])  # fmt: skip
     yield pool_id
-    try:
-        core.delete_node(pool_id)
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
+    delete_nodes(core, [pool_id])
 
 
 def set_taints(kube_api, name: str, blocked: bool) -> None:

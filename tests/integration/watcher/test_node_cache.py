@@ -11,6 +11,7 @@ from kubernetes import client
 
 from queue_workers.kube.client import Kube
 from queue_workers.kube.nodes import refresh
+from tests.support.nodes import create_kwok_node, delete_nodes
 from tests.support.stack import unique, wait_until
 from wrapper.admission.store import AdmissionStore
 from wrapper.config import load_config
@@ -34,19 +35,10 @@ def core(kube_api) -> client.CoreV1Api:
 def test_node(core):
     name = unique("cache-node")
     allocatable = {"cpu": "4", "memory": "8Gi", "nvidia.com/gpu": "2", "pods": "10"}
-    core.create_node({
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name},
-                     "annotations": {"kwok.x-k8s.io/node": "fake",
-                                     "node.alpha.kubernetes.io/ttl": "0"}},
-        "spec": {"taints": [{"key": TAINT_KEY, "value": name, "effect": "NoSchedule"}]},
-        "status": {"allocatable": allocatable, "capacity": allocatable},
-    })  # fmt: skip
+    taint = {"key": TAINT_KEY, "value": name, "effect": "NoSchedule"}
+    create_kwok_node(core, name, allocatable, taints=[taint])
     yield name
-    try:
-        core.delete_node(name)
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
+    delete_nodes(core, [name])
 
 
 def pod_body(name, node, labels=None, init=None, **requests):
