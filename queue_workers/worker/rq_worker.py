@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # An idle worker re-evaluates this often even without a wake-up (head-of-line bounds passing,
 # expired leases); well under the Redis client's socket timeout.
 IDLE_WAIT_SECONDS = 2.0
+# After losing every try to other workers' admissions (they changed the picture each time),
+# look again almost at once: something may well be admissible still, and nobody wakes us.
+RACED_WAIT_SECONDS = 0.05
 SWEEP_SECONDS = 2.0
 REFRESH_RETRY_SECONDS = 10.0  # after a failed node list
 CAPACITY_CHECK_SECONDS = 2.0  # how often a worker looks at the cached capacity's age
@@ -48,6 +51,7 @@ class TrainqWorker(SimpleWorker):
         self._next_sweep = 0.0
         self._next_refresh = 0.0
         self._next_heartbeat = 0.0
+        self.raced_out = False  # the last claim lost every try to other workers
 
     def register_birth(self):
         super().register_birth()
@@ -83,6 +87,7 @@ class TrainqWorker(SimpleWorker):
         """Admit the best admissible job (or hand out an expired re-dispatch), or None."""
         self._refresh_capacity()
         lease = self.config.dispatch.lease_seconds
+        self.raced_out = False
         for _ in range(3):
             state, redispatches = self.admissions.load(self.config.admission.lookahead)
             for team, job_id in redispatches:
@@ -100,6 +105,7 @@ class TrainqWorker(SimpleWorker):
                     break
             if not raced:
                 return None
+        self.raced_out = True
         return None
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
@@ -133,6 +139,6 @@ class TrainqWorker(SimpleWorker):
             if max_idle_time is not None and time.monotonic() - idle_since > max_idle_time:
                 return None
             try:
-                self.admissions.wait(IDLE_WAIT_SECONDS)
+                self.admissions.wait(RACED_WAIT_SECONDS if self.raced_out else IDLE_WAIT_SECONDS)
             except redis.exceptions.ConnectionError:
                 continue  # reported by the next round
