@@ -142,6 +142,7 @@ def test_kubernetes_api_use_is_confined():
 PURE = [
     "wrapper.admission.policy", "wrapper.admission.fit", "wrapper.admission.snapshot",
     "wrapper.admission.pools", "wrapper.admission.resources", "wrapper.admission.placement",
+    "wrapper.admission.reasons", "wrapper.admission.turns",
     "wrapper.admission.rooms", "wrapper.jobs.states",
     "queue_workers.kube.pytorchjob", "queue_workers.kube.status", "queue_workers.kube.pods",
     "queue_workers.worker.selection",

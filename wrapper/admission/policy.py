@@ -8,21 +8,17 @@ land. Policy: docs/admission.md.
 import heapq
 from dataclasses import dataclass, field, replace
 
-from wrapper.admission.fit import (
+from wrapper.admission.fit import PassState, check, dominant_share, share_of
+from wrapper.admission.reasons import (
     WAITING_FOR_BACKOFF,
     WAITING_FOR_CAPACITY,
     WAITING_FOR_HIGHER_PRIORITY,
     Admission,
-    PassState,
     Pending,
-    check,
-    dominant_share,
-    none_can_fit,
-    share_of,
-    turns,
 )
 from wrapper.admission.resources import Res, fmt, fmt_res
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
+from wrapper.admission.turns import none_can_fit, turns
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """A worker's decision (`decide(state, limit=k)`) stops as soon as nothing more can be admitted
-(wrapper.admission.fit.none_can_fit). These pin that the stop never changes what it admits: a
+(wrapper.admission.turns.none_can_fit). These pin that the stop never changes what it admits: a
 head past the head-of-line bound still holds capacity, a smaller job behind a blocked one still
 gets in, and capacity given back by a negative demand is seen."""
 
