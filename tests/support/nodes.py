@@ -24,3 +24,27 @@ def delete_nodes(core: client.CoreV1Api, names: list[str]) -> None:
         except client.ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+POOL_KEY = "trainq.dev/test-pool"
+
+
+def pool_taint(pool_id: str) -> dict:
+    return {"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}
+
+
+def pool_teams(pool_id: str, names: tuple[str, ...], quota: dict) -> list[dict]:
+    """The local config's teams `names`, each pinned to the test's pool (its label selected, its
+    taint tolerated) with `quota`."""
+    import yaml
+
+    from tests.support import LOCAL_CONFIG
+
+    raw = yaml.safe_load(LOCAL_CONFIG.read_text())
+    placement = {
+        "node_selector": {POOL_KEY: pool_id},
+        "tolerations": [{"key": POOL_KEY, "operator": "Equal", "value": pool_id,
+                         "effect": "NoSchedule"}],
+        "quota": quota,
+    }  # fmt: skip
+    return [{**t, **placement} for t in raw["teams"] if t["name"] in names]

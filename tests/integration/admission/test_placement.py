@@ -9,12 +9,11 @@ import pytest
 import redis
 from kubernetes import client
 
-from tests.support.nodes import create_kwok_node, delete_nodes
-from tests.support.stack import LOCAL_CONFIG, Stack, unique, wait_until
+from tests.support.nodes import POOL_KEY, create_kwok_node, delete_nodes, pool_taint, pool_teams
+from tests.support.stack import Stack, unique, wait_until
 from wrapper.redis import keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
-POOL_KEY = "trainq.dev/test-pool"
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def pool(kube_api, request):
     names = [f"{pool_id}-{i}" for i in range(count)]
     gpus = str(gpus)
     alloc = {"cpu": "32", "memory": "256Gi", "nvidia.com/gpu": gpus, "pods": "110"}
-    taint = {"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}
+    taint = pool_taint(pool_id)
     for name in names:
         create_kwok_node(core, name, alloc, {POOL_KEY: pool_id}, [taint])
     yield pool_id, names
@@ -36,18 +35,10 @@ def pool(kube_api, request):
 
 @pytest.fixture
 def stack(tmp_path, kubeconfig, kube_api, private_redis, pool, request):
-    import yaml
-
     pool_id, _ = pool
     workers = getattr(request, "param", 2)
-    raw = yaml.safe_load(LOCAL_CONFIG.read_text())
-    placement = {
-        "node_selector": {POOL_KEY: pool_id},
-        "tolerations": [{"key": POOL_KEY, "operator": "Equal", "value": pool_id,
-                         "effect": "NoSchedule"}],
-        "quota": {"max_running_jobs": 10, "cpu": "96", "memory": "768Gi", "gpu": 24},
-    }  # fmt: skip
-    teams = [{**t, **placement} for t in raw["teams"] if t["name"] in ("alpha", "beta")]
+    quota = {"max_running_jobs": 10, "cpu": "96", "memory": "768Gi", "gpu": 24}
+    teams = pool_teams(pool_id, ("alpha", "beta"), quota)
     s = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams)
     s.start_api()
     s.start_watcher()

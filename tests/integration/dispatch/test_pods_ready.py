@@ -11,15 +11,13 @@ import time
 
 import pytest
 import redis
-import yaml
 from kubernetes import client
 
-from tests.support.nodes import create_kwok_node, delete_nodes
-from tests.support.stack import LOCAL_CONFIG, Stack, unique, wait_until
+from tests.support.nodes import POOL_KEY, create_kwok_node, delete_nodes, pool_taint, pool_teams
+from tests.support.stack import Stack, unique, wait_until
 from wrapper.redis import keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
-POOL_KEY = "trainq.dev/test-pool"
 BLOCK = {"key": "trainq.dev/test-blocked", "value": "yes", "effect": "NoSchedule"}
 
 
@@ -30,13 +28,13 @@ def node(kube_api):
     pool_id = unique("ready")
     alloc = {"cpu": "32", "memory": "256Gi", "nvidia.com/gpu": "8", "pods": "110"}
     create_kwok_node(core, pool_id, alloc, {POOL_KEY: pool_id},
-                     [{"key": POOL_KEY, "value": pool_id, "effect": "NoSchedule"}])  # fmt: skip
+                     [pool_taint(pool_id)])  # fmt: skip
     yield pool_id
     delete_nodes(core, [pool_id])
 
 
 def set_taints(kube_api, name: str, blocked: bool) -> None:
-    taints = [{"key": POOL_KEY, "value": name, "effect": "NoSchedule"}] + ([BLOCK] if blocked
+    taints = [pool_taint(name)] + ([BLOCK] if blocked
                                                                            else [])  # fmt: skip
     client.CoreV1Api(kube_api).patch_node(
         name, [{"op": "replace", "path": "/spec/taints", "value": taints}]
@@ -44,14 +42,8 @@ def set_taints(kube_api, name: str, blocked: bool) -> None:
 
 
 def make_stack(tmp_path, kubeconfig, redis_url, pool_id, requeues: int) -> Stack:
-    raw = yaml.safe_load(LOCAL_CONFIG.read_text())
-    placement = {
-        "node_selector": {POOL_KEY: pool_id},
-        "tolerations": [{"key": POOL_KEY, "operator": "Equal", "value": pool_id,
-                         "effect": "NoSchedule"}],
-        "quota": {"max_running_jobs": 10, "cpu": "32", "memory": "256Gi", "gpu": 8},
-    }  # fmt: skip
-    teams = [{**t, **placement} for t in raw["teams"] if t["name"] == "alpha"]
+    quota = {"max_running_jobs": 10, "cpu": "32", "memory": "256Gi", "gpu": 8}
+    teams = pool_teams(pool_id, ("alpha",), quota)
     admission = {"pods_ready_timeout_seconds": 3, "pods_ready_backoff_seconds": 1,
                  "pods_ready_backoff_max_seconds": 2, "pods_ready_requeues": requeues}  # fmt: skip
     return Stack(tmp_path / "stack", redis_url, kubeconfig, teams=teams, admission=admission)
