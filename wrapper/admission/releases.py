@@ -29,11 +29,10 @@ def release_finished(store: JobStore, admissions: AdmissionStore) -> list[int]:
     bound = None if admissions.capacity_is_stale() else admissions.bound()
     release = scripts.Release(store.redis)
     given_back = []
-    for job_id in finished:
-        if bound is not None and any(bound.get(str(job_id), {}).values()):
-            continue  # pods still bound: they hold what they reserved
-        team = (store.get(job_id) or {}).get("team")
-        if team is not None and release(job_id=job_id, team=team):
+    gone = [i for i in finished if bound is None or not any(bound.get(str(i), {}).values())]
+    for job_id, record in zip(gone, store.get_many(gone), strict=True):
+        # (a job whose pods are still bound keeps what it reserved: it is not in `gone`)
+        if record is not None and release(job_id=job_id, team=record["team"]):
             given_back.append(job_id)
     if given_back:
         log.info("gave back the reservations of finished jobs with no pods left: %s", given_back)
