@@ -184,6 +184,11 @@ class AdmissionSettings(_Strict):
     pods_ready_backoff_seconds: float = Field(default=30.0, gt=0)
     pods_ready_backoff_max_seconds: float = Field(default=600.0, gt=0)
     pods_ready_requeues: int = Field(default=3, ge=0)
+    # "nodes": a job is admitted only when every replica fits on some node now (needs the
+    # watcher's node and pod cache). "sums": the pre-placement policy, totals only (a gang can
+    # start half-placed); kept to measure what placement buys (benchmarks) and for clusters
+    # whose pods trainq may not list.
+    placement: Literal["nodes", "sums"] = "nodes"
 
 
 class TrainqConfig(_Strict):

@@ -195,7 +195,8 @@ class AdmissionStore:
         team_pool, pools, total, _ = self._pools_of(nodes_raw)
         self.team_pool, self.pool_map = team_pool, pools
         self.placement_version = (pversion or b"0").decode()
-        node_state = rooms.node_rooms(self._pools_memo[3] if nodes_raw else None,
+        by_node = nodes_raw and self.config.admission.placement == "nodes"
+        node_state = rooms.node_rooms(self._pools_memo[3] if by_node else None,
                                       json.loads(bound) if bound else {},
                                       rooms.decode_placements(placements))  # fmt: skip
         states = []
