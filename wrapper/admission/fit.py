@@ -3,9 +3,10 @@ state, the check of one job against its team's quota and borrowing limit and the
 nodes) its pool has left, and why a job waits. The answers' types and reasons are in
 `reasons`, the order of turns and a worker's early stop in `turns`."""
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
-from wrapper.admission.placement import Room, best_room, fits_on, place, take
+from wrapper.admission.index import ALL, NodeIndex, PassRooms
+from wrapper.admission.placement import best_room, fits_on
 from wrapper.admission.pools import Pool
 from wrapper.admission.reasons import (
     BORROWING_LIMIT_REACHED,
@@ -101,12 +102,16 @@ class PassState:
         self.taken: dict[str, Res] = {}
         self.capacity_waiter: dict[str, str] = {}  # pool -> first team found waiting there
         # Per node, the room left as this pass counts admissions on it (None: nodes unknown).
-        nodes = state.nodes
-        self.rooms: dict[str, Room] | None = None
-        if nodes is not None:
-            self.rooms = {name: n.room() for name, n in nodes.items()}
+        # The nodes by free gpus (shared, kept by the snapshot's owner; built here for a
+        # snapshot made without one) and this pass's view of their rooms.
+        self.index: NodeIndex | None = None
+        self.rooms: PassRooms | None = None
+        if state.nodes is not None:
+            self.index = state.index or NodeIndex(
+                state.nodes, {n: node.room() for n, node in state.nodes.items()},
+                {pid: p.nodes for pid, p in state.pools.items()})  # fmt: skip
+            self.rooms = PassRooms(self.index)
         self._ever: dict[tuple, bool] = {}  # (pool, replicas, replica) -> can ever be placed
-        self._sizes: dict[str, Counter] = {}  # pool -> {a node's allocatable room: how many}
 
     def usage_of(self, team: TeamState) -> Res:
         return self.usage.get(team.name, team.usage)
@@ -115,7 +120,7 @@ class PassState:
               placed: tuple[str, ...] = ()) -> None:  # fmt: skip
         name, pool = team.name, self.pool[team.name]
         if placed and self.rooms is not None and job is not None:
-            take(self.rooms, job.replica(), placed)
+            self.rooms.take(job.replica(), placed)
         self.taken[name] = self.taken.get(name, Res()) + d
         self.usage[name] = self.usage_of(team) + d
         self.running[name] = self.running.get(name, team.running) + 1
@@ -162,8 +167,9 @@ class PassState:
 
     def node_names(self, pool: str) -> tuple[str, ...]:
         """The nodes a pool's teams may use (every node when there is one pool)."""
-        names = self.pools[pool].nodes if pool in self.pools else ()
-        return names or tuple(self.rooms or ())
+        if self.index is not None:
+            return self.index.names(pool)
+        return self.pools[pool].nodes if pool in self.pools else ()
 
     def ever_fits(self, pool: str, job: Candidate) -> bool:
         """Whether the job could be placed on its pool's nodes were they empty: their
@@ -172,18 +178,14 @@ class PassState:
         if (d.cpu > 0 and d.cpu > cap.cpu) or (d.memory > 0 and d.memory > cap.memory) or \
                 (d.gpu > 0 and d.gpu > cap.gpu):  # fmt: skip
             return False
-        if self.state.nodes is None:
+        if self.index is None:
             return True
         each = job.replica()
         key = (pool, job.replicas, each.cpu, each.memory, each.gpu)
         found = self._ever.get(key)
         if found is None:
             # Nodes come in a few sizes: count per size, not per node.
-            sizes = self._sizes.get(pool)
-            if sizes is None:
-                nodes = self.state.nodes
-                names = [n for n in self.node_names(pool) if n in nodes]
-                sizes = self._sizes[pool] = Counter(tuple(nodes[n].capacity()) for n in names)
+            sizes = self.index.sizes.get(pool) or self.index.sizes.get(ALL, {})
             fit = sum(count * fits_on(list(size), each) for size, count in sizes.items())
             found = self._ever[key] = fit >= job.replicas
         return found
@@ -291,7 +293,7 @@ def check(
         return None, pending, overdue
     placed: tuple[str, ...] = ()
     if sim.rooms is not None:
-        found = place(job.replica(), job.replicas, sim.rooms, sim.node_names(pool))
+        found = sim.rooms.place(job.replica(), job.replicas, pool)
         if found is None:
             sim.misfits += 1
             pending = _placement_pending(sim, pool, job, overdue) if explain else _WAITS
@@ -330,7 +332,7 @@ def _too_large(sim: PassState, name: str, pool: str, job: Candidate) -> Pending:
 def _placement_pending(sim: PassState, pool: str, job: Candidate, overdue: bool) -> Pending:
     """Why a job that fits in sum waits for its replicas to fit on nodes at once."""
     names = sim.node_names(pool)
-    rooms = sim.rooms or {}
+    rooms = sim.rooms
     fit = sum(fits_on(rooms[n], job.replica()) for n in names)
     best = best_room(rooms, names)
     msg = f"needs {_shape(job)} at once; {fit} fit on the nodes now"

@@ -4,6 +4,7 @@ cluster (in sums, and per node when the nodes' free room is known), as plain dat
 
 from dataclasses import dataclass, field
 
+from wrapper.admission.index import NodeIndex
 from wrapper.admission.placement import Node
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import Res, replica_request
@@ -59,3 +60,6 @@ class ClusterState:
     # Job id -> epoch before which it may not be admitted (re-queued after its pods were not
     # ready: wrapper.admission.readiness); only entries not yet due.
     backoff: dict[int, float] = field(default_factory=dict)
+    # `nodes` indexed for placement, kept by the snapshot's owner between snapshots (None:
+    # each decision indexes `nodes` itself, as tests and one-off snapshots do).
+    index: NodeIndex | None = None

@@ -143,7 +143,7 @@ class AdmissionStore:
         if self._pools_memo is not None and self._pools_memo[0] == raw:
             return self._pools_memo[1]
         nodes = json.loads(raw) if raw else None
-        key = rooms.pools_key(nodes)
+        key = None if nodes is None else tuple((n["name"], *rooms.shape_of(n)) for n in nodes)
         if self._pools_memo is None or self._pools_memo[2] != key:
             team_pool, pools, total = self.pools(nodes)
             known = rooms.node_rooms(nodes, {}, {}) or {}

@@ -5,7 +5,8 @@ nothing and blocks no one."""
 import pytest
 
 from wrapper import admission as A
-from wrapper.admission.placement import Node, fits_on, place
+from wrapper.admission.index import NodeIndex, PassRooms
+from wrapper.admission.placement import Node, fits_on
 from wrapper.admission.pools import Pool
 from wrapper.admission.resources import Res
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
@@ -42,14 +43,31 @@ def test_fits_on_counts_whole_replicas_and_pod_slots():
     assert fits_on([500, 256 * GI, 8, 110], Res(1000, GI, 0)) == 0  # cpu
 
 
-def test_place_is_exact_for_identical_replicas_and_fits_the_fullest_nodes_first():
+def rooms_of(rooms: dict[str, list[int]]) -> PassRooms:
+    nodes = {n: Node(n, ALLOC, 110, Res(*r[:3]), r[3]) for n, r in rooms.items()}
+    return PassRooms(NodeIndex(nodes, rooms, {}))
+
+
+def test_place_is_exact_for_identical_replicas_and_fills_nodes_evenly_first():
     rooms = {"a": [32_000, 256 * GI, 3, 110], "b": [32_000, 256 * GI, 3, 110],
              "c": [32_000, 256 * GI, 8, 110]}  # fmt: skip
     each = Res(1000, GI, 3)
-    assert place(each, 2, rooms, rooms) == ["a", "b"]  # best fit: c stays whole
-    assert place(each, 4, rooms, rooms) == ["a", "b", "c", "c"]
-    assert place(each, 5, rooms, rooms) is None  # 1 + 1 + 2 = 4 fit at most
+    view = rooms_of(rooms)
+    assert view.place(each, 2, "") == ["a", "b"]  # 3 of 3 gpus used on each: c stays whole
+    assert view.place(each, 4, "") == ["a", "b", "c", "c"]
+    assert view.place(each, 5, "") is None  # 1 + 1 + 2 = 4 fit at most
     assert rooms["c"] == [32_000, 256 * GI, 8, 110]  # place does not take
+    view.take(each, ["c"])
+    assert view["c"][2] == 5 and rooms["c"][2] == 8  # a pass's take is its own
+    assert view.place(each, 4, "") is None and view.place(each, 3, "") == ["a", "b", "c"]
+
+
+def test_a_job_without_gpus_goes_to_the_nodes_with_fewest_free_gpus():
+    rooms = {"a": [32_000, 256 * GI, 8, 110], "b": [32_000, 256 * GI, 0, 110],
+             "c": [500, 256 * GI, 0, 110]}  # fmt: skip
+    view = rooms_of(rooms)
+    assert view.place(Res(1000, GI, 0), 1, "") == ["b"]  # (c lacks cpu; a stays whole)
+    assert view.place(Res(1000, GI, 0), 33, "") == ["b"] * 32 + ["a"]
 
 
 def test_the_issue_scenario_waits_for_placement_instead_of_half_placing():
@@ -137,3 +155,35 @@ def test_never_fits_names_a_replica_larger_than_every_node():
     assert problems == [("gpu", "each replica needs 10 gpu, 2 more than the largest node of "
                                 "team alpha's pool offers (8)")]  # fmt: skip
     assert A.never_fits(Res(1000, GI, 8), None, ALLOC, each=Res(1000, GI, 8), largest=ALLOC) == []
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_the_index_answers_exactly_and_stays_current_as_rooms_move(seed):
+    """place() finds a placement exactly when the replicas fit in sum over the nodes (identical
+    replicas), only on nodes with room; and after rooms move (`moved`), as a fresh index."""
+    import random
+
+    rng = random.Random(seed)
+    rooms = {f"n{i}": [rng.choice([0, 500, 4000, 32_000]), rng.choice([GI, 64 * GI]),
+                       rng.randint(0, 8), rng.choice([0, 1, 110])]
+             for i in range(rng.randint(1, 12))}  # fmt: skip
+    index = PassRooms(NodeIndex({n: node(n, 8) for n in rooms}, rooms, {})).index
+    for _ in range(5):
+        view = PassRooms(index)
+        for _ in range(3):
+            each = Res(rng.choice([0, 500, 1000]), rng.choice([0, GI]), rng.choice([0, 1, 2, 3, 8]))
+            replicas = rng.randint(1, 6)
+            found = view.place(each, replicas, "")
+            fit = sum(fits_on(view[n], each) for n in rooms)
+            assert (found is not None) == (fit >= replicas), (each, replicas, fit)
+            if found:
+                assert len(found) == replicas
+                view.take(each, found)
+                assert all(min(view[n]) >= 0 or min(rooms[n]) < 0 for n in found)
+        name = rng.choice(sorted(rooms))  # a room moves, as a snapshot's owner moves it
+        old = rooms[name][2]
+        rooms[name] = [rng.randint(0, 32_000), 64 * GI, rng.randint(0, 8), 110]
+        index.moved(name, old)
+        fresh = NodeIndex({n: node(n, 8) for n in rooms}, rooms, {})
+        assert {g: set(b) for g, b in index.buckets[""].items() if b} == \
+            {g: set(b) for g, b in fresh.buckets[""].items() if b}  # fmt: skip

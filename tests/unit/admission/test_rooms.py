@@ -1,8 +1,10 @@
 """Each node's free room from the node and pod cache: requests of bound pods, and replicas
 admission counted there whose pods are not bound yet."""
 
+import pytest
+
 from wrapper.admission.resources import Res
-from wrapper.admission.rooms import node_rooms, placement_json, pools_key
+from wrapper.admission.rooms import node_rooms, placement_json, shape_of
 
 GI = 2**30
 
@@ -42,7 +44,42 @@ def test_a_pod_the_scheduler_put_elsewhere_frees_the_place_counted_for_it():
 
 
 def test_the_pools_key_ignores_usage_and_a_placement_records_each_replica():
-    assert pools_key([node("n1", used_gpu=3)]) == pools_key([node("n1")])
-    assert pools_key([node("n1")]) != pools_key([node("n1", labels={"a": "b"})])
+    assert shape_of(node("n1", used_gpu=3)) == shape_of(node("n1"))
+    assert shape_of(node("n1")) != shape_of(node("n1", labels={"a": "b"}))
     assert placement_json(Res(2000, 2 * GI, 12), ("n1", "n2")) == (
         '{"each":[1000,1073741824,6],"nodes":["n1","n2"]}')  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_a_ledger_kept_from_changes_equals_one_built_from_the_whole_picture(seed):
+    import random
+
+    from wrapper.admission.rooms import NodeLedger, ledger_of
+
+    rng = random.Random(seed)
+    names = [f"n{i}" for i in range(6)]
+    live = NodeLedger()
+    nodes: dict[str, dict] = {}
+    bound: dict[str, dict] = {}
+    placements: dict[str, dict] = {}
+    for _ in range(40):
+        what = rng.random()
+        if what < 0.3:
+            name = rng.choice(names)
+            entry = None if rng.random() < 0.2 else node(name, used_gpu=rng.randint(0, 8))
+            nodes.pop(name, None) if entry is None else nodes.__setitem__(name, entry)
+            live.set_node(name, entry)
+        elif what < 0.6:
+            job = str(rng.randint(1, 5))
+            where = None if rng.random() < 0.3 else {
+                "each": [1000, GI, rng.randint(0, 4)],
+                "nodes": [rng.choice(names) for _ in range(rng.randint(1, 4))]}  # fmt: skip
+            placements.pop(job, None) if where is None else placements.__setitem__(job, where)
+            live.set_job(job, where, which="placement")
+        else:
+            job = str(rng.randint(1, 5))
+            on = None if rng.random() < 0.3 else {rng.choice(names): rng.randint(1, 2)}
+            bound.pop(job, None) if on is None else bound.__setitem__(job, on)
+            live.set_job(job, bound=on, which="bound")
+        whole = ledger_of(list(nodes.values()), bound, placements)
+        assert live.rooms == whole.rooms and live.nodes == whole.nodes
