@@ -47,7 +47,7 @@ class TrainqWorker(SimpleWorker):
         queues = [store.queues.queue(t.name) for t in config.teams]
         super().__init__(queues, connection=store.redis, **kwargs)
         self.store, self.config, self.kube = store, config, kube
-        self.admissions = AdmissionStore(store, config)
+        self.admissions = AdmissionStore(store, config, exclusive=True)  # (one thread)
         self._next_sweep = 0.0
         self._next_refresh = 0.0
         self._next_heartbeat = 0.0

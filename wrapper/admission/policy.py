@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, replace
 
 from wrapper.admission.fit import PassState, check, dominant_share, share_of
 from wrapper.admission.reasons import (
+    EXCEEDS_POOL_CAPACITY,
     WAITING_FOR_BACKOFF,
     WAITING_FOR_CAPACITY,
     WAITING_FOR_HIGHER_PRIORITY,
+    WAITING_FOR_PLACEMENT,
     Admission,
     Pending,
 )
@@ -34,10 +36,16 @@ class Plan:
         order = self.team_order.get(team, [])
         return order.index(job_id) if job_id in order else None
 
-    def eta(self, global_position: int | None, rate: float | None) -> float | None:
-        if global_position is None or not rate:
+    def eta(self, global_position: int | None, rate: float | None, reason: str | None = None,
+            replicas: int = 1) -> float | None:  # fmt: skip
+        """Seconds until admission at the recent admission rate: the admissions ahead of it
+        in the global order, and for a job waiting for placement one more per replica (room
+        for a gang frees as running jobs end, about one per replica). None when unknown: no
+        rate yet, or the job waits for capacity to return (ExceedsPoolCapacity)."""
+        if global_position is None or not rate or reason == EXCEEDS_POOL_CAPACITY:
             return None
-        return round((global_position + 1) / rate, 1)
+        extra = replicas if reason == WAITING_FOR_PLACEMENT else 0
+        return round((global_position + 1 + extra) / rate, 1)
 
 
 def _too_big(r: str, need: Res, limit: Res, what: str) -> str:
@@ -222,7 +230,8 @@ def preview(state: ClusterState, team: str, job: Candidate) -> Preview:
     placed = next((a.placement for a in plan.admit if a.job_id == job.id), ())
     message = ADMISSIBLE_IF_SUBMITTED if pending.reason is None else pending.message
     return Preview(team, job, plan.team_order[team].index(job.id), gpos, pending.reason,
-                   message, plan.eta(gpos, state.admission_rate), placed)  # fmt: skip
+                   message, plan.eta(gpos, state.admission_rate, pending.reason, job.replicas),
+                   placed)  # fmt: skip
 
 
 def _capacity_unknown(state: ClusterState, out: Plan) -> Plan:

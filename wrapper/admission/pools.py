@@ -72,6 +72,9 @@ def pools_for(nodes: list[dict], placements: dict[str, tuple[dict, list[dict]]],
     for team, (selector, tolerations) in placements.items():
         names = usable_nodes(nodes, selector, tolerations)
         pool_id = ",".join(names)
+        # One string object per pool: ids of large pools are long, and equal objects compare
+        # at once (a decision compares every team's pool id).
+        pool_id = next((p for p in members if p == pool_id), pool_id)
         team_pool[team] = pool_id
         members[pool_id] = set(names)
     pools = {

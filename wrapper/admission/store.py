@@ -16,6 +16,7 @@ from redis import Redis
 
 from wrapper import admission
 from wrapper.admission import Admission, Candidate, ClusterState, Pool, Res, TeamState, rooms
+from wrapper.admission.cache import CacheWriter, NodeView, read_bound, read_nodes
 from wrapper.admission.resources import replica_request
 from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
@@ -68,7 +69,9 @@ def cap_of(config: TrainqConfig) -> Res | None:
 
 
 class AdmissionStore:
-    def __init__(self, store: JobStore, config: TrainqConfig):
+    def __init__(self, store: JobStore, config: TrainqConfig, exclusive: bool = False):
+        """exclusive: one thread takes the snapshots (a worker): the node rooms they hold are
+        kept in place between loads instead of copied."""
         self.store, self.config = store, config
         self.redis: Redis = store.redis
         self._admit = scripts.Admit(self.redis)
@@ -82,45 +85,31 @@ class AdmissionStore:
         # Parsed once: quantities in the config never change within a process.
         self._limits = {t.name: (quota_of(t), borrowing_of(t)) for t in config.teams}
         self.pool_map: dict[str, Pool] = {}
-        self._pools_memo: tuple | None = None
         self.placement_version = "0"  # as of the last `load`
         self._never_fits_memo: dict[tuple, list[dict]] = {}
-        self._nodes_raw: bytes | None = None
-        self._nodes_read_at = -math.inf
         self._loading = threading.Lock()
+        self._writer = CacheWriter(self.redis)
+        self._view = NodeView(self.redis, [t.name for t in config.teams], self.pools, exclusive)
+        self._pools_seen: tuple | None = None  # what the never-fits memo was worked out for
+        self._team_states: dict[str, tuple] = {}  # team -> (usage, queue, pool, TeamState)
 
-    # --- cluster capacity cache ----------------------------------------------------------
-    # One hash: "nodes", the schedulable nodes compacted, each with "pods" (pod slots) and
-    # "used" (what the counted pods bound to it request: cpu, memory, gpu, pods); "bound",
-    # trainq job id -> {node: its pods bound there}; "updated_at", when a reader last
-    # confirmed the two against the cluster.
+    # --- cluster capacity cache (wrapper.admission.cache) -----------------------------------
+    # Per node: its allocatable, labels, taints, pod slots and "used" (what the counted pods
+    # bound to it request: cpu, memory, gpu, pods); per trainq job: {node: its pods bound
+    # there}; "updated_at": when a reader last confirmed the two against the cluster.
     def nodes(self) -> tuple[list[dict] | None, float | None]:
         """The cached schedulable nodes (compact) and when they were read (None: never)."""
-        raw, updated = self.redis.hmget(keys.CAPACITY, "nodes", "updated_at")
-        if raw is None:
-            return None, None
-        return json.loads(raw), float(updated)
+        return read_nodes(self.redis)
 
     def bound(self) -> dict[str, dict[str, int]] | None:
         """Where this instance's jobs have pods: job id (a string) -> {node: pods bound there}
         (None: never read)."""
-        raw = self.redis.hget(keys.CAPACITY, "bound")
-        return None if raw is None else json.loads(raw)
+        return read_bound(self.redis)
 
     def write_nodes(self, nodes: list[dict], bound: dict[str, dict[str, int]]) -> bool:
-        """Cache a fresh reading. Only a change is written (and wakes a worker: capacity may
-        have grown); otherwise only `updated_at` moves. True when it changed."""
-        encoded = json.dumps(sorted(nodes, key=lambda n: n["name"]), sort_keys=True).encode()
-        encoded_bound = json.dumps(bound, sort_keys=True).encode()
-        old, old_bound = self.redis.hmget(keys.CAPACITY, "nodes", "bound")
-        changed = old != encoded or old_bound != encoded_bound
-        with self.redis.pipeline() as pipe:
-            if changed:
-                pipe.hset(keys.CAPACITY, mapping={"nodes": encoded, "bound": encoded_bound})
-                signal_change(pipe)  # capacity may have grown: a plan changes, a worker wakes
-            pipe.hset(keys.CAPACITY, "updated_at", time.time())
-            pipe.execute()
-        return changed
+        """Cache a fresh reading. Only what changed is written (and wakes a worker: capacity
+        may have grown); otherwise only `updated_at` moves. True when it changed."""
+        return self._writer.write(nodes, bound)
 
     def capacity_is_stale(self) -> bool:
         """No reading for CAPACITY_MAX_AGE_S: no watcher keeps the cache current."""
@@ -128,7 +117,7 @@ class AdmissionStore:
         return updated is None or time.time() - float(updated) > CAPACITY_MAX_AGE_S
 
     def pools(self, nodes: list[dict] | None) -> tuple[dict[str, str], dict[str, Pool], Res | None]:
-        """Each team's node pool, the pools, and the total capacity (None: nodes unknown)."""
+        """Each team's pool, the pools, and the total capacity (None: nodes unknown)."""
         if nodes is None:
             return {}, {}, None
         placements = {t.name: (dict(getattr(t, "node_selector", {}) or {}),
@@ -136,31 +125,14 @@ class AdmissionStore:
                       for t in self.config.teams}  # fmt: skip
         return admission.pools_for(nodes, placements, cap_of(self.config))
 
-    def _pools_of(self, raw: bytes | None):
-        """`pools` of the cached node list as stored (raw JSON), with the nodes parsed and
-        the largest node of each pool (for never-fits): worked out again only when what
-        decides the pools changed, not when a pod comes or goes."""
-        if self._pools_memo is not None and self._pools_memo[0] == raw:
-            return self._pools_memo[1]
-        nodes = json.loads(raw) if raw else None
-        key = None if nodes is None else tuple((n["name"], *rooms.shape_of(n)) for n in nodes)
-        if self._pools_memo is None or self._pools_memo[2] != key:
-            team_pool, pools, total = self.pools(nodes)
-            known = rooms.node_rooms(nodes, {}, {}) or {}
-            biggest = {pid: rooms.largest(known, pool.nodes) for pid, pool in pools.items()}
-            self._pools_memo = (raw, (team_pool, pools, total, biggest), key, nodes)
-            self._never_fits_memo.clear()
-        else:
-            self._pools_memo = (raw, self._pools_memo[1], key, nodes)
-        return self._pools_memo[1]
-
-    def _recent_nodes_raw(self) -> bytes | None:
-        """The cached node list as read at most NODES_REREAD_S ago (a submission's check)."""
-        now = time.monotonic()
-        if now - self._nodes_read_at > NODES_REREAD_S:
-            self._nodes_raw = self.redis.hget(keys.CAPACITY, "nodes")
-            self._nodes_read_at = now
-        return self._nodes_raw
+    def _refresh_view(self, max_age: float = 0.0) -> None:
+        """Bring the node view up to date (a submission's check accepts one max_age old)."""
+        view = self._view
+        if time.monotonic() - view.read_at <= max_age:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            view.queue_reads(pipe)
+            view.apply(*pipe.execute())
 
     # --- snapshot ------------------------------------------------------------------------
     def load(self, lookahead: int | None = None,
@@ -181,33 +153,38 @@ class AdmissionStore:
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.QUEUE_EPOCH)
             pipe.hgetall(keys.QUEUE_VERSIONS)
-            for t in teams:
-                pipe.hgetall(keys.team_usage(t.name))
-            pipe.hmget(keys.CAPACITY, "nodes", "bound")
             pipe.zrangebyscore(keys.ADMITTED_EVENTS, now - window, "+inf", withscores=True)
-            pipe.hgetall(keys.PLACEMENTS)
             pipe.get(keys.PLACEMENT_VERSION)
             # Jobs re-queued after their pods were not ready, still in backoff (a handful).
             pipe.zrangebyscore(keys.ADMISSION_BACKOFF, f"({now}", "+inf", withscores=True)
-            epoch, versions, *usages, cache, events, placements, pversion, backoff = pipe.execute()
+            # What changed in the nodes, placements and usage (read next, that only).
+            self._view.queue_reads(pipe)
+            epoch, versions, events, pversion, backoff, *changes = pipe.execute()
         self._refresh_queues(teams, lookahead, epoch, versions, read_only)
-        nodes_raw, bound = cache
-        team_pool, pools, total, _ = self._pools_of(nodes_raw)
+        view = self._view
+        view.apply(*changes)
+        team_pool, pools, total = (view.team_pool, view.pools, view.total) if view.written \
+            else ({}, {}, None)  # fmt: skip
         self.team_pool, self.pool_map = team_pool, pools
         self.placement_version = (pversion or b"0").decode()
-        by_node = nodes_raw and self.config.admission.placement == "nodes"
-        node_state = rooms.node_rooms(self._pools_memo[3] if by_node else None,
-                                      json.loads(bound) if bound else {},
-                                      rooms.decode_placements(placements))  # fmt: skip
+        node_state, index = view.rooms() if self.config.admission.placement == "nodes" \
+            else (None, None)  # fmt: skip
         states = []
-        for t, u in zip(teams, usages, strict=True):
-            quota, borrowing = self._limits[t.name]
-            states.append(TeamState(
-                name=t.name, weight=t.weight, quota=quota, max_jobs=t.quota.max_running_jobs,
-                borrowing_limit=borrowing, usage=_res(u), running=_int(u.get(b"jobs")),
-                queue=self._queues[t.name][1], pool=team_pool.get(t.name, ""),
-                last_admitted=float(u.get(b"last_admitted") or 0),
-            ))  # fmt: skip
+        made = self._team_states
+        for t in teams:
+            # A team's state is made again only when its usage, queue or pool changed.
+            u, queue, pool = view.usage.get(t.name, {}), self._queues[t.name][1], \
+                team_pool.get(t.name, "")  # fmt: skip
+            old = made.get(t.name)
+            if old is None or old[0] is not u or old[1] is not queue or old[2] != pool:
+                quota, borrowing = self._limits[t.name]
+                old = made[t.name] = (u, queue, pool, TeamState(
+                    name=t.name, weight=t.weight, quota=quota,
+                    max_jobs=t.quota.max_running_jobs, borrowing_limit=borrowing, usage=_res(u),
+                    running=_int(u.get(b"jobs")), queue=queue, pool=pool,
+                    last_admitted=float(u.get(b"last_admitted") or 0),
+                ))  # fmt: skip
+            states.append(old[3])
         state = ClusterState(
             teams=tuple(states),
             capacity=total,
@@ -216,6 +193,7 @@ class AdmissionStore:
             admission_rate=_rate(events, now),
             pools=pools,
             nodes=node_state,
+            index=index,
             backoff={int(k): float(v) for k, v in backoff},
         )
         return state, [(t.name, i) for t in teams for i in self._queues[t.name][2]]
@@ -281,7 +259,14 @@ class AdmissionStore:
         than the team's quota plus borrowing limit, or than the whole cluster (capped)."""
         r = spec["resources"]
         shape = (r["cpu"], r["memory"], r.get("gpu") or 0, spec["workers"])
-        memo = self._pools_of(self._recent_nodes_raw())
+        with self._loading:
+            self._refresh_view(NODES_REREAD_S)
+            view = self._view
+            memo = (view.team_pool, view.pools, view.total, view.biggest) if view.written \
+                else ({}, {}, None, {})  # fmt: skip
+        if memo[1] is not self._pools_seen:
+            self._never_fits_memo.clear()
+            self._pools_seen = memo[1]
         key = (team_name, shape)  # the answer depends on nothing else (memo cleared with pools)
         found = self._never_fits_memo.get(key)
         if found is None:

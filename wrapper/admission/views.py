@@ -30,6 +30,12 @@ class AdmissionView:
         self.state, self.plan = state, plan
         self.team_pos = {i: n for order in plan.team_order.values() for n, i in enumerate(order)}
         self.global_pos = {i: n for n, i in enumerate(plan.global_order)}
+        self._jobs: dict[int, int] | None = None  # job id -> replicas, once an ETA needs it
+
+    def _replicas(self, job_id: int) -> int:
+        if self._jobs is None:
+            self._jobs = {j.id: j.replicas for t in self.state.teams for j in t.queue}
+        return self._jobs.get(job_id, 1)
 
     def job(self, job_id: int) -> dict | None:
         """position, global_position, pending_reason, message and eta_seconds of a queued
@@ -43,7 +49,9 @@ class AdmissionView:
             "global_position": gpos,
             "pending_reason": pending.reason,
             "message": pending.message,
-            "eta_seconds": self.plan.eta(gpos, self.state.admission_rate),
+            "eta_seconds": self.plan.eta(
+                gpos, self.state.admission_rate, pending.reason, self._replicas(job_id)
+            ),
         }
 
     def team_jobs(self, team: str, records: dict[int, dict]) -> list[dict]:

@@ -19,13 +19,25 @@ CANCEL_REQUESTS = PREFIX + "cancel-requests"
 RESERVATIONS = PREFIX + "admission:reservations"
 USAGE_TOTAL = PREFIX + "admission:usage"
 ADMISSION_WAKE = PREFIX + "admission:wake"
-CAPACITY = PREFIX + "admission:capacity"
+CAPACITY = PREFIX + "admission:capacity"  # "updated_at": when a reader last confirmed the cache
 ADMITTED_EVENTS = PREFIX + "admission:admitted"
 # Job id -> where admission counted its replicas: {"each": [cpu, memory, gpu], "nodes": [...]}
 # (one node per replica), held with its reservation; and a counter bumped whenever one is
 # written or given back, so a worker's ADMIT can tell its node-level plan is still current.
 PLACEMENTS = PREFIX + "admission:placements"
 PLACEMENT_VERSION = PREFIX + "admission:placement-version"
+# The node and pod cache, one field per entry so a change costs one field: node name -> the
+# node compacted with what its counted pods request ("used"); trainq job id -> {node: its pods
+# bound there}.
+CACHED_NODES = PREFIX + "admission:nodes"
+CACHED_BOUND = PREFIX + "admission:bound"
+# What changed for admission's snapshot, so a worker reads only that: member "n:<node>",
+# "b:<job>" (bound pods), "p:<job>" (placement) or "u:<team>" (usage), scored by a counter
+# bumped per change (a member's latest change only). Trimmed to the newest CHANGES_KEPT
+# members; the floor is the highest score trimmed (a reader behind it reads everything).
+CHANGES = PREFIX + "admission:changes"
+CHANGE_SEQ = PREFIX + "admission:change-seq"
+CHANGES_FLOOR = PREFIX + "admission:changes-floor"
 # Job id -> the epoch before which admission may not admit it again: jobs sent back to their
 # queue because their pods were not all running in time (wrapper.admission.readiness). Entries
 # outlive their time harmlessly (snapshots read only those not yet due) and are dropped when

@@ -57,8 +57,8 @@ def gpu_job(name: str, gpu: int, workers: int = 0, run_for: str = "600s") -> dic
 
 
 def pool_gpus_used(r: redis.Redis, names: list[str]) -> int:
-    nodes = json.loads(r.hget(keys.CAPACITY, "nodes") or "[]")
-    return sum(n["used"]["gpu"] for n in nodes if n["name"] in names)
+    raw = r.hmget(keys.CACHED_NODES, names)
+    return sum(json.loads(n)["used"]["gpu"] for n in raw if n)
 
 
 def test_a_gang_fitting_only_in_sum_waits_for_placement_then_starts_whole(
@@ -99,8 +99,8 @@ def test_a_gang_fitting_only_in_sum_waits_for_placement_then_starts_whole(
 def test_a_replica_larger_than_every_node_of_the_pool_is_refused(stack, pool, private_redis):
     _, names = pool
     r = redis.Redis.from_url(private_redis.url)
-    wait_until("the pool's nodes in the cache", lambda: all(
-        n in (r.hget(keys.CAPACITY, "nodes") or b"").decode() for n in names), 30)  # fmt: skip
+    wait_until("the pool's nodes in the cache",
+               lambda: all(r.hmget(keys.CACHED_NODES, names)), 30)  # fmt: skip
     # 6 gpus: within the team's quota and the pool's 12 in sum, but no node has more than 4.
     refused = stack.api.submit("alpha", gpu_job(unique("big"), 6))
     assert refused.status_code == 422, refused.text
@@ -123,8 +123,7 @@ def test_four_workers_racing_for_the_last_node_never_over_commit_it(stack, pool,
     exceeds its 8 gpus, and what the scheduler bound never does either."""
     _, (name,) = pool
     api, r = stack.api, redis.Redis.from_url(private_redis.url)
-    wait_until("the node in the cache", lambda: name in (r.hget(keys.CAPACITY, "nodes") or
-                                                          b"").decode(), 30)  # fmt: skip
+    wait_until("the node in the cache", lambda: r.hexists(keys.CACHED_NODES, name), 30)
     ids = []
     for n in range(6):
         for team in ("alpha", "beta"):
@@ -134,11 +133,12 @@ def test_four_workers_racing_for_the_last_node_never_over_commit_it(stack, pool,
 
     def counted() -> tuple[int, int]:
         with r.pipeline(transaction=True) as pipe:  # one consistent reading
-            pipe.hmget(keys.CAPACITY, "nodes", "bound")
+            pipe.hget(keys.CACHED_NODES, name)
+            pipe.hgetall(keys.CACHED_BOUND)
             pipe.hgetall(keys.PLACEMENTS)
-            (raw_nodes, raw_bound), placements = pipe.execute()
-        nodes, bound_map = json.loads(raw_nodes or "[]"), json.loads(raw_bound or "{}")
-        used = next((n["used"]["gpu"] for n in nodes if n["name"] == name), 0)
+            raw_node, raw_bound, placements = pipe.execute()
+        bound_map = {k.decode(): json.loads(v) for k, v in raw_bound.items()}
+        used = json.loads(raw_node)["used"]["gpu"] if raw_node else 0
         unbound = 0
         for job_id, raw in placements.items():
             where = json.loads(raw)

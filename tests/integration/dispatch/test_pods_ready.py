@@ -82,8 +82,8 @@ def started(tmp_path, kubeconfig, kube_api, private_redis, node, request):
     marker = tmp_path / "paused"
     stack.start_api()
     stack.start_watcher()
-    wait_until("the node in the cache", lambda: node in (redis.Redis.from_url(
-        private_redis.url).hget(keys.CAPACITY, "nodes") or b"").decode(), 30)  # fmt: skip
+    wait_until("the node in the cache", lambda: redis.Redis.from_url(
+        private_redis.url).hexists(keys.CACHED_NODES, node), 30)  # fmt: skip
     stack.start_worker("w1", {"TRAINQ_TEST_HOOK": f"before-create:{marker}"})
     try:
         yield stack, marker

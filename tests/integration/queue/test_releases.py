@@ -3,16 +3,17 @@ turns terminal (its Master may finish while Workers still run); one that ended b
 pods gives it back with its status change; with no watcher keeping the pod cache current,
 a finished job gives it back at once."""
 
-import json
 import time
 
 import pytest
 
+from tests.support import LOCAL_CONFIG
 from tests.support.admit import admit_next
 from wrapper.admission.releases import release_finished
 from wrapper.admission.store import CAPACITY_MAX_AGE_S, AdmissionStore
 from wrapper.api.schemas import JobRequest
 from wrapper.clock import utcnow
+from wrapper.config import load_config
 from wrapper.jobs.states import JobStatus as S
 from wrapper.jobs.store import JobStore
 from wrapper.redis import connect, keys
@@ -34,8 +35,8 @@ def admitted(store, config) -> int:
 
 
 def pods_cache(store, bound: dict, age: float = 0.0) -> None:
-    store.redis.hset(keys.CAPACITY, mapping={"nodes": "[]", "bound": json.dumps(bound),
-                                              "updated_at": time.time() - age})  # fmt: skip
+    AdmissionStore(store, load_config(LOCAL_CONFIG)).write_nodes([], bound)
+    store.redis.hset(keys.CAPACITY, "updated_at", time.time() - age)
 
 
 def jobs_held(store) -> int:

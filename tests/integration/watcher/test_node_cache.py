@@ -63,9 +63,9 @@ def trainq_labels(instance, job_id):
 
 def cached(client_: redis.Redis, node: str):
     """The node's cache entry and the whole `bound` map (None, {} while not cached)."""
-    raw_nodes, raw_bound = client_.hmget(keys.CAPACITY, "nodes", "bound")
-    entry = next((n for n in json.loads(raw_nodes or "[]") if n["name"] == node), None)
-    return entry, json.loads(raw_bound or "{}")
+    raw = client_.hget(keys.CACHED_NODES, node)
+    bound = {k.decode(): json.loads(v) for k, v in client_.hgetall(keys.CACHED_BOUND).items()}
+    return (json.loads(raw) if raw else None), bound
 
 
 def used_becomes(client_, node, expected, what, timeout=15.0):

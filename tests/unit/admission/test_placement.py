@@ -187,3 +187,11 @@ def test_the_index_answers_exactly_and_stays_current_as_rooms_move(seed):
         fresh = NodeIndex({n: node(n, 8) for n in rooms}, rooms, {})
         assert {g: set(b) for g, b in index.buckets[""].items() if b} == \
             {g: set(b) for g, b in fresh.buckets[""].items() if b}  # fmt: skip
+
+
+def test_the_eta_counts_a_gangs_replicas_when_it_waits_for_placement_and_none_when_it_never_fits():
+    plan = A.Plan()
+    assert plan.eta(4, 0.5) == 10.0  # 5 admissions ahead and its own, at 0.5/s
+    assert plan.eta(4, 0.5, A.WAITING_FOR_PLACEMENT, replicas=3) == 16.0  # + one per replica
+    assert plan.eta(4, 0.5, A.EXCEEDS_POOL_CAPACITY, replicas=3) is None  # capacity must return
+    assert plan.eta(4, None) is None

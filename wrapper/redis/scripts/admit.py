@@ -8,13 +8,14 @@ new lease. Either way its dispatch `attempts` count goes up by one."""
 from redis import Redis
 
 from wrapper.redis import keys
+from wrapper.redis.scripts.changes import CHANGE_LOG_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # KEYS: 1 team queue list, 2 queued index, 3 dispatching index, 4 dispatch leases,
 #       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
 #       10 admission version, 11 wake-up list, 12 team queue versions, 13 placements,
-#       14 placement version, 15.. usage of every team whose pods may use the same nodes (this
-#       team included)
+#       14 placement version, 15 change seq, 16 changes, 17 changes floor, 18.. usage of
+#       every team whose pods may use the same nodes (this team included)
 # ARGV: 1 job key prefix, 2 job id, 3 lease deadline, 4 JSON timestamp, 5 'queued',
 #       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
 #       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
@@ -26,6 +27,7 @@ from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 # Returns {'admitted'} | {'redispatch'} | {'stale'} | {'quota', resource} | {'capacity', resource}
 LUA = (
     SIGNAL_CHANGE_LUA
+    + CHANGE_LOG_LUA
     + """
 local jk = ARGV[1] .. ARGV[2]
 local wake = nil
@@ -51,7 +53,7 @@ local total = {0, 0, 0}
 if ARGV[21] ~= '' and (redis.call('GET', KEYS[14]) or '0') ~= ARGV[22] then
   return {'capacity', 'placement'}
 end
-for k = 15, #KEYS do
+for k = 18, #KEYS do
   local u = redis.call('HMGET', KEYS[k], 'cpu', 'memory', 'gpu')
   for i = 1, 3 do total[i] = total[i] + (tonumber(u[i]) or 0) end
 end
@@ -86,8 +88,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', ARGV[18])
 if ARGV[21] ~= '' then
   redis.call('HSET', KEYS[13], ARGV[2], ARGV[21])
   redis.call('INCR', KEYS[14])
+  log_change(KEYS[15], KEYS[16], 'p:' .. ARGV[2])
 end
 redis.call('HINCRBY', jk, 'attempts', 1)
+log_change(KEYS[15], KEYS[16], 'u:' .. ARGV[20])
+trim_changes(KEYS[16], KEYS[17])
 signal_change(KEYS[10], KEYS[12], ARGV[20], wake, 'wake')
 return {'admitted'}
 """
@@ -135,7 +140,8 @@ class Admit:
                   keys.DISPATCH_LEASES, keys.team_active(team), keys.RESERVATIONS,
                   keys.team_usage(team), keys.USAGE_TOTAL, keys.ADMITTED_EVENTS,
                   keys.ADMISSION_VERSION, keys.ADMISSION_WAKE, keys.QUEUE_VERSIONS,
-                  keys.PLACEMENTS, keys.PLACEMENT_VERSION, *(keys.team_usage(t) for t in sharing)],
+                  keys.PLACEMENTS, keys.PLACEMENT_VERSION, keys.CHANGE_SEQ, keys.CHANGES,
+                  keys.CHANGES_FLOOR, *(keys.team_usage(t) for t in sharing)],
             args=[keys.JOB_KEY_PREFIX, job_id, lease_deadline, admitted_at, queued, dispatching,
                   *demand, *team_limit, max_jobs, *capacity, now, events_since,
                   "1" if wake_another else "", team, placement, placement_version],

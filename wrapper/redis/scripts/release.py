@@ -6,16 +6,24 @@ TRANSITION."""
 from redis import Redis
 
 from wrapper.redis import keys
+from wrapper.redis.scripts.changes import CHANGE_LOG_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # Give back a job's reservation (and where its replicas were counted) if it holds one.
 # Idempotent: only the first HDEL finds it.
 # Amounts are integer strings, negated by prefixing '-' (Lua would print big numbers as floats).
+# log: {change seq, changes, changes floor, team} (CHANGE_LOG_LUA must come first).
 RELEASE_LUA = """
-local function release(reservations, team_usage, total_usage, wake, id, placements, pversion)
-  if redis.call('HDEL', placements, id) == 1 then redis.call('INCR', pversion) end
+local function release(reservations, team_usage, total_usage, wake, id, placements, pversion,
+                       log)
+  if redis.call('HDEL', placements, id) == 1 then
+    redis.call('INCR', pversion)
+    log_change(log[1], log[2], 'p:' .. id)
+  end
   local r = redis.call('HGET', reservations, id)
   if not r then return end
+  log_change(log[1], log[2], 'u:' .. log[4])
+  trim_changes(log[2], log[3])
   redis.call('HDEL', reservations, id)
   local fields = {'cpu', 'memory', 'gpu'}
   local i = 1
@@ -34,15 +42,18 @@ end
 
 
 # KEYS: 1 reservations, 2 the team's usage, 3 total usage, 4 wake-up list, 5 placements,
-#       6 placement version, 7 admission version. ARGV: 1 job id.
+#       6 placement version, 7 admission version, 8 change seq, 9 changes, 10 changes floor.
+# ARGV: 1 job id, 2 team.
 # Returns 1 when something was given back, 0 when the job held nothing.
 LUA = (
     SIGNAL_CHANGE_LUA
+    + CHANGE_LOG_LUA
     + RELEASE_LUA
     + """
 local held = redis.call('HEXISTS', KEYS[1], ARGV[1]) + redis.call('HEXISTS', KEYS[5], ARGV[1])
 if held == 0 then return 0 end
-release(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], KEYS[5], KEYS[6])
+release(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], KEYS[5], KEYS[6],
+        {KEYS[8], KEYS[9], KEYS[10], ARGV[2]})
 redis.call('INCR', KEYS[7])
 return 1
 """
@@ -58,6 +69,6 @@ class Release:
         return bool(self._script(
             keys=[keys.RESERVATIONS, keys.team_usage(team), keys.USAGE_TOTAL,
                   keys.ADMISSION_WAKE, keys.PLACEMENTS, keys.PLACEMENT_VERSION,
-                  keys.ADMISSION_VERSION],
-            args=[job_id],
+                  keys.ADMISSION_VERSION, keys.CHANGE_SEQ, keys.CHANGES, keys.CHANGES_FLOOR],
+            args=[job_id, team],
         ))  # fmt: skip

@@ -7,24 +7,27 @@ from dataclasses import dataclass
 from redis import Redis
 
 from wrapper.redis import keys
+from wrapper.redis.scripts.changes import CHANGE_LOG_LUA
 from wrapper.redis.scripts.release import RELEASE_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch
 #       leases, 6 reservations, 7 team usage, 8 total usage, 9 wake-up list, 10 admission
-#       version, 11 team queue versions, 12 placements, 13 placement version
+#       version, 11 team queue versions, 12 placements, 13 placement version, 14 change seq,
+#       15 changes, 16 changes floor
 # ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''), 5 new indexed
 #       ('1'|''), 6 team active op ('add'|'rem'), 7 lease op: a deadline (set it), 'rem' (drop
 #       it) or '' (leave it), 8 release the reservation ('1'|''), 9 the team whose queue version
-#       to bump or '', 10.. field/value pairs to set
+#       to bump or '', 10 the job's team, 11.. field/value pairs to set
 # Returns {1} when applied, {0, current status or ''} when the status was not the expected one.
 LUA = (
     SIGNAL_CHANGE_LUA
+    + CHANGE_LOG_LUA
     + RELEASE_LUA
     + """
 local current = redis.call('HGET', KEYS[1], 'status')
 if current ~= ARGV[2] then return {0, current or ''} end
-if #ARGV > 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 10)) end
+if #ARGV > 10 then redis.call('HSET', KEYS[1], unpack(ARGV, 11)) end
 redis.call('HSET', KEYS[1], 'status', ARGV[3])
 if ARGV[2] ~= ARGV[3] then
   if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) end
@@ -37,7 +40,10 @@ if ARGV[6] == 'add' then redis.call('SADD', KEYS[4], ARGV[1])
 else redis.call('SREM', KEYS[4], ARGV[1]) end
 if ARGV[7] == 'rem' then redis.call('ZREM', KEYS[5], ARGV[1])
 elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1]) end
-if ARGV[8] == '1' then release(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1], KEYS[12], KEYS[13]) end
+if ARGV[8] == '1' then
+  release(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1], KEYS[12], KEYS[13],
+          {KEYS[14], KEYS[15], KEYS[16], ARGV[10]})
+end
 return {1}
 """
 )
@@ -73,10 +79,10 @@ class Transition:
                   keys.team_active(team), keys.DISPATCH_LEASES, keys.RESERVATIONS,
                   keys.team_usage(team), keys.USAGE_TOTAL, keys.ADMISSION_WAKE,
                   keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS, keys.PLACEMENTS,
-                  keys.PLACEMENT_VERSION],
+                  keys.PLACEMENT_VERSION, keys.CHANGE_SEQ, keys.CHANGES, keys.CHANGES_FLOOR],
             args=[job_id, expected, target, _flag(indexed_before), _flag(indexed_after),
                   "add" if active else "rem", lease, _flag(release),
-                  team if queue_changed else "", *fields],
+                  team if queue_changed else "", team, *fields],
         )  # fmt: skip
         if result[0] == 1:
             return TransitionResult(True, None)
