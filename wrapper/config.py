@@ -93,14 +93,21 @@ class Team(_Strict):
     # The team's machine pool: applied to every pod of its PyTorchJobs.
     node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
+    # Pods run with runAsNonRoot: true, so an image whose user is root (or unset) does not
+    # start. `allow_root: true` is the explicit opt-out for a team whose images need root.
+    allow_root: bool = False
 
     def pod_placement(self) -> dict:
-        """The pod-spec fields (nodeSelector, tolerations) that pin pods to the team's pool."""
+        """The pod-spec fields the team's config sets on every pod: nodeSelector and
+        tolerations (its pool), and with `allow_root` the securityContext that opts out of
+        the builder's runAsNonRoot default."""
         placement: dict = {}
         if self.node_selector:
             placement["nodeSelector"] = dict(self.node_selector)
         if self.tolerations:
             placement["tolerations"] = [t.pod_spec() for t in self.tolerations]
+        if self.allow_root:
+            placement["securityContext"] = {"runAsNonRoot": False}
         return placement
 
 
@@ -129,6 +136,31 @@ class Limits(_Strict):
 
 class Images(_Strict):
     allowed_prefixes: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+def _key_prefix(prefix: str) -> str:
+    domain, slash, name_start = prefix.partition("/")
+    if not slash or kubenames.dns1123_subdomain(domain) or kubenames.key_name_start(name_start):
+        raise ValueError(
+            "must be '<DNS subdomain>/' optionally followed by the start of a key name, "
+            "e.g. 'example.com/' or 'trainq.dev/sim-'"
+        )
+    return prefix
+
+
+KeyPrefix = Annotated[str, AfterValidator(_key_prefix)]
+
+
+class PodMetadata(_Strict):
+    """Which pod label and annotation keys a job request may set: an allow-list, because
+    other controllers act on keys of their own (Multus networks, CRI-O devices, service-mesh
+    injection, Kueue queues) and change how a pod runs or is admitted. A key is allowed when
+    it starts with one of the prefixes; trainq's own labels always win over a job's."""
+
+    # Unprefixed label keys ('project') are always allowed; prefixed ones only under these.
+    label_prefixes: list[KeyPrefix] = Field(default_factory=list)
+    # Annotations are allowed only under these (none by default).
+    annotation_prefixes: list[KeyPrefix] = Field(default_factory=list)
 
 
 class ApiSettings(_Strict):
@@ -202,6 +234,7 @@ class TrainqConfig(_Strict):
     api: ApiSettings = ApiSettings()
     dispatch: DispatchSettings = DispatchSettings()
     admission: AdmissionSettings = AdmissionSettings()
+    pod_metadata: PodMetadata = PodMetadata()
     algorithms: list[AlgorithmConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

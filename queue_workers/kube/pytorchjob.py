@@ -1,6 +1,8 @@
 """Building the Kubeflow PyTorchJob (kubeflow.org/v1) for a trainq job: pure functions over
 plain data. The request can only express a safe subset of a pod spec (no privileged mode,
-hostPath, hostNetwork...), and every container runs with a restrictive securityContext.
+hostPath, hostNetwork...), every container runs with a restrictive securityContext, pods run
+as non-root unless the team's config opts out, and a replica without GPUs gets none from the
+NVIDIA container runtime.
 """
 
 import copy
@@ -19,6 +21,12 @@ ANNOTATION_JOB_NAME = "trainq.dev/job-name"
 # a PyTorchJob with the right name and labels but another uid must never be adopted.
 ANNOTATION_JOB_UID = "trainq.dev/job-uid"
 
+# The pod's; a team with `allow_root` gets {"runAsNonRoot": False} through its placement.
+POD_SECURITY_CONTEXT = {"runAsNonRoot": True}
+# The NVIDIA runtime exposes the GPUs this names; many CUDA images set it to "all" in their
+# ENV, which would give a replica that requested no GPU (and counts none) every GPU of its node.
+NO_GPUS = {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"}
+GPU_RUNTIME_ENV_PREFIX = "NVIDIA_"
 SECURITY_CONTEXT = {
     "allowPrivilegeEscalation": False,
     "privileged": False,
@@ -61,12 +69,15 @@ def job_id_of(obj: dict, instance: str) -> int | None:
     if labels.get(LABEL_MANAGED_BY) != MANAGED_BY or labels.get(LABEL_INSTANCE) != instance:
         return None
     raw = labels.get(LABEL_JOB_ID, "")
-    return int(raw) if raw.isdigit() else None
+    # isdigit() alone takes other Unicode digits, which int() may refuse ('²').
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def _env(record: dict) -> list[dict]:
     spec = record["spec"]
-    env = [{"name": k, "value": v} for k, v in sorted(spec["env"].items())]
+    # NVIDIA_* are refused at submission; a record written before that rule never passes one.
+    env = [{"name": k, "value": v} for k, v in sorted(spec["env"].items())
+           if not k.startswith(GPU_RUNTIME_ENV_PREFIX)]  # fmt: skip
     env += [
         {"name": "TRAINQ_JOB_ID", "value": str(record["id"])},
         {"name": "TRAINQ_TEAM", "value": record["team"]},
@@ -77,6 +88,8 @@ def _env(record: dict) -> list[dict]:
             {"name": "TRAINING_DATASET_ID", "value": spec["dataset"]["id"]},
             {"name": "TRAINING_DATASET_VERSION_HASH", "value": spec["dataset"]["version_hash"]},
         ]
+    if not spec["resources"]["gpu"]:
+        env.append(dict(NO_GPUS))
     return env
 
 
@@ -113,6 +126,7 @@ def _replica(record: dict, labels: dict, replicas: int, placement: dict) -> dict
                 "containers": [container],
                 # Training code has no business talking to the Kubernetes API.
                 "automountServiceAccountToken": False,
+                "securityContext": dict(POD_SECURITY_CONTEXT),
                 **copy.deepcopy(placement),
             },
         },
@@ -121,7 +135,8 @@ def _replica(record: dict, labels: dict, replicas: int, placement: dict) -> dict
 
 def build(record: dict, namespace: str, instance: str, placement: dict | None = None) -> dict:
     """The PyTorchJob for a job record: 1 Master + spec.workers Workers. placement holds the
-    pod-spec fields (nodeSelector, tolerations) of the team's machine pool, for every pod."""
+    pod-spec fields the team's config sets on every pod (`Team.pod_placement`: nodeSelector
+    and tolerations of its machine pool, and the securityContext of a team allowed root)."""
     placement = placement or {}
     spec = record["spec"]
     labels = {**spec.get("labels", {}), **trainq_labels(instance, record["team"], record["id"])}

@@ -180,3 +180,24 @@ def test_pods_ready_guard_settings_default_and_must_be_positive(tmp_path):
     raw["admission"] = {"pods_ready_timeout_seconds": 3, "pods_ready_requeues": 0}
     a = load_config(_write(tmp_path, raw)).admission
     assert (a.pods_ready_timeout_seconds, a.pods_ready_requeues) == (3, 0)
+
+
+def test_root_is_an_explicit_per_team_opt_out(tmp_path, config):
+    assert not any(t.allow_root for t in config.teams)
+    raw = _raw()
+    raw["teams"][0]["allow_root"] = True
+    loaded = load_config(_write(tmp_path, raw))
+    assert loaded.team("alpha").pod_placement() == {"securityContext": {"runAsNonRoot": False}}
+    assert "securityContext" not in loaded.team("beta").pod_placement()
+
+
+def test_pod_metadata_prefixes(tmp_path, config):
+    assert config.pod_metadata.label_prefixes == []
+    assert config.pod_metadata.annotation_prefixes == ["trainq.dev/sim-"]
+    raw = _raw()
+    del raw["pod_metadata"]
+    defaults = load_config(_write(tmp_path, raw)).pod_metadata
+    assert (defaults.label_prefixes, defaults.annotation_prefixes) == ([], [])
+    raw["pod_metadata"] = {"annotation_prefixes": ["example.com"]}
+    with pytest.raises(ConfigError, match=r"pod_metadata\.annotation_prefixes\[0\]"):
+        load_config(_write(tmp_path, raw))

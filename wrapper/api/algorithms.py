@@ -22,6 +22,7 @@ routes = Routes(bp)
 TAGS = ("algorithms",)
 # This surface's own words for some errors.
 WRITE_ERRORS = {401: "Missing or invalid bearer token", 403: "Not the admin token",
+                413: "Body larger than the configured limit (default 64 KiB)",
                 415: "Body is not JSON",
                 422: "Validation failed (e.g. an image outside images.allowed_prefixes)",
                 503: "Redis is unavailable; nothing was changed"}  # fmt: skip

@@ -1,5 +1,7 @@
 """/v1/teams/{team}/jobs: submit, list, read and cancel a team's training jobs."""
 
+import re
+
 from flask import Blueprint, request
 
 from wrapper.api import dry_run, metrics, records
@@ -17,6 +19,7 @@ from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, pre
 bp = Blueprint("jobs", __name__, url_prefix="/v1/teams/<team>/jobs")
 routes = Routes(bp)
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 500
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 LOCATION = {"Location": {"description": "URL of the job", "schema": {"type": "string"}}}
 IDEMPOTENCY_KEY = {
@@ -24,14 +27,15 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": "Same key and body: the same job; another body: 422",
-    "schema": {"type": "string", "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
 }
 LIST_PARAMS = (
     {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/JobStatus"}},
     {"name": "limit", "in": "query",
      "schema": {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX,
                 "default": LIST_LIMIT_DEFAULT}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {"name": "cursor", "in": "query", "description": "`next_cursor` of the previous page",
+     "schema": {"type": "string", "pattern": "^0*[1-9][0-9]*$", "maxLength": 19}},
 )  # fmt: skip
 
 
@@ -84,12 +88,10 @@ def submit_job(team: str):
 
 def _int_arg(name: str, low: int, high: int | None, default: int | None) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
+    # ASCII digits only: int() also takes signs, spaces, '_' and other Unicode digits.
+    value = int(raw) if _DIGITS.fullmatch(raw) else None
     if value is None or value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high else f"at least {low}"
         raise validation_error([{"field": name, "message": f"must be an integer {bounds}"}])
@@ -101,7 +103,7 @@ def _int_arg(name: str, low: int, high: int | None, default: int | None) -> int 
             errors=errors(401, 404, 422, 503))  # fmt: skip
 def list_jobs(team: str):
     svc, _ = _team(team)
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in {s.value for s in JobStatus}:
         allowed = ", ".join(s.value for s in JobStatus)
         raise validation_error([{"field": "status", "message": f"must be one of: {allowed}"}])

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from wrapper.api.schemas import NAME_MAX, RESERVED_ENV, RESERVED_ENV_PREFIXES
+from wrapper.api.schemas import NAME_MAX, reserved_env
 from wrapper.jobs.states import JobStatus
 from wrapper.validation import k8s_names as kubenames
 
@@ -45,7 +45,10 @@ STATUS = {
     JobStatus.CANCELLED: "failure",
 }
 _INT32_MAX = 2**31 - 1
-_NUMERIC = re.compile(r"^-?[0-9]+$")
+# ASCII digits only, matched whole (no surrounding space): str.isdigit() and int() accept
+# other Unicode digits (int('²') raises), and `$` would accept a trailing newline.
+_NUMERIC = re.compile(r"-?[0-9]+")
+_INSTANCES = re.compile(r"[0-9]{1,9}")
 
 
 class InvalidArgument(Exception):
@@ -116,13 +119,13 @@ def check_parameters(parameters: dict[str, str], max_workers: int) -> int:
         if name in FROM_METADATA:
             raise InvalidArgument(f'Parameter "{name}" cannot be given: trainq sets it from '
                                   f'"{_camel(FROM_METADATA[name])}".')  # fmt: skip
-        if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
-            raise InvalidArgument(f'Parameter "{name}" cannot be given: trainq or the training '
-                                  "operator sets it.")  # fmt: skip
+        reason = reserved_env(name)
+        if reason:
+            raise InvalidArgument(f'Parameter "{name}" cannot be given: {reason}.')
     raw = parameters.get(PARALLEL_INSTANCES)
     if raw is None:
         return 0
-    instances = int(raw) if raw.strip().isdigit() else 0
+    instances = int(raw) if _INSTANCES.fullmatch(raw) else 0
     if not 1 <= instances <= max_workers + 1:
         raise InvalidArgument(f'Parameter "{PARALLEL_INSTANCES}" must be an integer from 1 to '
                               f'{max_workers + 1}, got "{raw}".')  # fmt: skip
@@ -185,9 +188,14 @@ def job_id_value(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidArgument('"job_id" must be an integer.')
     if isinstance(value, str):
-        if not _NUMERIC.match(value.strip()):
+        text = value
+        if not _NUMERIC.fullmatch(text):
             raise InvalidArgument('"job_id" must be an integer.')
-        value = int(value.strip())
+        sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+        digits = digits.lstrip("0") or "0"
+        if len(digits) > len(str(_INT32_MAX)):  # before int(), which stops at 4,300 digits
+            raise InvalidArgument('"job_id" is out of range for an int32.')
+        value = int(sign + digits)
     elif isinstance(value, float):
         if not value.is_integer():
             raise InvalidArgument('"job_id" must be an integer.')

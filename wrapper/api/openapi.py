@@ -1,15 +1,19 @@
 """GET /openapi.json: the OpenAPI 3.1 document, generated from the route declarations
 (`wrapper.api.routes`) and the pydantic models they name, so it cannot drift from the code:
 every served route is declared, every body is validated and every answer serialized by the
-model the document shows."""
+model the document shows; the checkers' grammars and the deployment's policy are written into
+the request schemas by `wrapper.api.rules`."""
 
 import re
 
 from flask import Blueprint, current_app, jsonify
 from pydantic.json_schema import models_json_schema
 
+from wrapper.api import rules
 from wrapper.api.routes import Reply, Route, Routes, declared
 from wrapper.api.schemas import Problem
+from wrapper.api.services import services
+from wrapper.config import TrainqConfig
 
 REF = "#/components/schemas/{model}"
 TAGS = {
@@ -97,7 +101,8 @@ def _components(declarations: list[Route]) -> dict:
     return dict(top["$defs"])
 
 
-def document(declarations: list[Route]) -> dict:
+def document(declarations: list[Route], config: TrainqConfig | None = None) -> dict:
+    """The document; with `config`, the request schemas carry this deployment's rules."""
     paths: dict = {}
     for route in declarations:
         path, params = _path(route)
@@ -106,6 +111,9 @@ def document(declarations: list[Route]) -> dict:
             item["parameters"] = params
         item[route.method] = _operation(route)
     used = {t for r in declarations for t in r.tags}
+    schemas = _components(declarations)
+    if config is not None:
+        rules.apply(schemas, config)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -117,7 +125,7 @@ def document(declarations: list[Route]) -> dict:
         "paths": paths,
         "tags": [{"name": n, "description": d} for n, d in TAGS.items() if n in used],
         "components": {
-            "schemas": _components(declarations),
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
@@ -129,5 +137,5 @@ def document(declarations: list[Route]) -> dict:
 def openapi_json():
     ext = current_app.extensions
     if "trainq_openapi" not in ext:
-        ext["trainq_openapi"] = document(declared(current_app))
+        ext["trainq_openapi"] = document(declared(current_app), services().config)
     return jsonify(ext["trainq_openapi"])

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
+
+from wrapper.api.errors import validation_error
 
 # What each error status means on most routes; a route may phrase its own.
 ERROR_TEXT = {
@@ -86,9 +88,18 @@ class Routes:
         route = Route(method=method, rule=prefix + rule, **declaration)
         self.routes.append(route)
 
+        # A route that takes query parameters refuses unknown ones: `?dryrun=true` must not
+        # submit for real.
+        query = {p["name"] for p in route.params if p["in"] == "query"}
+
         def decorate(handler: Callable) -> Callable:
             @wraps(handler)
             def view(*args, **kwargs):
+                unknown = sorted(set(request.args) - query) if query else []
+                if unknown:
+                    raise validation_error(
+                        [{"field": name, "message": "unknown query parameter"} for name in unknown]
+                    )
                 return respond(route.reply, handler(*args, **kwargs))
 
             self.bp.add_url_rule(rule, view_func=view, methods=[method.upper()])

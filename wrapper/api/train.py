@@ -23,6 +23,7 @@ from wrapper.api.miniautoml import (
     TrainStatusResponse,
 )
 from wrapper.api.routes import Reply, Routes
+from wrapper.api.rules import INT32_MAX
 from wrapper.api.schemas import JobRequest
 from wrapper.api.services import services
 from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, preview, submit
@@ -31,11 +32,13 @@ bp = Blueprint("compat", __name__, url_prefix="/v1/train")
 routes = Routes(bp)
 TAGS = ("MiniAutoML compatibility",)
 STATUS_ERRORS = {
-    400: "INVALID_ARGUMENT: job_id is not an integer",
+    400: "INVALID_ARGUMENT: job_id is not an int32, or malformed JSON",
     401: "Missing or invalid bearer token",
     404: "NOT_FOUND: detail \"Job N doesn't exist\" (also another team's job)",
     503: "Redis is unavailable",
 }
+BODY_ERRORS = {413: "Body larger than the configured limit (default 64 KiB)",
+               415: "Body is not application/json"}  # fmt: skip
 TRAIN_DESCRIPTION = (
     "The seed's `TrainingService.Train`. Checked in the seed's order, each missing or empty "
     "field answering 400 with the seed's sentence as `detail`: "
@@ -56,8 +59,14 @@ def _invalid(detail: str, errors: list[dict] | None = None) -> ApiError:
     return ApiError(400, "invalid-argument", "Bad Request", detail, errors)
 
 
+def _refused(errors: list[dict]) -> ApiError:
+    """A 400 naming the first bad field in its detail, the seed's way."""
+    return _invalid(f'"{errors[0]["field"]}": {errors[0]["message"]}', errors)
+
+
 def _body():
-    return json_body(malformed=_invalid, object_only=False)  # the seed's parser decides the rest
+    # The seed's parser decides the rest (so object_only=False).
+    return json_body(malformed=_invalid, refused=_refused, object_only=False)
 
 
 def _request(svc, body) -> tuple[dict, JobRequest]:
@@ -72,7 +81,7 @@ def _request(svc, body) -> tuple[dict, JobRequest]:
                                         context={"config": svc.config})  # fmt: skip
     except pydantic.ValidationError as exc:
         errors = [{**e, "field": miniautoml.request_field(e["field"])} for e in field_errors(exc)]
-        raise _invalid(f'"{errors[0]["field"]}": {errors[0]["message"]}', errors) from None
+        raise _refused(errors) from None
     return metadata, req
 
 
@@ -85,6 +94,7 @@ def _request(svc, body) -> tuple[dict, JobRequest]:
                  "parameter, malformed JSON or an unknown field",
             401: "Missing or invalid bearer token",
             403: "The admin token (Train needs a team's token)",
+            413: "Body larger than the configured limit (default 64 KiB)",
             415: "Body is not application/json",
             422: "The algorithm is not registered, or the job can never be admitted "
                  "(PARALLEL_INSTANCES too large for the team's quota or the cluster)",
@@ -130,7 +140,7 @@ def _status(principal, job_id: int) -> dict:
 @routes.post("/status", tags=TAGS, summary="MiniAutoML GetTrainingStatus (job_id in the body)",
              description=STATUS_DESCRIPTION, body=TrainStatusRequest,
              reply=Reply(200, "The job's status", TrainStatusResponse),
-             errors=STATUS_ERRORS)  # fmt: skip
+             errors=dict(sorted({**STATUS_ERRORS, **BODY_ERRORS}.items())))  # fmt: skip
 def status_by_body():
     principal = authenticate(services().config)
     try:
@@ -142,7 +152,8 @@ def status_by_body():
 
 @routes.get("/<job_id>/status", tags=TAGS,
             summary="MiniAutoML GetTrainingStatus (job_id in the path)",
-            path_types={"job_id": {"type": "integer"}},
+            path_types={"job_id": {"type": "integer", "minimum": -INT32_MAX,
+                                   "maximum": INT32_MAX}},
             reply=Reply(200, "The job's status", TrainStatusResponse),
             errors=STATUS_ERRORS)  # fmt: skip
 def status_by_path(job_id: str):

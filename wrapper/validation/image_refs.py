@@ -5,11 +5,14 @@ Each checker returns an error message or None, like `wrapper.validation.k8s_name
 import re
 
 # The reference grammar of the distribution spec (docker/distribution `reference`), simplified:
-# an optional registry host[:port], then lower-case path components.
-_DOMAIN = re.compile(r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|[A-Za-z0-9-]+:\d+|"
-                     r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+:\d+)$")  # fmt: skip
-_PATH_COMPONENT = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# an optional registry host[:port], then lower-case path components. Unanchored, used with
+# fullmatch only (`$` accepts a trailing newline), and [0-9], not \d (any Unicode digit); shown
+# anchored in the OpenAPI document (wrapper.api.schemas.rules).
+DOMAIN = (r"localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|[A-Za-z0-9-]+:[0-9]+|"
+          r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+:[0-9]+")  # fmt: skip
+PATH_COMPONENT = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DOMAIN, _PATH_COMPONENT, _TAG = re.compile(DOMAIN), re.compile(PATH_COMPONENT), re.compile(TAG)
 REPOSITORY_MAX = 255
 
 
@@ -20,9 +23,9 @@ def repository(image: str) -> str | None:
     if not image or len(image) > REPOSITORY_MAX:
         return f"must be 1 to {REPOSITORY_MAX} characters"
     parts = image.split("/")
-    if len(parts) > 1 and _DOMAIN.match(parts[0]):
+    if len(parts) > 1 and _DOMAIN.fullmatch(parts[0]):
         parts = parts[1:]
-    if not all(_PATH_COMPONENT.match(p) for p in parts):
+    if not all(_PATH_COMPONENT.fullmatch(p) for p in parts):
         return (
             "must be an image repository: an optional registry host, then '/'-separated "
             "lower-case components of letters, digits and single '.', '_' or '-' separators"
@@ -32,7 +35,7 @@ def repository(image: str) -> str | None:
 
 def tag(version: str) -> str | None:
     """A version, used as the image tag."""
-    if not _TAG.match(version):
+    if not _TAG.fullmatch(version):
         return (
             "must be a valid image tag: letters, digits, '_', '.' and '-', not starting with "
             "'.' or '-', at most 128 characters"

@@ -171,7 +171,7 @@ def test_job_request_errors_are_named_as_in_train():
         ({"job_id": 3.0}, 3),
         ({}, 0),
         ({"job_id": ""}, 0),
-        ({"job_id": " 7 "}, 7),
+        ({"job_id": "007"}, 7),
     ],
 )
 def test_job_id_as_number_or_numeric_string(body, job_id):
@@ -182,6 +182,8 @@ def test_job_id_as_number_or_numeric_string(body, job_id):
     "body",
     [
         {"job_id": "one"},
+        {"job_id": " 7 "},  # exactly what the document's pattern says: no surrounding space
+        {"job_id": "\u0667"},
         {"job_id": True},
         {"job_id": 1.5},
         {"job_id": [1]},

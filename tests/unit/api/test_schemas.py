@@ -46,8 +46,8 @@ def test_full_request_is_kept_as_given(config):
         "backoff_limit": 0,
         "restart_policy": "ExitCode",
         "dataset": {"id": "imdb-reviews", "version_hash": "hashDg=="},
-        "labels": {"project": "nlp", "example.com/owner": "ml-team"},
-        "annotations": {"trainq.dev/sim-run-for": "3s", "example.com/note": "any text"},
+        "labels": {"project": "nlp", "owner": "ml-team"},
+        "annotations": {"trainq.dev/sim-run-for": "3s", "trainq.dev/sim-note": "any text"},
     }
     spec = JobRequest.model_validate(body, context={"config": config}).to_spec(config)
     assert spec == {**body, "command": ["python", "train.py"]}
@@ -149,20 +149,6 @@ def test_bounds(config):
 )
 def test_bad_labels(config, labels, field):
     assert field in errors_of({**BASE, "labels": labels}, config)
-
-
-def test_annotations_reserve_trainq_except_the_simulator(config):
-    ok = {"trainq.dev/sim-outcome": "fail", "trainq.dev/sim-exit-code": "3", "team/x": "y"}
-    JobRequest.model_validate({**BASE, "annotations": ok}, context={"config": config})
-    errs = errors_of(
-        {**BASE, "annotations": {"trainq.dev/job-name": "x",
-                                 "container.apparmor.security.beta.kubernetes.io/pytorch": "u"}},
-        config,
-    )  # fmt: skip
-    assert set(errs) == {
-        "annotations.trainq.dev/job-name",
-        "annotations.container.apparmor.security.beta.kubernetes.io/pytorch",
-    }
 
 
 def test_dataset_needs_both_fields(config):

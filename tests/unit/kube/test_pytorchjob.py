@@ -128,3 +128,67 @@ def test_team_placement_goes_into_every_pod_template(config):
     plain = pytorchjob.build(record(), "team-alpha", "tq", config.team("alpha").pod_placement())
     pod = plain["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
     assert not {"nodeSelector", "tolerations"} & set(pod)
+
+
+def _envs(obj) -> list[dict[str, str]]:
+    """Every container's env as a dict, after checking no name appears twice."""
+    out = []
+    for rspec in obj["spec"]["pytorchReplicaSpecs"].values():
+        env = rspec["template"]["spec"]["containers"][0]["env"]
+        names = [e["name"] for e in env]
+        assert len(names) == len(set(names)), names
+        out.append({e["name"]: e["value"] for e in env})
+    return out
+
+
+def test_replicas_without_gpus_see_no_gpus():
+    """The NVIDIA runtime would otherwise honour an image's NVIDIA_VISIBLE_DEVICES=all."""
+    cpu_only = record(resources={"cpu": "2", "memory": "4Gi", "gpu": 0})
+    envs = _envs(pytorchjob.build(cpu_only, "team-alpha", "tq"))
+    assert len(envs) == 2
+    assert all(env["NVIDIA_VISIBLE_DEVICES"] == "void" for env in envs)
+    # A GPU replica's devices are the device plugin's to set.
+    gpu = pytorchjob.build(record(), "team-alpha", "tq")
+    assert not any("NVIDIA_VISIBLE_DEVICES" in env for env in _envs(gpu))
+
+
+def test_nvidia_variables_of_a_record_never_reach_a_pod():
+    """Refused at submission; a record from before that rule (or a tampered one) is filtered."""
+    env = {"LR": "0.1", "NVIDIA_VISIBLE_DEVICES": "all", "NVIDIA_DRIVER_CAPABILITIES": "all"}
+    for gpu in (0, 1):
+        rec = record(env=env, resources={"cpu": "1", "memory": "1Gi", "gpu": gpu})
+        for container_env in _envs(pytorchjob.build(rec, "team-alpha", "tq")):
+            nvidia = {k: v for k, v in container_env.items() if k.startswith("NVIDIA_")}
+            assert nvidia == ({"NVIDIA_VISIBLE_DEVICES": "void"} if gpu == 0 else {})
+            assert container_env["LR"] == "0.1"
+
+
+def _pod_security(obj) -> list[dict]:
+    return [r["template"]["spec"]["securityContext"]
+            for r in obj["spec"]["pytorchReplicaSpecs"].values()]  # fmt: skip
+
+
+def test_pods_run_as_non_root_by_default(config):
+    for team in ("alpha", "local"):
+        placement = config.team(team).pod_placement()
+        obj = pytorchjob.build(record(team=team), f"team-{team}", "tq", placement)
+        assert _pod_security(obj) == [{"runAsNonRoot": True}] * 2
+    assert (
+        _pod_security(pytorchjob.build(record(), "team-alpha", "tq"))
+        == [{"runAsNonRoot": True}] * 2
+    )
+
+
+def test_a_team_allowed_root_opts_out_explicitly(config):
+    team = config.team("alpha").model_copy(update={"allow_root": True})
+    obj = pytorchjob.build(record(), "team-alpha", "tq", team.pod_placement())
+    assert _pod_security(obj) == [{"runAsNonRoot": False}] * 2
+    # The container-level restrictions stay.
+    assert _container(obj)["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_job_ids_of_labels_are_ascii_digits_only():
+    obj = pytorchjob.build(record(job_id=5), "team-alpha", "tq")
+    for raw in ("²", "\u0661", "5\n", "", "-5"):
+        obj["metadata"]["labels"]["trainq.dev/job-id"] = raw
+        assert pytorchjob.job_id_of(obj, "tq") is None

@@ -11,10 +11,8 @@ from wrapper.api.schemas.algorithms import (
 )
 from wrapper.api.schemas.job_request import (
     NAME_MAX,
-    RESERVED_ENV,
-    RESERVED_ENV_PREFIXES,
-    RESERVED_KEY_DOMAINS,
     JobRequest,
+    reserved_env,
 )
 from wrapper.api.schemas.responses import (
     AllQueues,
@@ -28,9 +26,6 @@ from wrapper.api.schemas.responses import (
 
 __all__ = [
     "NAME_MAX",
-    "RESERVED_ENV",
-    "RESERVED_ENV_PREFIXES",
-    "RESERVED_KEY_DOMAINS",
     "Algorithm",
     "AlgorithmCreate",
     "AlgorithmList",
@@ -45,4 +40,5 @@ __all__ = [
     "Problem",
     "QueueView",
     "QueuedJob",
+    "reserved_env",
 ]  # fmt: skip

@@ -1,16 +1,16 @@
 """The body of a job submission (`JobRequest`) and the rules of its fields: Kubernetes names,
-env names and label/annotation keys trainq or the operator reserve, and the deployment's upper
-bounds. Requests forbid unknown fields and are strict (no "3" for 3). Checks that need the
-deployment's policy (allowed images, upper bounds) read the config from the validation
-context: `JobRequest.model_validate(body, context={"config": c})`.
+env names that trainq, the operator or the GPU runtime read, the label and annotation keys the
+deployment allows (`pod_metadata`), and the deployment's upper bounds. Requests forbid unknown
+fields and are strict (no "3" for 3). Checks that need the deployment's policy (allowed
+images, key prefixes, upper bounds) read the config from the validation context:
+`JobRequest.model_validate(body, context={"config": c})`.
 """
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from wrapper.config import DnsLabel, LabelValue, Quantity, TrainqConfig, checked
+from wrapper.config import DnsLabel, LabelValue, PodMetadata, Quantity, TrainqConfig, checked
 from wrapper.validation import k8s_names as kubenames
 
 RESERVED_ENV = frozenset(
@@ -22,10 +22,9 @@ RESERVED_ENV = frozenset(
     }
 )  # fmt: skip
 RESERVED_ENV_PREFIXES = ("PET_", "TRAINQ_")
-# Key prefixes users may not set: ours, the operator's, and Kubernetes' own (some of which,
-# like AppArmor/seccomp annotations, would change a pod's security profile).
-RESERVED_KEY_DOMAINS = ("trainq.dev", "kubeflow.org", "kubernetes.io", "k8s.io")
-SIMULATOR_ANNOTATION = re.compile(r"^trainq\.dev/sim-[a-z0-9-]+$")
+# Read by the NVIDIA container runtime, not the program: NVIDIA_VISIBLE_DEVICES would expose
+# a node's GPUs to a job that requested none (and that quota counts as using none).
+GPU_RUNTIME_ENV_PREFIX = "NVIDIA_"
 NAME_MAX = 40
 
 
@@ -33,39 +32,57 @@ def config_of(info: ValidationInfo) -> TrainqConfig | None:
     return (info.context or {}).get("config")
 
 
-def _reserved_domain(key: str) -> bool:
-    prefix = kubenames.key_prefix(key)
-    return any(prefix == d or prefix.endswith("." + d) for d in RESERVED_KEY_DOMAINS)
+def reserved_env(name: str) -> str | None:
+    """Why an env name cannot be given (shared with the MiniAutoML parameters), or None."""
+    if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
+        return "trainq or the training operator sets it"
+    if name.startswith(GPU_RUNTIME_ENV_PREFIX):
+        return (
+            "the NVIDIA container runtime reads it, and it would expose GPUs the job did not "
+            "request (GPUs are requested with resources.gpu)"
+        )
+    return None
 
 
 def _env_name(name: str) -> str:
     message = kubenames.env_name(name)
     if message:
         raise ValueError(message)
-    if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
-        raise ValueError(f"{name} is set by trainq or the training operator and cannot be given")
+    reason = reserved_env(name)
+    if reason:
+        raise ValueError(f"{name} cannot be given: {reason}")
     return name
 
 
-def _label_key(key: str) -> str:
+def _metadata(info: ValidationInfo) -> PodMetadata:
+    cfg = config_of(info)
+    return cfg.pod_metadata if cfg else PodMetadata()  # no config: the strictest policy
+
+
+def _label_key(key: str, info: ValidationInfo) -> str:
     message = kubenames.qualified_name(key)
     if message:
         raise ValueError(message)
-    if _reserved_domain(key):
-        raise ValueError(f"label keys under {', '.join(RESERVED_KEY_DOMAINS)} are reserved")
-    if key == "app.kubernetes.io/managed-by":
-        raise ValueError("app.kubernetes.io/managed-by is set by trainq")
+    prefixes = _metadata(info).label_prefixes
+    if kubenames.key_prefix(key) and not key.startswith(tuple(prefixes)):
+        allowed = f"one of: {', '.join(prefixes)}" if prefixes else "none here"
+        raise ValueError(
+            f"label keys with a '<domain>/' prefix must start with an allowed prefix "
+            f"(pod_metadata.label_prefixes: {allowed}); unprefixed keys are allowed"
+        )
     return key
 
 
-def _annotation_key(key: str) -> str:
+def _annotation_key(key: str, info: ValidationInfo) -> str:
     message = kubenames.qualified_name(key)
     if message:
         raise ValueError(message)
-    if _reserved_domain(key) and not SIMULATOR_ANNOTATION.match(key):
+    prefixes = _metadata(info).annotation_prefixes
+    if not key.startswith(tuple(prefixes)):
+        allowed = f"one of: {', '.join(prefixes)}" if prefixes else "none here"
         raise ValueError(
-            f"annotation keys under {', '.join(RESERVED_KEY_DOMAINS)} are reserved "
-            "(except trainq.dev/sim-*, which drive the local cluster simulator)"
+            f"annotation keys must start with an allowed prefix "
+            f"(pod_metadata.annotation_prefixes: {allowed})"
         )
     return key
 
@@ -110,6 +127,8 @@ class ResourcesRequest(Body):
 class Dataset(Body):
     id: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
     version_hash: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:+/=-]+$")
+    # pydantic's (Rust) regexes and the JSON Schema shown in the spec read `$` as the end of
+    # the text (no trailing newline, unlike Python's re); test_patterns checks it stays so.
 
 
 # Request fields capped by the deployment's `limits` (field -> limits attribute).
@@ -127,7 +146,7 @@ class JobRequest(Body):
         description=f"DNS-1035 label, at most {NAME_MAX} chars"
     )
     image: str | None = Field(
-        default=None, min_length=1, max_length=1024, pattern=r"^[^\s]+$",
+        default=None, min_length=1, max_length=1024, pattern=r"^[!-~]+$",  # printable ASCII
         description="Container image; give either this or `algorithm`",
     )  # fmt: skip
     algorithm: DnsLabel | None = Field(
@@ -154,7 +173,8 @@ class JobRequest(Body):
     annotations: dict[AnnotationKey, Annotated[str, Field(max_length=4096)]] = Field(
         default_factory=dict,
         max_length=64,
-        description="Pod-template annotations; trainq.dev/sim-* drive the local simulator",
+        description="Pod-template annotations, only under the deployment's "
+        "pod_metadata.annotation_prefixes (locally trainq.dev/sim-*, read by the simulator)",
     )
 
     @field_validator("image")
