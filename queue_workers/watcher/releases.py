@@ -11,7 +11,8 @@ from wrapper.admission.store import AdmissionStore
 from wrapper.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 1.0
+# Capacity turns over this much later at most (one pipelined read of the reserved jobs).
+SWEEP_SECONDS = 0.25
 
 
 class ReleaseSweep:

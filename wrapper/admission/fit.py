@@ -46,6 +46,10 @@ def _total(amounts: list[Res]) -> Res:
                sum(a.gpu for a in amounts))  # fmt: skip
 
 
+def _free_first(room) -> tuple:
+    return (-room[2], -room[0], -room[1])
+
+
 def _one_shared_pool(state: ClusterState) -> str | None:
     """The id of the only pool when every team's pods may use exactly its nodes, else None."""
     if len(state.pools) != 1:
@@ -135,6 +139,25 @@ class PassState:
         self._avail.clear()
         if d.cpu < 0 or d.memory < 0 or d.gpu < 0:
             self.misfit_to.clear()  # (it gives capacity back: see none_can_fit)
+
+    def hold_nodes(self, pool: str, job: Candidate, team: str) -> None:
+        """An overdue head that fits in sum but not on nodes holds whole nodes, not a sum: the
+        fewest nodes with the most free room that could take all its replicas once drained.
+        Later jobs of the pass are placed on the other nodes (they backfill), and the held
+        nodes drain as their jobs end, so the head starts when they are free."""
+        names = sorted(self.node_names(pool), key=lambda n: _free_first(self.rooms[n]))
+        each, chosen, fit = job.replica(), [], 0
+        for n in names:
+            if fit >= job.replicas:
+                break
+            capacity = self.index.rooms_capacity(n) if self.index else None
+            k = fits_on(capacity, each) if capacity else 0
+            if k:
+                chosen.append(n)
+                fit += k
+        self.rooms.block(chosen)
+        self.holders[pool].append((job.id, team))
+        self._avail.clear()
 
     def avail(self, pool: str) -> tuple[int, int, int]:
         a = self._avail.get(pool)
@@ -278,9 +301,10 @@ def check(
             return None, Pending(BORROWING_LIMIT_REACHED, msg), overdue
         entitled, others = sim.entitled_to_others(team)
         if others and not d.fits_in(Res(*sim.avail(pool)) - entitled):
+            # A team reads this: no other team's name, usage or job ids (docs/security.md).
             msg = (
                 f"needs {fmt_res(r, d.get(r))} beyond its quota ({used}); no new borrowing "
-                f"while team {', '.join(others)} waits for its quota"
+                "while another team waits for its quota"
             ) if explain else ""  # fmt: skip
             return None, Pending(WAITING_FOR_FAIR_SHARE, msg), overdue
     avail = sim.avail(pool)
@@ -298,7 +322,7 @@ def check(
             sim.misfits += 1
             pending = _placement_pending(sim, pool, job, overdue) if explain else _WAITS
             if overdue:
-                sim.hold(pool, d, job.id, name)
+                sim.hold_nodes(pool, job, name)
             return None, pending, overdue
         placed = tuple(found)
     adm = Admission(name, job.id, d, limit, team.max_jobs, borrowing,
@@ -359,16 +383,18 @@ def _capacity_pending(sim: PassState, name: str, pool: str, d: Res, avail: tuple
     where = "in the cluster" if len(sim.pools) == 1 else f"on team {name}'s nodes"
     waiter = sim.capacity_waiter.get(pool)
     holder = sim.holder_on(pool)
+    # A team reads these: its own jobs are named, another team's never (docs/security.md).
     if holder and d.fits_in(free):
+        whose = f"job {holder[0]} of this team" if holder[1] == name else "another team's job"
         msg = (
-            f"needs {fmt_res(r, d.get(r))}; free capacity is held for job "
-            f"{holder[0]} of team {holder[1]} (waited past the head-of-line bound)"
+            f"needs {fmt_res(r, d.get(r))}; free capacity is held for {whose} "
+            "(waited past the head-of-line bound)"
         )
         reason = WAITING_FOR_CAPACITY
     elif waiter not in (None, name):
         reason = WAITING_FOR_FAIR_SHARE
         msg = (
-            f"needs {fmt_res(r, d.get(r))}; team {waiter} has a lower "
+            f"needs {fmt_res(r, d.get(r))}; another team has a lower "
             f"weighted share and takes the next free capacity"
         )
     else:

@@ -31,6 +31,7 @@ class NodeIndex:
         """rooms: name -> free room, the owner's (shared, not copied: the owner calls `moved`
         after changing one); pools: pool id -> its node names (empty: every node)."""
         self.rooms = rooms
+        self.nodes = nodes
         self.pools: dict[str, tuple[str, ...]] = {
             pid: tuple(n for n in names if n in rooms) or tuple(rooms)
             for pid, names in (pools or {ALL: ()}).items()
@@ -45,6 +46,10 @@ class NodeIndex:
                 buckets.setdefault(rooms[name][2], {})[name] = None
             self.buckets[pid] = buckets
             self.sizes[pid] = Counter(tuple(nodes[n].capacity()) for n in names)
+
+    def rooms_capacity(self, name: str) -> Room | None:
+        node = self.nodes.get(name)
+        return node.capacity() if node is not None else None
 
     def names(self, pool: str) -> tuple[str, ...]:
         return self.pools.get(pool) or self.pools.get(ALL) or ()
@@ -93,6 +98,11 @@ class PassRooms:
             room[1] -= each.memory
             room[2] -= each.gpu
             room[3] -= 1
+
+    def block(self, names: Iterable[str]) -> None:
+        """Nothing more is counted on these nodes in this pass (held for an overdue gang)."""
+        for name in names:
+            self.taken[name] = [0, 0, 0, 0]
 
     def place(self, each: Res, replicas: int, pool: str) -> list[str] | None:
         """The node each replica is counted on, or None when they do not all fit at once on

@@ -195,3 +195,22 @@ def test_the_eta_counts_a_gangs_replicas_when_it_waits_for_placement_and_none_wh
     assert plan.eta(4, 0.5, A.WAITING_FOR_PLACEMENT, replicas=3) == 16.0  # + one per replica
     assert plan.eta(4, 0.5, A.EXCEEDS_POOL_CAPACITY, replicas=3) is None  # capacity must return
     assert plan.eta(4, None) is None
+
+
+def test_an_overdue_gang_holds_whole_nodes_while_others_backfill_the_rest():
+    """beta's 2 x 6-gpu gang has waited past the bound and fits in sum, not on nodes (3 + 3 +
+    4 + 8 + 4 free): it holds the two nodes with the most room (n4, n3), so alpha's 4-gpu job
+    goes to n5, not to n3 (where it would go otherwise); once n3 drains, the gang starts."""
+    nodes = [node("n1", 3), node("n2", 3), node("n3", 4), node("n4", 8), node("n5", 4)]
+    beta = team("beta", [gang(1, 2, 6, submitted=NOW - 1000)])
+    alpha = team("alpha", [gang(2, 1, 4, submitted=NOW - 1)])
+    p = A.explain(state(alpha, beta, nodes=nodes, head_wait=60.0))
+    assert p.pending[1].reason == A.WAITING_FOR_PLACEMENT
+    assert "holds the next free capacity" in p.pending[1].message
+    assert {a.job_id: a.placement for a in p.admit} == {2: ("n5",)}
+    young = team("beta", [gang(1, 2, 6, submitted=NOW - 1)])  # within the bound: no hold
+    p = A.explain(state(alpha, young, nodes=nodes, head_wait=60.0))
+    assert {a.job_id: a.placement for a in p.admit} == {2: ("n3",)}
+    drained = [node("n1", 3), node("n2", 3), node("n3", 8), node("n4", 8), node("n5", 4)]
+    p = A.explain(state(alpha, beta, nodes=drained, head_wait=60.0))
+    assert {a.job_id: a.placement for a in p.admit}[1] == ("n3", "n4")
