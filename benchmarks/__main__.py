@@ -14,7 +14,17 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import decision, dispatch, fairness, idle, report, scale, status, submission
+from benchmarks import (
+    decision,
+    dispatch,
+    fairness,
+    idle,
+    packing,
+    report,
+    scale,
+    status,
+    submission,
+)
 from benchmarks.loadgen import ensure_wrk
 from benchmarks.stack import BenchStack
 
@@ -27,6 +37,7 @@ FULL = {
     "idle": {"blocked": 10_000, "window_s": 30, "workers": 2},
     "fairness": {"per_team": 100, "capacity_jobs": 16, "duration": 10},
     "decision": {"team_counts": (10, 100, 1000), "jobs": 10_000, "repeats": 50},
+    "packing": {"jobs": 30, "nodes": 4},
 }
 SMOKE = {
     "submission": {"seconds": 1, "connections": 4, "rounds": 1},
@@ -36,8 +47,9 @@ SMOKE = {
     "idle": {"blocked": 50, "window_s": 2, "workers": 1},
     "fairness": {"per_team": 10, "capacity_jobs": 4, "duration": 3},
     "decision": {"team_counts": (2, 5), "jobs": 50, "repeats": 5},
+    "packing": {"jobs": 4, "nodes": 1, "run_for": (2, 3), "head_wait": 1.0, "timeout_s": 90},
 }
-ALL = ("submission", "dispatch", "status", "scale", "idle", "fairness", "decision")
+ALL = ("submission", "dispatch", "status", "scale", "packing", "idle", "fairness", "decision")
 
 
 def _guarded(name: str, fn) -> dict:
@@ -119,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("scale", lambda: scale.run(stack, **sz))
         finally:
             stack.close()
+    if "packing" in only:
+        guarded("packing", lambda: packing.run(work / "packing", args.db, **sizes["packing"]))
     if "idle" in only:
         stack = idle.make_stack(work / "idle", args.db)
         try:
