@@ -81,7 +81,9 @@ class AdmissionStore:
         self._queues: dict[str, tuple[bytes | None, tuple[Candidate, ...], list[int]]] = {}
         self._epoch: bytes | None = None
         self._queues_lookahead: int | None = None
-        self._reread_all_at = -math.inf
+        self._reread_at = -math.inf  # monotonic time of the last periodic re-read
+        self._reread_next = 0  # the team the periodic re-read goes on from
+        self._reread_credit = 0.0  # teams due for it, not re-read yet
         # Parsed once: quantities in the config never change within a process.
         self._limits = {t.name: (quota_of(t), borrowing_of(t)) for t in config.teams}
         self.pool_map: dict[str, Pool] = {}
@@ -201,17 +203,29 @@ class AdmissionStore:
     def _refresh_queues(self, teams, lookahead: int | None, epoch: bytes | None,
                         versions: dict[bytes, bytes], read_only: bool) -> None:  # fmt: skip
         """Re-read the queues whose version changed (or all: after a Redis flush, which the
-        missing epoch token shows, every QUEUE_REREAD_ALL_S, or for another lookahead).
+        missing epoch token shows, or for another lookahead); besides, every queue at least
+        once per QUEUE_REREAD_ALL_S, spread over the loads (a slice per load, in rotation, in
+        proportion to the time since the last), so no single load re-reads them all.
         read_only: leave a missing token missing (the next load then reads all again)."""
         monotonic = time.monotonic()
-        if (epoch is None or epoch != self._epoch or lookahead != self._queues_lookahead
-                or monotonic >= self._reread_all_at):  # fmt: skip
+        if epoch is None or epoch != self._epoch or lookahead != self._queues_lookahead:
             if epoch is None and not read_only:
                 self.redis.set(keys.QUEUE_EPOCH, secrets.token_hex(8), nx=True)
                 epoch = self.redis.get(keys.QUEUE_EPOCH)
             self._queues.clear()
             self._epoch, self._queues_lookahead = epoch, lookahead
-            self._reread_all_at = monotonic + QUEUE_REREAD_ALL_S
+        elif teams:
+            n = len(teams)
+            period = QUEUE_REREAD_ALL_S
+            # Teams due, as a running credit (a load right after another re-reads none).
+            self._reread_credit += n * (monotonic - self._reread_at) / period if period > 0 \
+                else n  # fmt: skip
+            count = min(n, int(self._reread_credit))
+            self._reread_credit = min(self._reread_credit - count, n)
+            for i in range(count):
+                self._queues.pop(teams[(self._reread_next + i) % len(teams)].name, None)
+            self._reread_next = (self._reread_next + count) % len(teams)
+        self._reread_at = monotonic
         cached = self._queues
         stale = [t.name for t in teams
                  if t.name not in cached or cached[t.name][0] != versions.get(t.name.encode())

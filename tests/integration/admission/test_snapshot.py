@@ -73,5 +73,4 @@ def test_changes_made_outside_the_scripts_show_within_the_reread_period(
     store.redis.delete(store.queues.queue("alpha").key)  # e.g. `rq empty`: no version bump
     assert queued(adm.load(500)[0], "alpha") == [job]  # (still the cached read)
     monkeypatch.setattr(admission_store, "QUEUE_REREAD_ALL_S", 0.0)
-    adm._reread_all_at = 0.0
     assert queued(adm.load(500)[0], "alpha") == []
