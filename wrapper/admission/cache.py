@@ -98,6 +98,7 @@ class NodeView:
         self.written = False  # the cache was ever written (else the nodes are not known)
         self.ledger = R.NodeLedger()
         self.usage: dict[str, dict] = {}  # team -> its usage hash
+        self.usage_changed: set[str] = set()  # teams whose usage the last refresh read
         self.team_pool: dict[str, str] = {}
         self.pools: dict[str, Pool] = {}
         self.total: Res | None = None
@@ -119,6 +120,7 @@ class NodeView:
         """Bring the view up to date from queue_reads' answers (one more round trip at most)."""
         self.read_at = time.monotonic()
         self.written = updated is not None
+        self.usage_changed = set()
         seq = int(seq or 0)
         if (self.seq is None or seq < self.seq or (floor and int(float(floor)) > self.seq)
                 or len(changes) >= MAX_READ):  # fmt: skip
@@ -140,6 +142,7 @@ class NodeView:
         values = {k: (next(answers) if by_kind[k] else []) for k in ("n", "b", "p")}
         for team in by_kind["u"]:
             self.usage[team] = next(answers)
+        self.usage_changed = set(by_kind["u"])
         self._apply(dict(zip(by_kind["n"], values["n"], strict=True)),
                     dict(zip(by_kind["b"], values["b"], strict=True)),
                     dict(zip(by_kind["p"], values["p"], strict=True)))  # fmt: skip
@@ -155,6 +158,7 @@ class NodeView:
                 pipe.hgetall(keys.team_usage(team))
             seq, nodes, bound, placements, *usages = pipe.execute()
         self.usage = dict(zip(self.teams, usages, strict=True))
+        self.usage_changed = set(self.teams)
         self.ledger, self._shapes = R.NodeLedger(), {}
         self._apply({k.decode(): v for k, v in nodes.items()},
                     {k.decode(): v for k, v in bound.items()},

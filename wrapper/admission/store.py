@@ -38,6 +38,9 @@ QUEUE_REREAD_ALL_S = 30.0
 assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what ADMIT does
 
 
+_NO_POOLS: dict = {}  # (one object: a team's state is made again when its pools object moves)
+
+
 def _int(value) -> int:
     return int(value) if value is not None else 0
 
@@ -93,7 +96,13 @@ class AdmissionStore:
         self._writer = CacheWriter(self.redis)
         self._view = NodeView(self.redis, [t.name for t in config.teams], self.pools, exclusive)
         self._pools_seen: tuple | None = None  # what the never-fits memo was worked out for
-        self._team_states: dict[str, tuple] = {}  # team -> (usage, queue, pool, TeamState)
+        self._states_list: list = []  # every team's state as of the last load, in order
+        self._states_tuple: tuple[TeamState, ...] | None = None
+        self._states_pools: dict | None = None  # the team pools those were made with
+        self._teams_by_name = {t.name: t for t in config.teams}
+        self._order = {t.name: n for n, t in enumerate(config.teams)}
+        self._encoded = [(t.name, t.name.encode()) for t in config.teams]
+        self._redispatching: set[str] = set()  # teams with re-dispatches in their queue
 
     # --- cluster capacity cache (wrapper.admission.cache) -----------------------------------
     # Per node: its allocatable, labels, taints, pod slots and "used" (what the counted pods
@@ -162,33 +171,18 @@ class AdmissionStore:
             # What changed in the nodes, placements and usage (read next, that only).
             self._view.queue_reads(pipe)
             epoch, versions, events, pversion, backoff, *changes = pipe.execute()
-        self._refresh_queues(teams, lookahead, epoch, versions, read_only)
+        stale = self._refresh_queues(teams, lookahead, epoch, versions, read_only)
         view = self._view
         view.apply(*changes)
         team_pool, pools, total = (view.team_pool, view.pools, view.total) if view.written \
-            else ({}, {}, None)  # fmt: skip
+            else (_NO_POOLS, _NO_POOLS, None)  # fmt: skip
         self.team_pool, self.pool_map = team_pool, pools
         self.placement_version = (pversion or b"0").decode()
         node_state, index = view.rooms() if self.config.admission.placement == "nodes" \
             else (None, None)  # fmt: skip
-        states = []
-        made = self._team_states
-        for t in teams:
-            # A team's state is made again only when its usage, queue or pool changed.
-            u, queue, pool = view.usage.get(t.name, {}), self._queues[t.name][1], \
-                team_pool.get(t.name, "")  # fmt: skip
-            old = made.get(t.name)
-            if old is None or old[0] is not u or old[1] is not queue or old[2] != pool:
-                quota, borrowing = self._limits[t.name]
-                old = made[t.name] = (u, queue, pool, TeamState(
-                    name=t.name, weight=t.weight, quota=quota,
-                    max_jobs=t.quota.max_running_jobs, borrowing_limit=borrowing, usage=_res(u),
-                    running=_int(u.get(b"jobs")), queue=queue, pool=pool,
-                    last_admitted=float(u.get(b"last_admitted") or 0),
-                ))  # fmt: skip
-            states.append(old[3])
+        states = self._states(teams, team_pool, stale, view)
         state = ClusterState(
-            teams=tuple(states),
+            teams=states,
             capacity=total,
             now=now,
             head_wait_seconds=self.config.admission.head_wait_seconds,
@@ -198,10 +192,38 @@ class AdmissionStore:
             index=index,
             backoff={int(k): float(v) for k, v in backoff},
         )
-        return state, [(t.name, i) for t in teams for i in self._queues[t.name][2]]
+        redispatch = [(name, i) for name in sorted(self._redispatching, key=self._order.get)
+                      for i in self._queues[name][2]]  # fmt: skip
+        return state, redispatch
+
+    def _states(self, teams, team_pool: dict[str, str], stale: list[str],
+                view: NodeView) -> tuple[TeamState, ...]:  # fmt: skip
+        """Every team's state, made again only for the teams whose queue was re-read or whose
+        usage changed (all when the pools moved)."""
+        made = self._states_list
+        if team_pool is not self._states_pools or len(self._states_list) != len(teams):
+            dirty = [t.name for t in teams]
+            self._states_pools = team_pool
+            made[:] = [None] * len(teams)
+        else:
+            dirty = set(stale) | view.usage_changed
+        by_name = self._teams_by_name
+        for name in dirty:
+            t = by_name[name]
+            u = view.usage.get(name, {})
+            quota, borrowing = self._limits[name]
+            made[self._order[name]] = TeamState(
+                name=name, weight=t.weight, quota=quota, max_jobs=t.quota.max_running_jobs,
+                borrowing_limit=borrowing, usage=_res(u), running=_int(u.get(b"jobs")),
+                queue=self._queues[name][1], pool=team_pool.get(name, ""),
+                last_admitted=float(u.get(b"last_admitted") or 0),
+            )  # fmt: skip
+        if dirty or self._states_tuple is None:
+            self._states_tuple = tuple(made)
+        return self._states_tuple
 
     def _refresh_queues(self, teams, lookahead: int | None, epoch: bytes | None,
-                        versions: dict[bytes, bytes], read_only: bool) -> None:  # fmt: skip
+                        versions: dict[bytes, bytes], read_only: bool) -> list[str]:  # fmt: skip
         """Re-read the queues whose version changed (or all: after a Redis flush, which the
         missing epoch token shows, or for another lookahead); besides, every queue at least
         once per QUEUE_REREAD_ALL_S, spread over the loads (a slice per load, in rotation, in
@@ -213,6 +235,7 @@ class AdmissionStore:
                 self.redis.set(keys.QUEUE_EPOCH, secrets.token_hex(8), nx=True)
                 epoch = self.redis.get(keys.QUEUE_EPOCH)
             self._queues.clear()
+            self._redispatching.clear()
             self._epoch, self._queues_lookahead = epoch, lookahead
         elif teams:
             n = len(teams)
@@ -227,11 +250,13 @@ class AdmissionStore:
             self._reread_next = (self._reread_next + count) % len(teams)
         self._reread_at = monotonic
         cached = self._queues
-        stale = [t.name for t in teams
-                 if t.name not in cached or cached[t.name][0] != versions.get(t.name.encode())
-                 or cached[t.name][0] is None]  # fmt: skip
+        stale = [
+            name
+            for name, key in self._encoded
+            if (c := cached.get(name)) is None or c[0] is None or c[0] != versions.get(key)
+        ]
         if not stale:
-            return
+            return stale
         end = -1 if lookahead is None else lookahead - 1
         with self.redis.pipeline(transaction=False) as pipe:
             for name in stale:
@@ -242,9 +267,14 @@ class AdmissionStore:
         queued, redispatch = self._classify([i for ids in lists for i in ids])
         known = self._queued_jobs
         for name, ids in zip(stale, lists, strict=True):
+            again = [i for i in ids if i in redispatch]
             cached[name] = (versions.get(name.encode()),
-                            tuple(known[i] for i in ids if i in queued),
-                            [i for i in ids if i in redispatch])  # fmt: skip
+                            tuple(known[i] for i in ids if i in queued), again)  # fmt: skip
+            if again:
+                self._redispatching.add(name)
+            else:
+                self._redispatching.discard(name)
+        return stale
 
     def _classify(self, ids: list[int]) -> tuple[set[int], set[int]]:
         """Which queue entries are queued jobs (parsed into `_queued_jobs` on first sight: a
