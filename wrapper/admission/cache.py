@@ -49,18 +49,25 @@ class CacheWriter:
         otherwise)."""
         new = ({n["name"]: _encode(n) for n in nodes},
                {str(j): _encode(on) for j, on in bound.items()})  # fmt: skip
-        if self._written is None or time.monotonic() - self._synced_at > RESYNC_S:
-            with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hgetall(keys.CACHED_NODES)
-                pipe.hgetall(keys.CACHED_BOUND)
-                old = tuple({k.decode(): v for k, v in h.items()} for h in pipe.execute())
-            self._synced_at = time.monotonic()
-        else:
-            old = self._written
-        changes = _diff("n", old[0], new[0]) + _diff("b", old[1], new[1])
-        self._write(now=time.time(), changes=changes)
-        self._written = new
-        return bool(changes)
+        fresh = self._written is None or time.monotonic() - self._synced_at > RESYNC_S
+        for _ in range(2):
+            old = self._read_written() if fresh else self._written
+            changes = _diff("n", old[0], new[0]) + _diff("b", old[1], new[1])
+            done = self._write(now=time.time(), cached=(len(old[0]), len(old[1])),
+                               changes=changes)  # fmt: skip
+            if done >= 0:
+                break
+            fresh = True  # Redis holds something else (it lost its data): compare with it
+        self._written = new if done >= 0 else None  # (a racing writer: compare next time)
+        return bool(changes) and done >= 0
+
+    def _read_written(self) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.CACHED_NODES)
+            pipe.hgetall(keys.CACHED_BOUND)
+            old = tuple({k.decode(): v for k, v in h.items()} for h in pipe.execute())
+        self._synced_at = time.monotonic()
+        return old
 
 
 def read_nodes(redis: Redis) -> tuple[list[dict] | None, float | None]:

@@ -163,3 +163,17 @@ def test_write_nodes_signals_only_a_change(scratch_url, local_config):
     assert admissions.write_nodes([node], {})  # the job's pod went away
     assert int(r.get(keys.ADMISSION_VERSION)) == int(version) + 1
     assert admissions.bound() == {} and admissions.nodes()[0] == [node]
+
+
+def test_a_cache_that_redis_lost_is_written_whole_again(scratch_url, local_config):
+    """After Redis loses its data, the writer's next pass writes every node again (it finds
+    the cache holds another count), not just a confirmation over an empty cache."""
+    store = JobStore(connect(scratch_url), [t.name for t in local_config.teams])
+    admissions = AdmissionStore(store, local_config)
+    r = redis.Redis.from_url(scratch_url)
+    node = {"name": "n1", "labels": {}, "taints": [], "cpu": 1000, "memory": GI, "gpu": 1,
+            "pods": 10, "used": dict(ZERO)}  # fmt: skip
+    assert admissions.write_nodes([node], {"7": {"n1": 1}})
+    r.flushdb()
+    assert admissions.write_nodes([node], {"7": {"n1": 1}})  # (written again: a change)
+    assert admissions.nodes()[0] == [node] and admissions.bound() == {"7": {"n1": 1}}

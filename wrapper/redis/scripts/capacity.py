@@ -10,12 +10,16 @@ from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # KEYS: 1 cached nodes, 2 cached bound pods, 3 capacity (updated_at), 4 change seq,
 #       5 changes, 6 changes floor, 7 admission version, 8 wake-up list
-# ARGV: 1 now, then triples: kind ('n' node | 'b' bound pods), field, value ('' deletes)
+# ARGV: 1 now, 2-3 how many nodes and bound entries the writer believes are cached (a Redis
+#       that lost its data holds fewer: -1, nothing written, and the writer compares again),
+#       then triples: kind ('n' node | 'b' bound pods), field, value ('' deletes)
 LUA = (
     SIGNAL_CHANGE_LUA
     + CHANGE_LOG_LUA
     + """
-for i = 2, #ARGV, 3 do
+if redis.call('HLEN', KEYS[1]) ~= tonumber(ARGV[2]) or
+   redis.call('HLEN', KEYS[2]) ~= tonumber(ARGV[3]) then return -1 end
+for i = 4, #ARGV, 3 do
   local hash = KEYS[1]
   if ARGV[i] == 'b' then hash = KEYS[2] end
   if ARGV[i + 2] == '' then redis.call('HDEL', hash, ARGV[i + 1])
@@ -23,11 +27,11 @@ for i = 2, #ARGV, 3 do
   log_change(KEYS[4], KEYS[5], ARGV[i] .. ':' .. ARGV[i + 1])
 end
 redis.call('HSET', KEYS[3], 'updated_at', ARGV[1])
-if #ARGV > 1 then
+if #ARGV > 3 then
   signal_change(KEYS[7], nil, nil, KEYS[8], 'wake')
   trim_changes(KEYS[5], KEYS[6])
 end
-return (#ARGV - 1) / 3
+return (#ARGV - 3) / 3
 """
 )
 
@@ -36,10 +40,13 @@ class WriteCapacity:
     def __init__(self, client: Redis):
         self._script = client.register_script(LUA)
 
-    def __call__(self, *, now: float, changes: list[tuple[str, str, bytes | str]]) -> int:
-        """Apply `changes` ((kind 'n'|'b', field, value or '' to delete)); returns how many."""
+    def __call__(self, *, now: float, cached: tuple[int, int],
+                 changes: list[tuple[str, str, bytes | str]]) -> int:  # fmt: skip
+        """Apply `changes` ((kind 'n'|'b', field, value or '' to delete)) to a cache believed
+        to hold `cached` (nodes, bound entries); how many, or -1 when it holds another count
+        (nothing written)."""
         return int(self._script(
             keys=[keys.CACHED_NODES, keys.CACHED_BOUND, keys.CAPACITY, keys.CHANGE_SEQ,
                   keys.CHANGES, keys.CHANGES_FLOOR, keys.ADMISSION_VERSION, keys.ADMISSION_WAKE],
-            args=[now, *(x for change in changes for x in change)],
+            args=[now, *cached, *(x for change in changes for x in change)],
         ))  # fmt: skip
