@@ -34,11 +34,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     TRAINQ_CONFIG=/etc/trainq/config.yaml \
     TRAINQ_API_HOST=0.0.0.0 \
     TRAINQ_API_PORT=8080 \
+    TRAINQ_METRICS_HOST=0.0.0.0 \
+    TRAINQ_METRICS_PORT=9090 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 LABEL org.opencontainers.image.title="trainq" \
       dev.trainq.command.api="gunicorn -c wrapper/gunicorn.conf.py wrapper.wsgi:app" \
       dev.trainq.command.worker="python -m queue_workers" \
       dev.trainq.command.watcher="python -m queue_workers.watcher"
 USER ${UID}:${UID}
-EXPOSE 8080
+# 9090: metrics (per-team labels), never behind the API's Service or an ingress.
+EXPOSE 8080 9090
 CMD ["gunicorn", "-c", "wrapper/gunicorn.conf.py", "wrapper.wsgi:app"]

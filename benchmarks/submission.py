@@ -29,7 +29,9 @@ REDIS_BENCH_TESTS = "incr,hset,sadd,zadd,rpush,get"
 def count_commands(stack: BenchStack) -> dict:
     """Run one submission under MONITOR; count the commands that reached the stack's DB."""
     url = urlparse(stack.redis_url)
-    mon_client = redis.Redis(host=url.hostname, port=url.port, db=stack.db)
+    mon_client = redis.Redis(
+        host=url.hostname, port=url.port, db=stack.db, username=url.username, password=url.password
+    )
     seen: list[dict] = []
     started = threading.Event()
 
@@ -76,6 +78,10 @@ def redis_benchmark(stack: BenchStack, connections: int, requests_per_test: int)
     argv = [exe, "-h", url.hostname, "-p", str(url.port), "--dbnum", str(stack.db),
             "-c", str(connections), "-n", str(requests_per_test), "-t", REDIS_BENCH_TESTS,
             "--csv"]  # fmt: skip
+    if url.password:
+        # redis-benchmark reads no password from the environment; the local dev password
+        # on a loopback-only Redis, for the seconds this runs.
+        argv += ["-a", url.password]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300).stdout
     rates = {}
     for line in out.splitlines():

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     settings, config = load_or_exit()
     store = JobStore(connect(settings.redis_url), [t.name for t in config.teams])
     kube = connect_or_exit(settings.kubeconfig)
+    kube.root_namespaces = {t.namespace for t in config.teams if t.allow_root}
     ensure_namespaces(kube, [t.namespace for t in config.teams])
     dispatch.configure(dispatch.Context(config, store, kube))
     # The pid suffix keeps names unique: RQ refuses a name whose registration (from a killed

@@ -83,6 +83,23 @@ class Toleration(_Strict):
         return self.model_dump(exclude_none=True)
 
 
+class SubmissionLimits(_Strict):
+    """What one team may put in front of everyone: Redis, the workers and the admission
+    snapshot are shared, so a team's queued jobs and its submission rate are capped (429 with
+    Retry-After beyond either), checked in the same Redis step that writes the job."""
+
+    # Entries in the team's queue (queued jobs, and re-dispatches waiting at its front).
+    max_queued_jobs: int = Field(default=10_000, ge=1)
+    # A token bucket: `per_minute` submissions refilled evenly, at most `burst` at once
+    # (default: one minute's worth). Dry runs and Idempotency-Key replays are not counted.
+    per_minute: float = Field(default=600.0, gt=0)
+    burst: int | None = Field(default=None, ge=1)
+
+    @property
+    def bucket_size(self) -> int:
+        return self.burst or max(1, int(self.per_minute))
+
+
 class Team(_Strict):
     name: DnsLabel
     namespace: DnsLabel
@@ -96,6 +113,8 @@ class Team(_Strict):
     # Pods run with runAsNonRoot: true, so an image whose user is root (or unset) does not
     # start. `allow_root: true` is the explicit opt-out for a team whose images need root.
     allow_root: bool = False
+    # This team's own submission limits (unset: the top-level `submissions`).
+    submissions: SubmissionLimits | None = None
 
     def pod_placement(self) -> dict:
         """The pod-spec fields the team's config sets on every pod: nodeSelector and
@@ -176,6 +195,28 @@ class DispatchSettings(_Strict):
     # Foreground: the PyTorchJob disappears only once its pods are gone, so `cancelled`
     # means the team's resources are released.
     cancel_propagation: Literal["Foreground", "Background"] = "Foreground"
+    # Transient apiserver errors are retried (with the backoff above) for this long after the
+    # first one; then the job fails with the last error. A slow apiserver is not a failure
+    # before that.
+    retry_budget_seconds: float = Field(default=600.0, gt=0)
+
+
+class RetentionSettings(_Strict):
+    """How long finished jobs are kept (swept by the watcher: queue_workers.watcher.retention).
+    A finished job's PyTorchJob is deleted first (its final status stays in the record), so
+    it never outlives the record that owns it."""
+
+    # The record and its index entries (team list, Idempotency-Key, submission nonce).
+    finished_seconds: int = Field(default=30 * 86_400, ge=60)
+    # The finished job's PyTorchJob (and so its pods and their logs) in the cluster.
+    pytorchjob_seconds: int = Field(default=86_400, ge=0)
+
+    @model_validator(mode="after")
+    def _pytorchjob_first(self) -> "RetentionSettings":
+        if self.pytorchjob_seconds > self.finished_seconds:
+            raise ValueError("pytorchjob_seconds must not exceed finished_seconds (a "
+                             "PyTorchJob without its record could not be cleaned up)")  # fmt: skip
+        return self
 
 
 class AlgorithmConfig(_Strict):
@@ -235,6 +276,8 @@ class TrainqConfig(_Strict):
     dispatch: DispatchSettings = DispatchSettings()
     admission: AdmissionSettings = AdmissionSettings()
     pod_metadata: PodMetadata = PodMetadata()
+    submissions: SubmissionLimits = SubmissionLimits()
+    retention: RetentionSettings = RetentionSettings()
     algorithms: list[AlgorithmConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -287,6 +330,10 @@ class TrainqConfig(_Strict):
 
     def team(self, name: str) -> Team | None:
         return self._teams_by_name.get(name)
+
+    def submission_limits(self, team: str) -> SubmissionLimits:
+        own = self._teams_by_name[team].submissions
+        return own if own is not None else self.submissions
 
 
 class ConfigError(Exception):

@@ -167,7 +167,8 @@ MY_POD_NAMESPACE=kubeflow TMPDIR=/tmp start_component training-operator "$BIN_OP
   --enable-scheme=pytorchjob --metrics-bind-address=0 \
   --health-probe-bind-address="127.0.0.1:$OPERATOR_HEALTH_PORT" \
   --webhook-server-port="$OPERATOR_WEBHOOK_PORT" --kube-api-qps=200 --kube-api-burst=400 \
-  --controller-threads=4
+  --controller-threads=4 \
+  --pytorch-init-container-template-file="$HERE/pytorch-init-container.yaml"
 wait_for "training operator reconciling PyTorchJobs" 120 \
   grep -q 'Starting workers.*pytorchjob-controller' "$TRAINQ_LOGS/training-operator.log"
 

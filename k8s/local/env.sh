@@ -22,7 +22,11 @@ export NODEAGENT_NODE_NAME="${NODEAGENT_NODE_NAME:-trainq-local-node}"
 export NODEAGENT_PORT="${NODEAGENT_PORT:-20250}"
 # Redis and trainq itself.
 export REDIS_PORT="${REDIS_PORT:-6390}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
+# Redis requires a password, as in a cluster (docs/security.md). Like the development tokens,
+# this default is for the loopback-bound local stack only. REDIS_URL carries it (user
+# `default` named: its AUTH also passes on a Redis started before it required a password).
+export REDIS_PASSWORD="${REDIS_PASSWORD:-trainq-local-redis}"
+export REDIS_URL="${REDIS_URL:-redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0}"
 export TRAINQ_API_PORT="${TRAINQ_API_PORT:-8080}"
 export TRAINQ_CONFIG="${TRAINQ_CONFIG:-$TRAINQ_REPO/k8s/local/trainq.yaml}"
 export VENV="${VENV:-$TRAINQ_REPO/.venv}"

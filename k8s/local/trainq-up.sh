@@ -15,11 +15,15 @@ source "$HERE/trainq-procs.sh"
 PY="$VENV/bin/python"
 export PYTHONUNBUFFERED=1 TRAINQ_RUN
 export PROMETHEUS_MULTIPROC_DIR="$TRAINQ_RUN/prometheus"
+# The API's metrics (per-team labels) on their own port, not the API's (docs/security.md).
+export TRAINQ_METRICS_PORT="${TRAINQ_METRICS_PORT:-18090}"
 cd "$TRAINQ_REPO"
 
 # Fail fast, with the message naming the bad key, on a bad configuration.
 TRAINQ_CONFIG="$TRAINQ_CONFIG" "$PY" -c 'from wrapper.config import load_or_exit; load_or_exit()'
-redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || { log "Redis is not answering at $REDIS_URL (make redis-up)"; exit 1; }
+# (In Python: redis-cli would need the password on its command line, and exits 0 on NOAUTH.)
+"$PY" -c 'import os, redis; redis.Redis.from_url(os.environ["REDIS_URL"]).ping()' 2>/dev/null \
+  || { log "Redis is not answering at \$REDIS_URL with its password (make redis-up)"; exit 1; }
 
 api_healthy() {
   "$PY" - "$TRAINQ_API_PORT" <<'PYEOF'

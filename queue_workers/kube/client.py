@@ -14,7 +14,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from queue_workers.kube.pytorchjob import GROUP, PLURAL, VERSION, is_ours
+from queue_workers.kube.pytorchjob import GROUP, PLURAL, VERSION, is_ours, namespace_labels
 from wrapper.kubeclient import api_client
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,12 @@ TIMEOUT = (5, 15)  # connect, read (seconds); well inside the dispatch lease
 # the apiserver room to end it first.
 WATCH_SECONDS = 60
 WATCH_TIMEOUT = (5, WATCH_SECONDS + 15)
-# 404 (namespace or CRD not there yet), 401/403 (credentials, RBAC, an exhausted
-# ResourceQuota) and 409 (a namespace terminating) are fixed by time or an operator, not by
-# changing the job; 400/422 and the rest of 4xx mean the object itself is refused.
-_TRANSIENT_STATUSES = {0, 401, 403, 404, 408, 409, 429}
+# 401 (credentials being rotated), 409 (a namespace terminating), 408/429 and 5xx pass with
+# time; so does a 403 for an exhausted ResourceQuota. Any other 403 (RBAC) or a 404 (the
+# namespace or the PyTorchJob CRD missing after trainq tried to create the namespace) waits for
+# an operator: retrying would only hold the job, so it fails with a message naming the fix.
+# 400/422 and the rest of 4xx mean the object itself is refused.
+_TRANSIENT_STATUSES = {0, 401, 408, 409, 429}
 # Only pods the scheduler has bound hold resources on a node, and on a busy cluster much of the
 # churn is pods waiting to be scheduled: the apiserver leaves those out rather than sending them
 # to be ignored, and terminal pods too (the scheduler stops counting them). A pod that enters
@@ -43,10 +45,31 @@ class NotOurs(Exception):
     """A PyTorchJob with the job's name exists but was made for another job: never adopted."""
 
 
+def _quota_exhausted(exc: ApiException) -> bool:
+    return exc.status == 403 and "exceeded quota" in (exc.body or "")
+
+
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ApiException):
-        return exc.status in _TRANSIENT_STATUSES or (exc.status or 0) >= 500
+        return (exc.status in _TRANSIENT_STATUSES or (exc.status or 0) >= 500
+                or _quota_exhausted(exc))  # fmt: skip
     return isinstance(exc, (urllib3.exceptions.HTTPError, OSError, TimeoutError))
+
+
+def permanent_message(exc: BaseException, namespace: str) -> str:
+    """A permanent error's message for the job record: the apiserver's words, and for what an
+    operator must fix (403, 404) what to do."""
+    message = error_message(exc)
+    if isinstance(exc, ApiException) and exc.status == 403:
+        return (f"{message} -- the apiserver refused trainq's service account: grant it "
+                f"create/get/patch/delete on pytorchjobs.kubeflow.org (and get on namespaces) "
+                f"in namespace {namespace} (the chart's RBAC), then resubmit the job")  # fmt: skip
+    if isinstance(exc, ApiException) and exc.status == 404:
+        return (f"{message} -- namespace {namespace} or the PyTorchJob CRD "
+                f"(pytorchjobs.kubeflow.org/v1) does not exist and trainq could not create it: "
+                f"create the namespace (kubectl create namespace {namespace}) or install the "
+                f"Kubeflow training operator, then resubmit the job")  # fmt: skip
+    return message
 
 
 def error_message(exc: BaseException) -> str:
@@ -68,9 +91,13 @@ class Kube:
         self.custom = client.CustomObjectsApi(self.api_client)
         self.core = client.CoreV1Api(self.api_client)
         self._known_namespaces: set[str] = set()
+        # Namespaces of teams allowed to run as root: created "baseline", not "restricted".
+        self.root_namespaces: set[str] = set()
 
     def ensure_namespace(self, name: str) -> None:
-        """Create a team namespace when missing (remembered once seen)."""
+        """Create a team namespace when missing (remembered once seen), labelled with the Pod
+        Security Standard it enforces (where trainq may create namespaces: the local stack;
+        the chart creates them itself)."""
         if name in self._known_namespaces:
             return
         try:
@@ -78,9 +105,9 @@ class Kube:
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            body = {
-                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "trainq"}}
-            }
+            labels = {"app.kubernetes.io/managed-by": "trainq",
+                      **namespace_labels(name in self.root_namespaces)}  # fmt: skip
+            body = {"metadata": {"name": name, "labels": labels}}
             try:
                 self.core.create_namespace(body, _request_timeout=TIMEOUT)
                 log.info("created namespace %s", name)
@@ -96,14 +123,17 @@ class Kube:
         """Create the job's PyTorchJob (and its namespace when missing), or adopt the one an
         earlier attempt created: True when adopted. NotOurs when the name is taken by a
         PyTorchJob made for another job; apiserver errors propagate for `is_transient`."""
-        try:
-            self.ensure_namespace(namespace)
-            return self._create_or_adopt(namespace, body, record, instance)
-        except ApiException as exc:
-            if exc.status == 404:
-                # The namespace (or the CRD) went away since we saw it: check it again.
+        for again in (True, False):
+            try:
+                self.ensure_namespace(namespace)
+                return self._create_or_adopt(namespace, body, record, instance)
+            except ApiException as exc:
+                if exc.status != 404 or not again:
+                    raise
+                # The namespace went away since we saw it: check (and create) it once more,
+                # since a 404 is otherwise permanent.
                 self.forget_namespace(namespace)
-            raise
+        raise AssertionError("unreachable")
 
     def _create_or_adopt(self, namespace: str, body: dict, record: dict, instance: str) -> bool:
         try:
@@ -118,7 +148,10 @@ class Kube:
             raise ApiException(status=409, reason=f"PyTorchJob {name} vanished during adoption")
         if not is_ours(existing, instance, record):
             raise NotOurs(
-                f"a PyTorchJob named {namespace}/{name} exists and does not belong to this job"
+                f"a PyTorchJob named {namespace}/{name} exists and does not belong to this job "
+                "(a leftover from before Redis lost its data; the watcher seeds new job ids "
+                "above the leftovers it lists: keep it running, and delete the leftover when "
+                "it is no longer needed)"
             )
         return True
 

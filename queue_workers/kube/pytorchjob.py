@@ -21,8 +21,11 @@ ANNOTATION_JOB_NAME = "trainq.dev/job-name"
 # a PyTorchJob with the right name and labels but another uid must never be adopted.
 ANNOTATION_JOB_UID = "trainq.dev/job-uid"
 
-# The pod's; a team with `allow_root` gets {"runAsNonRoot": False} through its placement.
-POD_SECURITY_CONTEXT = {"runAsNonRoot": True}
+# The pod's; a team with `allow_root` gets {"runAsNonRoot": False} through its placement
+# (merged over this). With the containers' below, a pod meets the "restricted" Pod Security
+# Standard its namespace enforces; the seccomp profile is set for the pod too, so containers
+# others add (the operator's init container) have it.
+POD_SECURITY_CONTEXT = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 # The NVIDIA runtime exposes the GPUs this names; many CUDA images set it to "all" in their
 # ENV, which would give a replica that requested no GPU (and counts none) every GPU of its node.
 NO_GPUS = {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"}
@@ -33,6 +36,18 @@ SECURITY_CONTEXT = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+def namespace_labels(allow_root: bool) -> dict[str, str]:
+    """Pod Security Admission labels of a team namespace: "restricted", which trainq's pods
+    meet, or "baseline" for a team allowed to run as root (restricted requires non-root)."""
+    level = "baseline" if allow_root else "restricted"
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": level,
+        "pod-security.kubernetes.io/audit": level,
+    }
 
 
 def pytorchjob_name(instance: str, job_id: int) -> str:
@@ -117,6 +132,8 @@ def _replica(record: dict, labels: dict, replicas: int, placement: dict) -> dict
     metadata: dict = {"labels": dict(labels)}
     if spec.get("annotations"):
         metadata["annotations"] = dict(spec["annotations"])
+    placement = copy.deepcopy(placement)
+    security = {**copy.deepcopy(POD_SECURITY_CONTEXT), **placement.pop("securityContext", {})}
     return {
         "replicas": replicas,
         "restartPolicy": spec["restart_policy"],
@@ -126,8 +143,8 @@ def _replica(record: dict, labels: dict, replicas: int, placement: dict) -> dict
                 "containers": [container],
                 # Training code has no business talking to the Kubernetes API.
                 "automountServiceAccountToken": False,
-                "securityContext": dict(POD_SECURITY_CONTEXT),
-                **copy.deepcopy(placement),
+                "securityContext": security,
+                **placement,
             },
         },
     }

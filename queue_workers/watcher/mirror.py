@@ -8,6 +8,10 @@ job missing from its team queue. A PyTorchJob deleted outside trainq marks its j
 `cancelled` (reason PyTorchJobDeleted); the leftover PyTorchJob of a job cancelled while it
 was being created is deleted. A job's end gives back its admission reservation and wakes a
 worker in the same Redis step as its status change (`JobStore.transition`).
+
+Each list also seeds the job id counter above every id the cluster still carries (after Redis
+lost its data the counter restarts, and a new job would collide with an old PyTorchJob's name),
+and reports the PyTorchJobs no record owns (leftovers: logged, kept for /metrics).
 """
 
 import logging
@@ -21,6 +25,7 @@ from queue_workers.watcher.records import gone, location, team_namespaces
 from wrapper.admission import readiness
 from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig
+from wrapper.jobs import storage
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
 
@@ -49,10 +54,11 @@ class Mirror:
             return None
         return record
 
-    def apply(self, obj: dict) -> None:
+    def apply(self, obj: dict) -> bool:
+        """Mirror one PyTorchJob onto its record; False when no record owns it."""
         record = self._record_for(obj)
         if record is None:
-            return
+            return False
         job_id, status = record["id"], JobStatus(record["status"])
         observation = observe(obj)
         known = (status, record["team"])  # just read: the transition need not read them again
@@ -74,11 +80,12 @@ class Mirror:
                 # Every replica running once: past the pods-ready guard for good.
                 fields = {**fields, "ready_at": utcnow()}
             if observation.status == status and all(record.get(k) == v for k, v in fields.items()):
-                return  # nothing trainq shows changed (the operator's own bookkeeping)
+                return True  # nothing trainq shows changed (the operator's own bookkeeping)
             result = self.store.transition(job_id, observation.status, fields,
                                            known=known)  # fmt: skip
             if result.applied and result.previous != observation.status:
                 log.info("job %s: %s -> %s", job_id, result.previous, observation.status.value)
+        return True
 
     def deleted(self, obj: dict) -> None:
         record = self._record_for(obj)
@@ -89,13 +96,30 @@ class Mirror:
     def relist(self) -> str:
         """List everything, reconcile every non-terminal job, return the resourceVersion."""
         items, resource_version = self.kube.list_all(self.selector)
-        seen = set()
-        for obj in items:
-            self.apply(obj)
-            seen.add(pytorchjob.job_id_of(obj, self.config.instance))
+        ids = [pytorchjob.job_id_of(obj, self.config.instance) for obj in items]
+        highest = max((i for i in ids if i is not None), default=0)
+        if highest:
+            self.store.seed_ids(highest)  # before any record is read: no new id collides
+        seen, leftovers = set(), {}
+        for obj, job_id in zip(items, ids, strict=True):
+            if not self.apply(obj) and job_id is not None:
+                meta = obj.get("metadata") or {}
+                leftovers[f"{meta.get('namespace')}/{meta.get('name')}"] = {
+                    "job_id": job_id, "created": meta.get("creationTimestamp")}  # fmt: skip
+            seen.add(job_id)
+        self.report_leftovers(leftovers)
         self.reconcile_unseen(seen)
         log.info("listed %d PyTorchJobs at resourceVersion %s", len(items), resource_version)
         return resource_version
+
+    def report_leftovers(self, leftovers: dict[str, dict]) -> None:
+        storage.record_leftovers(self.store.redis, leftovers)
+        if leftovers:
+            names = sorted(leftovers)
+            log.warning("%d PyTorchJobs of instance %s have no job record (left from before "
+                        "Redis lost its data?); delete them when no longer needed: %s%s",
+                        len(names), self.config.instance, ", ".join(names[:20]),
+                        " ..." if len(names) > 20 else "")  # fmt: skip
 
     def reconcile_unseen(self, seen: set) -> None:
         suspects = self.store.ids_with_status(

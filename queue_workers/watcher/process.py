@@ -10,6 +10,8 @@ each in its own thread (the mirror's watch in the main thread):
   a job whose replicas are not all running in time after admission;
 - `queue_workers.watcher.releases`: gives back what finished jobs reserved once their pods are
   gone;
+- `queue_workers.watcher.retention`: deletes finished jobs' PyTorchJobs, then their records,
+  each after its configured time;
 - `queue_workers.watcher.nodes`: list-watches the nodes and the bound pods and caches, for
   admission, each schedulable node's allocatable and what its pods request (threads of its own).
 """
@@ -25,6 +27,7 @@ from queue_workers.watcher.mirror import Mirror
 from queue_workers.watcher.nodes import NodeWatch
 from queue_workers.watcher.readiness import ReadinessGuard
 from queue_workers.watcher.releases import ReleaseSweep
+from queue_workers.watcher.retention import RetentionSweep
 from wrapper.admission.store import AdmissionStore
 from wrapper.config import TrainqConfig, load_or_exit
 from wrapper.jobs.store import JobStore
@@ -40,6 +43,7 @@ class Watcher:
         self.leases = LeaseSweep(config, store, self.stop)
         self.readiness = ReadinessGuard(config, store, Kube(kubeconfig), self.stop)
         self.releases = ReleaseSweep(store, AdmissionStore(store, config), self.stop)
+        self.retention = RetentionSweep(config, store, Kube(kubeconfig), self.stop)
         self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop,
                                pod_kube=Kube(kubeconfig))  # fmt: skip
 
@@ -49,6 +53,7 @@ class Watcher:
             ("leases", self.leases),
             ("readiness", self.readiness),
             ("releases", self.releases),
+            ("retention", self.retention),
             ("nodes", self.nodes),
         ):
             threading.Thread(target=reconciler.run, name=name, daemon=True).start()

@@ -8,6 +8,11 @@ this job's, and adopts it: never two PyTorchJobs for one job. An adopted PyTorch
 team queue (`wrapper.jobs.leases.requeue_expired`). Creating, adopting, resuming and deleting
 the PyTorchJob are `queue_workers.kube.client.Kube`'s; this module decides what the job record
 becomes.
+
+Bounded retries: transient errors (an unreachable or slow apiserver, RQ's job timeout cutting
+a slow call short) are retried with backoff for `dispatch.retry_budget_seconds` from the first
+one, then the job fails with the last error. What dispatch builds is checked against the
+team's config first (`queue_workers.worker.recheck`): the record in Redis is not trusted.
 """
 
 import logging
@@ -17,9 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rq import get_current_job
+from rq.timeouts import JobTimeoutException
 
 from queue_workers.kube import pytorchjob
-from queue_workers.kube.client import Kube, NotOurs, error_message, is_transient
+from queue_workers.kube.client import (
+    Kube,
+    NotOurs,
+    error_message,
+    is_transient,
+    permanent_message,
+)
+from queue_workers.worker import recheck
 from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig, load_or_exit
 from wrapper.jobs.states import JobStatus
@@ -28,6 +41,8 @@ from wrapper.redis import connect
 
 log = logging.getLogger(__name__)
 DISPATCHING = frozenset({JobStatus.DISPATCHING})
+# When this dispatch's first transient error happened (epoch seconds); cleared once created.
+RETRYING_SINCE = "dispatch_retrying_since"
 
 
 @dataclass
@@ -89,15 +104,28 @@ def _fail(ctx: Context, job_id: int, message: str) -> str:
     return "failed"
 
 
-def _retry_later(ctx: Context, job_id: int, attempt: int, message: str) -> str:
-    d = ctx.config.dispatch
-    delay = min(d.backoff_base_seconds * 2 ** (attempt - 1), d.backoff_max_seconds)
+def backoff(base: float, cap: float, attempt: int) -> float:
+    """The wait before retry `attempt` (1, 2, ...): doubling from base, capped (the exponent
+    is bounded first: 2.0 ** 1024 overflows)."""
+    return min(base * 2.0 ** min(max(attempt - 1, 0), 62), cap)
+
+
+def _retry_later(ctx: Context, record: dict, attempt: int, message: str) -> str:
+    job_id, d = record["id"], ctx.config.dispatch
+    now = time.time()
+    since = record.get(RETRYING_SINCE) or now
+    if now - since >= d.retry_budget_seconds:
+        return _fail(ctx, job_id, f"gave up after {attempt} attempts over {now - since:.0f}s "
+                     f"(dispatch.retry_budget_seconds: {d.retry_budget_seconds:g}); last error: "
+                     f"{message}")  # fmt: skip
+    delay = backoff(d.backoff_base_seconds, d.backoff_max_seconds, attempt)
     log.warning(
         "job %s: transient error (attempt %d), retry in %.0fs: %s", job_id, attempt, delay, message
     )
     fields = {
         "reason": "DispatchRetrying",
         "message": f"attempt {attempt} failed, retrying in {delay:.0f}s: {message}",
+        RETRYING_SINCE: since,
     }
     ctx.store.transition(
         job_id,
@@ -107,6 +135,15 @@ def _retry_later(ctx: Context, job_id: int, attempt: int, message: str) -> str:
         lease_deadline=time.time() + delay,
     )
     return "retrying"
+
+
+def _failed_call(ctx: Context, record: dict, attempt: int, namespace: str,
+                 exc: BaseException) -> str:  # fmt: skip
+    if isinstance(exc, JobTimeoutException):  # RQ's timeout cut a slow call short
+        return _retry_later(ctx, record, attempt, f"no answer in time ({exc})")
+    if is_transient(exc):
+        return _retry_later(ctx, record, attempt, error_message(exc))
+    return _fail(ctx, record["id"], permanent_message(exc, namespace))
 
 
 def dispatch(ctx: Context, job_id: int) -> str:
@@ -123,16 +160,18 @@ def dispatch(ctx: Context, job_id: int) -> str:
     problems = pytorchjob.webhook_problems(body)
     if problems:
         return _fail(ctx, job_id, "invalid PyTorchJob: " + "; ".join(problems))
+    refused = recheck.problems(body, team, ctx.config)
+    if refused:
+        return _fail(ctx, job_id, f"refused: the job record does not pass team {team.name}'s "
+                     "config: " + "; ".join(refused))  # fmt: skip
     attempt = record["attempts"]  # counted by the admission that handed the job out
     _test_hook("before-create", job_id)
     try:
         adopted = ctx.kube.create_or_adopt(namespace, body, record, instance)
     except NotOurs as exc:
         return _fail(ctx, job_id, str(exc))
-    except Exception as exc:  # noqa: BLE001 - classified below; nothing may escape unrecorded
-        if is_transient(exc):
-            return _retry_later(ctx, job_id, attempt, error_message(exc))
-        return _fail(ctx, job_id, error_message(exc))
+    except Exception as exc:  # noqa: BLE001 - classified there; nothing may escape unrecorded
+        return _failed_call(ctx, record, attempt, namespace, exc)
     if adopted:
         log.info("job %s: adopting existing PyTorchJob %s/%s", job_id, namespace, name)
         # It may be suspended (re-queued when its pods were not ready: wrapper.admission.
@@ -140,14 +179,13 @@ def dispatch(ctx: Context, job_id: int) -> str:
         try:
             ctx.kube.set_suspended(namespace, name, False)
         except Exception as exc:  # noqa: BLE001 - classified as for the create
-            if is_transient(exc):
-                return _retry_later(ctx, job_id, attempt, error_message(exc))
-            return _fail(ctx, job_id, error_message(exc))
+            return _failed_call(ctx, record, attempt, namespace, exc)
     _test_hook("after-create", job_id)
     fields = {
         "pytorchjob": {"namespace": namespace, "name": name},
         "reason": "Dispatched",
         "message": f"PyTorchJob {namespace}/{name} created",
+        RETRYING_SINCE: None,
     }
     result = ctx.store.transition(job_id, JobStatus.CREATED, fields, expect=DISPATCHING,
                                   known=(JobStatus.DISPATCHING, record["team"]))  # fmt: skip

@@ -17,6 +17,7 @@ from tests.deploy.tools import CHART, by_kind, documents, team, unique
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 PYTORCHJOBS = "pytorchjobs.kubeflow.org"
+POD_READS = [("get", "pods"), ("get", "pods/log")]  # logs are read with get
 # The fake nodes are shared with scheduling tests: our pods are created but stay Pending.
 NOWHERE = {
     c: {"nodeSelector": {"trainq.dev/deploytest": "nowhere"}}
@@ -187,12 +188,11 @@ def test_least_privilege(tools, release):
     allowed, denied = [], []
     for team_ns in (a, b):
         allowed += [
-            ("workers", v, PYTORCHJOBS, team_ns)
-            for v in ("create", "get", "list", "watch", "delete", "patch")
+            ("workers", v, PYTORCHJOBS, team_ns) for v in ("create", "get", "delete", "patch")
         ]
-        allowed += [
-            ("workers", v, r, team_ns) for v in ("get", "list") for r in ("pods", "pods/log")
-        ]
+        # No more than the code calls (test_rbac_grants.py); pods list: the cluster-wide one.
+        denied += [("workers", v, PYTORCHJOBS, team_ns) for v in ("list", "watch")]
+        denied += [("workers", v, r, team_ns) for v, r in POD_READS]
         allowed += [
             ("watcher", v, PYTORCHJOBS, team_ns)
             for v in ("get", "list", "watch", "delete", "patch")
@@ -206,9 +206,9 @@ def test_least_privilege(tools, release):
             ("workers", "deletecollection", PYTORCHJOBS, team_ns),
         ]
     # Cluster-wide: nodes for admission; the watcher's all-namespace list/watch.
-    allowed += [("workers", v, "nodes", None) for v in ("get", "list", "watch")]
+    allowed += [("workers", "list", "nodes", None)]
     allowed += [("watcher", v, PYTORCHJOBS, None) for v in ("list", "watch")]
-    denied += [("workers", v, "nodes", None) for v in ("patch", "delete", "update")]
+    denied += [("workers", v, "nodes", None) for v in ("get", "watch", "patch", "delete")]
     allowed += [("watcher", v, "nodes", None) for v in ("list", "watch")]
     denied += [("watcher", v, "nodes", None) for v in ("get", "patch", "delete")]
     denied += [("api", "list", "nodes", None)]

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tests.deploy import values_sets
+from tests.deploy.test_config_assembly import generated_secrets
 from tests.deploy.tools import BASE, CHART, by_kind, documents, one, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -132,10 +133,59 @@ def test_default_values_render_and_dry_run(tools):
     assert peer["podSelector"]["matchExpressions"][0]["values"] == ["api", "workers", "watcher"]
     # Default team: a generated token, of which only the digest reaches the pods.
     assert one(docs, "Secret", "-initial-tokens")["stringData"]["alpha"]
+    assert_redis_requires_a_password(docs)
+    assert_metrics_on_their_own_port(docs)
+    assert_team_namespaces_locked_down(docs)
     # team-alpha is shared with other tests: validate a copy with the team namespace renamed,
     # so this test never creates or deletes it.
     renamed = rename_namespaces(docs, {"team-alpha": f"{ns}-a"})
     assert "dry run" in dry_run(tools, yaml.safe_dump_all(renamed))
+
+
+def assert_redis_requires_a_password(docs):
+    """Redis reads requirepass from the chart's Secret; every process connects with the URL
+    holding it, from the same Secret; the password is in no command line."""
+    secret = one(docs, "Secret", "-redis")["stringData"]
+    password = secret["password"]
+    assert len(password) >= 32 and secret["redis.conf"] == f"requirepass {password}\n"
+    assert secret["url"] == f"redis://:{password}@tq-trainq-redis:6379/0"
+    redis = one(docs, "StatefulSet", "-redis")["spec"]["template"]["spec"]
+    (container,) = redis["containers"]
+    assert container["command"][1] == "/etc/trainq-redis/redis.conf"
+    assert password not in yaml.safe_dump(container)
+    (auth,) = [v for v in redis["volumes"] if v["name"] == "auth"]
+    assert auth["secret"]["secretName"] == "tq-trainq-redis"
+    for d in by_kind(docs, "Deployment"):
+        (env,) = [e for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+                  if e["name"] == "REDIS_URL"]  # fmt: skip
+        assert env["valueFrom"]["secretKeyRef"] == {"name": "tq-trainq-redis", "key": "url"}
+
+
+def assert_metrics_on_their_own_port(docs):
+    api = one(docs, "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in api["env"]}
+    assert env["TRAINQ_METRICS_PORT"] == "9090" and env["TRAINQ_API_PORT"] == "8080"
+    assert {p["name"]: p["containerPort"] for p in api["ports"]} == {"http": 8080, "metrics": 9090}
+    public = one(docs, "Service", "-api")["spec"]["ports"]
+    assert [p["targetPort"] for p in public] == ["http"]
+    metrics = one(docs, "Service", "-metrics")["spec"]["ports"]
+    assert [p["targetPort"] for p in metrics] == ["metrics"]
+
+
+def assert_team_namespaces_locked_down(docs):
+    (ns,) = [d for d in by_kind(docs, "Namespace")]
+    labels = ns["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
+    (policy,) = [p for p in by_kind(docs, "NetworkPolicy")
+                 if p["metadata"]["namespace"] == ns["metadata"]["name"]]  # fmt: skip
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Egress"] and "ingress" not in spec
+    assert spec["podSelector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "trainq"}
+    dns, own = spec["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+    assert own == {"to": [{"podSelector": spec["podSelector"]}]}  # same namespace only
 
 
 def test_external_redis(tools):
@@ -210,12 +260,20 @@ def test_ingress_and_servicemonitor(tools, servicemonitor_crd):
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "tq-trainq-api", "port": {"name": "http"}}
     assert ingress["spec"]["ingressClassName"] == "nginx"
+    # The ingress routes to the API Service, which has no metrics port; Prometheus scrapes
+    # the metrics Service (and only it: the API Service's labels do not match).
+    assert [p["name"] for p in one(docs, "Service", "-api")["spec"]["ports"]] == ["http"]
     monitor = one(docs, "ServiceMonitor", "-api")
-    service = one(docs, "Service", "-api")
-    assert (
-        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    )
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    service = one(docs, "Service", "-metrics")
+    selector = monitor["spec"]["selector"]["matchLabels"].items()
+    assert selector <= service["metadata"]["labels"].items()
+    assert not selector <= one(docs, "Service", "-api")["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0] == {
+        "port": "metrics",
+        "path": "/metrics",
+        "interval": "30s",
+    }
+    assert service["spec"]["ports"][0]["name"] == "metrics"
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     for d in docs:
         assert d["metadata"]["labels"]["cost-center"] == "ml", d["metadata"]["name"]
@@ -240,8 +298,10 @@ def rename_namespaces(docs: list[dict], mapping: dict[str, str]) -> list[dict]:
     return docs
 
 
-def test_kustomize_base_dry_run(tools):
+def test_kustomize_base_dry_run(tools, tmp_path):
+    """The base and the two Secrets its documented command generates (the base has none)."""
     docs = documents(tools.kubectl("kustomize", BASE).stdout)
+    docs += list(generated_secrets(tmp_path)[0].values())
     kinds = {d["kind"] for d in docs}
     assert {
         "Namespace",

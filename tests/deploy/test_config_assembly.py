@@ -4,7 +4,9 @@ loader; the team namespaces' quotas must match the teams' trainq quotas; the Dep
 the Dockerfile's commands. Needs helm and kubectl binaries, no cluster."""
 
 import base64
+import hashlib
 import json
+import re
 import subprocess
 import sys
 
@@ -85,9 +87,69 @@ def test_missing_tokens_stop_the_pod_naming_the_key(offline_tools, tmp_path):
     assert "teams[1].token_sha256" in proc.stderr, proc.stderr
 
 
+def generated_secrets(tmp_path) -> tuple[dict[str, dict], dict[str, str]]:
+    """The base's two Secrets as its documented command makes them, and the plain tokens."""
+    tokens_file = tmp_path / "tokens.txt"
+    proc = subprocess.run(
+        [sys.executable, BASE / "generate-secrets.py", tokens_file, "alpha", "beta"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    items = json.loads(proc.stdout)["items"]
+    tokens = dict(line.split(" ", 1) for line in tokens_file.read_text().splitlines())
+    return {s["metadata"]["name"]: s for s in items}, tokens
+
+
+def test_kustomize_base_ships_no_credentials(offline_tools):
+    """`kubectl apply -k k8s/base` must not hand out known tokens (admin included): the base
+    has no Secret and no token digest; the pods need the two generated ones."""
+    docs = documents(offline_tools.kubectl("kustomize", BASE).stdout)
+    assert by_kind(docs, "Secret") == []
+    known = {values_sets.ALPHA_SHA, values_sets.BETA_SHA, values_sets.ADMIN_SHA}
+    for path in [*BASE.iterdir(), *CHART.rglob("*")]:
+        if path.is_file():
+            text = path.read_text()
+            assert not known & set(re.findall(r"[0-9a-f]{64}", text)), path
+    wanted = {
+        v["secret"]["secretName"]
+        for d in by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
+        for v in d["spec"]["template"]["spec"].get("volumes", [])
+        if "secret" in v
+    }
+    assert wanted == {"trainq-tokens", "trainq-redis"}
+
+
+def test_generated_secrets_hold_digests_and_the_redis_password(tmp_path):
+    secrets_, tokens = generated_secrets(tmp_path)
+    digests = secrets_["trainq-tokens"]["stringData"]
+    assert set(digests) == set(tokens) == {"team.alpha", "team.beta", "admin"}
+    for key, token in tokens.items():
+        assert len(token) >= 40 and digests[key] == hashlib.sha256(token.encode()).hexdigest()
+    assert oct((tmp_path / "tokens.txt").stat().st_mode & 0o777) == "0o600"
+    redis = secrets_["trainq-redis"]["stringData"]
+    assert len(redis["password"]) == 64
+    assert redis["url"] == f"redis://:{redis['password']}@trainq-redis:6379/0"
+    assert redis["redis.conf"] == f"requirepass {redis['password']}\n"
+    (tmp_path / "second").mkdir()
+    again, _ = generated_secrets(tmp_path / "second")
+    assert again["trainq-redis"]["stringData"]["password"] != redis["password"]
+
+
+def test_generate_secrets_never_overwrites_handed_out_tokens(tmp_path):
+    tokens_file = tmp_path / "tokens.txt"
+    tokens_file.write_text("team.alpha handed-out\n")
+    proc = subprocess.run(
+        [sys.executable, BASE / "generate-secrets.py", tokens_file, "alpha"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "exists" in proc.stderr and not proc.stdout
+    assert tokens_file.read_text() == "team.alpha handed-out\n"
+
+
 def test_kustomize_base_config_loads_in_trainq(offline_tools, tmp_path):
     docs = documents(offline_tools.kubectl("kustomize", BASE).stdout)
-    proc, out = assemble(tmp_path, one(docs, "ConfigMap", ""), by_kind(docs, "Secret")[0])
+    (tmp_path / "gen").mkdir()
+    secrets_, _ = generated_secrets(tmp_path / "gen")
+    proc, out = assemble(tmp_path, one(docs, "ConfigMap", ""), secrets_["trainq-tokens"])
     assert proc.returncode == 0, proc.stderr
     config = load_config(out)
     assert {t.namespace for t in config.teams} == {"team-alpha", "team-beta"}
@@ -116,7 +178,8 @@ def test_resource_quotas_match_team_quotas(offline_tools, tmp_path, source):
         secret = one(docs, "Secret", "trainq-tokens")
     else:
         docs = documents(offline_tools.kubectl("kustomize", BASE).stdout)
-        secret = by_kind(docs, "Secret")[0]
+        (tmp_path / "gen").mkdir()
+        secret = generated_secrets(tmp_path / "gen")[0]["trainq-tokens"]
     proc, out = assemble(tmp_path, by_kind(docs, "ConfigMap")[0], secret)
     assert proc.returncode == 0, proc.stderr
     config = load_config(out)

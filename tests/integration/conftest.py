@@ -3,6 +3,7 @@ xdist worker and purpose, or a private throw-away redis-server), the real local 
 and trainq's processes started as real subprocesses (see `stack.py`)."""
 
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -16,7 +17,8 @@ from tests.support import LOCAL_CONFIG, free_port
 from tests.support.stack import Stack
 from wrapper.config import Settings, load_config
 
-SHARED_REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
+# k8s/local/env.sh's default (Redis requires a password there).
+SHARED_REDIS = os.environ.get("REDIS_URL", "redis://default:trainq-local-redis@127.0.0.1:6390/0")
 
 
 def xdist_index() -> int:
@@ -25,9 +27,10 @@ def xdist_index() -> int:
 
 
 def db_url(purpose: int) -> str:
-    """The shared Redis, DB 1 + 2*worker + purpose (DB 0 is left to `make up`)."""
+    """The shared Redis, DB 1 + 2*worker + purpose (DB 0 is left to `make up`), with the
+    shared URL's password (Redis requires one: k8s/local/env.sh)."""
     parsed = urlparse(SHARED_REDIS)
-    return f"redis://{parsed.hostname}:{parsed.port or 6379}/{1 + 2 * xdist_index() + purpose}"
+    return parsed._replace(path=f"/{1 + 2 * xdist_index() + purpose}").geturl()
 
 
 @pytest.fixture(scope="session")
@@ -54,20 +57,24 @@ def local_config():
 
 class PrivateRedis:
     """A throw-away redis-server with AOF persistence in a temp dir, which a test may crash
-    (SIGKILL) and restart without disturbing the shared one."""
+    (SIGKILL) and restart without disturbing the shared one. Like every Redis of trainq's it
+    requires a password (in its URL; the server reads it from a config file)."""
 
     def __init__(self, directory: Path):
         self.dir, self.port, self.proc = directory, free_port(), None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = secrets.token_hex(16)
+        self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        conf = self.dir / "auth.conf"
+        conf.write_text(f"requirepass {self.password}\n")
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+            [shutil.which("redis-server") or "redis-server", str(conf), "--port", str(self.port),
              "--bind", "127.0.0.1", "--dir", str(self.dir), "--appendonly", "yes",
              "--appendfsync", "everysec", "--save", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -108,6 +108,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.env.pop("TRAINQ_METRICS_PORT", None)  # one per stack: start_api(metrics_port=)
         self.procs: dict[str, subprocess.Popen] = {}
         self.api: Api | None = None
 
@@ -118,13 +119,16 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_api(self) -> Api:
+    def start_api(self, metrics_port: int | None = None, workers: int = 1) -> Api:
         port = free_port()
+        extra = {"TRAINQ_API_PORT": str(port)}
+        if metrics_port:
+            extra["TRAINQ_METRICS_PORT"] = str(metrics_port)
         self._start(
             "api",
             [sys.executable, "-m", "gunicorn", "-c", "wrapper/gunicorn.conf.py",
-             "--workers", "1", "--threads", "8", "wrapper.wsgi:app"],
-            {"TRAINQ_API_PORT": str(port)},
+             "--workers", str(workers), "--threads", "8", "wrapper.wsgi:app"],
+            extra,
         )  # fmt: skip
         self.api = Api(f"http://127.0.0.1:{port}")
 

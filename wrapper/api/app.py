@@ -22,7 +22,12 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.api.max_body_bytes
     app.json.sort_keys = False
     team_names = [t.name for t in config.teams]
-    store = JobStore(connect(settings.redis_url), team_names, config.api.idempotency_ttl_seconds)
+    store = JobStore(
+        connect(settings.redis_url),
+        team_names,
+        config.api.idempotency_ttl_seconds,
+        limits=config.submission_limits,
+    )
     admissions = AdmissionStore(store, config)
     app.extensions["trainq"] = Services(
         config=config,
@@ -35,7 +40,8 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
     )
     # Every API process does it (idempotently); with Redis down, before the first registry read.
     app.extensions["trainq"].algorithms.register_configured_at_start()
-    for module in (jobs, queues, algorithms, train, health, metrics, openapi):
+    # No /metrics here: metrics carry per-team labels and have their own port (metrics.serve).
+    for module in (jobs, queues, algorithms, train, health, openapi):
         app.register_blueprint(module.bp)
     app.register_blueprint(queues.all_bp)
     errors.register(app)

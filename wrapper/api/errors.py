@@ -10,6 +10,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from wrapper.api.schemas.responses import Problem
+from wrapper.jobs.store import OutcomeUnknown, SubmissionLimited
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -113,6 +114,40 @@ def register(app: Flask) -> None:
     def _validation(exc: pydantic.ValidationError):
         return problem(422, "validation-error", "Unprocessable Content",
                        "The request is invalid.", field_errors(exc))  # fmt: skip
+
+    @app.errorhandler(SubmissionLimited)
+    def _limited(exc: SubmissionLimited):
+        what = {"max_queued_jobs": f"at most {exc.limit} queued jobs per team",
+                "per_minute": f"at most {exc.limit:g} submissions per minute per team"}  # fmt: skip
+        return problem(
+            429, "too-many-requests", "Too Many Requests",
+            f"The team's limit on submissions is reached ({what[exc.exceeded]}, config "
+            f"`submissions.{exc.exceeded}`); nothing was queued. Retry after "
+            f"{exc.retry_after}s.",
+            errors=[{"field": f"submissions.{exc.exceeded}", "message": "limit reached"}],
+            headers={"Retry-After": str(exc.retry_after)},
+        )  # fmt: skip
+
+    @app.errorhandler(redis.exceptions.OutOfMemoryError)
+    def _redis_full(exc: Exception):
+        log.error("Redis refused a write (maxmemory reached): %s", exc)
+        return problem(
+            503, "store-full", "Service Unavailable",
+            "The job store (Redis) is full (maxmemory reached); nothing was changed. Retry "
+            "later; operators: see the trainq_redis_memory_* metrics.",
+            headers={"Retry-After": "60"},
+        )  # fmt: skip
+
+    @app.errorhandler(OutcomeUnknown)
+    def _outcome_unknown(exc: OutcomeUnknown):
+        log.error("Redis lost while a submission was sent; its outcome is unknown: %s", exc)
+        return problem(
+            503, "outcome-unknown", "Service Unavailable",
+            "The job store (Redis) became unavailable while the job was being submitted, and "
+            "whether it was queued is unknown. Retry with the same Idempotency-Key to submit "
+            "it at most once, or list the team's jobs first.",
+            headers={"Retry-After": "5"},
+        )  # fmt: skip
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)

@@ -1,5 +1,6 @@
 """Liveness (/healthz: the process answers) and readiness (/readyz: Redis and the
-Kubernetes apiserver are reachable; 503 naming what is down otherwise)."""
+Kubernetes apiserver are reachable; 503 naming what is down otherwise). Both are public, so
+they answer tersely: why a dependency is down (addresses, error text) goes to the log only."""
 
 import logging
 
@@ -33,7 +34,8 @@ def readyz():
     if apiserver_error:
         down["apiserver"] = apiserver_error
     if down:
-        detail = "Not ready: " + "; ".join(f"{k} unreachable ({v})" for k, v in down.items())
+        log.warning("not ready: %s", "; ".join(f"{k}: {v}" for k, v in down.items()))
+        detail = "Not ready: " + ", ".join(f"{k} unreachable" for k in down)
         return problem(503, "not-ready", "Service Unavailable", detail,
-                       errors=[{"field": k, "message": v} for k, v in down.items()])  # fmt: skip
+                       errors=[{"field": k, "message": "unreachable"} for k in down])  # fmt: skip
     return {"status": "ready", "checks": {"redis": "ok", "apiserver": "ok"}}

@@ -55,7 +55,7 @@ def _location(team: str, job_id: int) -> str:
     "", summary="Submit a training job (1 Master + `workers` Workers)", body=JobRequest,
     params=(IDEMPOTENCY_KEY, dry_run.PARAM),
     reply=Reply(202, "Accepted and queued", JobRecord, LOCATION),
-    other_replies=(dry_run.REPLY,), errors=errors(400, 401, 404, 413, 415, 422, 503),
+    other_replies=(dry_run.REPLY,), errors=errors(400, 401, 404, 413, 415, 422, 429, 503),
 )  # fmt: skip
 def submit_job(team: str):
     svc, _ = _team(team)

@@ -28,6 +28,8 @@ ERROR_TEXT = {
     413: "Body larger than the configured limit (default 64 KiB)",
     415: "Body is not application/json",
     422: "Validation failed; `errors` names each bad field",
+    429: "A team limit (`submissions.max_queued_jobs`, `submissions.per_minute`) is "
+    "reached; nothing was queued; see Retry-After",
     503: "Redis (or, for /readyz, a dependency) is unavailable; nothing was changed",
 }
 

@@ -13,8 +13,9 @@ from flask import Blueprint
 
 from wrapper.api import dry_run, metrics, miniautoml, records
 from wrapper.api.auth import authenticate
-from wrapper.api.bodies import json_body
+from wrapper.api.bodies import idempotency_key, json_body
 from wrapper.api.errors import ApiError, field_errors, validation_error
+from wrapper.api.jobs import IDEMPOTENCY_KEY
 from wrapper.api.miniautoml import (
     InvalidArgument,
     TrainRequest,
@@ -22,10 +23,11 @@ from wrapper.api.miniautoml import (
     TrainStatusRequest,
     TrainStatusResponse,
 )
-from wrapper.api.routes import Reply, Routes
+from wrapper.api.routes import ERROR_TEXT, Reply, Routes
 from wrapper.api.rules import INT32_MAX
 from wrapper.api.schemas import JobRequest
 from wrapper.api.services import services
+from wrapper.jobs.store import IdempotencyConflict
 from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, preview, submit
 
 bp = Blueprint("compat", __name__, url_prefix="/v1/train")
@@ -87,7 +89,7 @@ def _request(svc, body) -> tuple[dict, JobRequest]:
 
 @routes.post(
     "", tags=TAGS, summary="MiniAutoML Train: queue a job for the token's team",
-    description=TRAIN_DESCRIPTION, body=TrainRequest, params=(dry_run.PARAM,),
+    description=TRAIN_DESCRIPTION, body=TrainRequest, params=(IDEMPOTENCY_KEY, dry_run.PARAM),
     reply=Reply(200, "Queued; job ids rise 1, 2, 3...", TrainResponse),
     other_replies=(dry_run.REPLY,),
     errors={400: "INVALID_ARGUMENT: a missing field (the seed's sentence), a refused "
@@ -96,8 +98,10 @@ def _request(svc, body) -> tuple[dict, JobRequest]:
             403: "The admin token (Train needs a team's token)",
             413: "Body larger than the configured limit (default 64 KiB)",
             415: "Body is not application/json",
-            422: "The algorithm is not registered, or the job can never be admitted "
-                 "(PARALLEL_INSTANCES too large for the team's quota or the cluster)",
+            422: "The algorithm is not registered, the job can never be admitted "
+                 "(PARALLEL_INSTANCES too large for the team's quota or the cluster), or the "
+                 "Idempotency-Key was used with another body",
+            429: ERROR_TEXT[429],
             503: "Redis is unavailable; nothing was queued"},
 )  # fmt: skip
 def train():
@@ -107,13 +111,16 @@ def train():
         detail = "Train runs the job for the token's team; the admin token has none."
         raise ApiError(403, "forbidden", "Forbidden", detail)
     dry = dry_run.requested()
-    metadata, req = _request(svc, _body())
+    body = _body()
+    key = idempotency_key()
+    metadata, req = _request(svc, body)
     sub = Submission(principal.team, req.to_spec(svc.config), metadata["algorithm"],
-                     extra={"train_metadata": metadata})  # fmt: skip
+                     extra={"train_metadata": metadata}, idempotency_key=key,
+                     body=body)  # fmt: skip
     try:
         if dry:  # a trainq extension of the seed's surface, answered as on the job API
             return dry_run.answer(preview(svc.admissions, svc.algorithms, sub))
-        record, _ = submit(svc.store, svc.admissions, svc.algorithms, sub)
+        record, replayed = submit(svc.store, svc.admissions, svc.algorithms, sub)
     except UnknownAlgorithm:
         raise validation_error(
             [{"field": "algorithm", "message": "not a registered algorithm"}],
@@ -124,6 +131,13 @@ def train():
         errors = [{**e, "field": miniautoml.never_fits_field(e["field"], metadata)}
                   for e in exc.problems]  # fmt: skip
         raise validation_error(errors, NeverFits.DETAIL) from None
+    except IdempotencyConflict:
+        raise validation_error(
+            [{"field": "Idempotency-Key", "message": "already used with a different body"}],
+            "This Idempotency-Key was used before with a different request body.",
+        ) from None
+    if replayed:
+        return {"job_id": record["id"]}, {"Idempotent-Replayed": "true"}
     metrics.SUBMISSIONS.labels(team=principal.team).inc()
     return {"job_id": record["id"]}
 

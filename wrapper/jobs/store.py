@@ -9,12 +9,16 @@ the API shows of a record is its business (`wrapper.api.records`).
 
 import hashlib
 import json
+import math
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
 from wrapper.clock import utcnow
+from wrapper.config import SubmissionLimits
 from wrapper.jobs.queues import TeamQueues
 from wrapper.jobs.states import ACTIVE, TERMINAL, JobStatus, can_transition
 from wrapper.redis import keys, scripts, without_retry
@@ -69,10 +73,40 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different body."""
 
 
+class SubmissionLimited(Exception):
+    """A team cap refused the submission (nothing written): `exceeded` names the config key,
+    `limit` its value, `retry_after` the seconds to wait."""
+
+    def __init__(self, exceeded: str, limit: float, retry_after: int):
+        super().__init__(f"{exceeded} ({limit}) exceeded; retry after {retry_after}s")
+        self.exceeded, self.limit, self.retry_after = exceeded, limit, retry_after
+
+
+class OutcomeUnknown(Exception):
+    """Redis went away while a submission was sent and did not come back in time to tell
+    whether the job was queued (so the caller must not claim either)."""
+
+
+# A full queue empties at the admission pace, which the store cannot know: a polite wait.
+QUEUE_FULL_RETRY_SECONDS = 30
+# How long a submission whose reply was lost keeps trying to learn its outcome.
+RESOLVE_SECONDS = 3.0
+
+
+def _never_sent(exc: redis.exceptions.RedisError) -> bool:
+    """The command never left: no connection could be made (redis-py words every failure to
+    connect "... connecting to ..."; a failure to write or read, after which the command may
+    have run, never so)."""
+    return "connecting to" in str(exc)
+
+
 class JobStore:
-    def __init__(self, client: redis.Redis, teams: list[str], idempotency_ttl: int = 86_400):
+    def __init__(self, client: redis.Redis, teams: list[str], idempotency_ttl: int = 86_400,
+                 limits: Callable[[str], SubmissionLimits] | None = None):  # fmt: skip
+        """limits: a team's submission caps (None: uncapped, for tools that fill a store)."""
         self.redis = client
         self.idempotency_ttl = idempotency_ttl
+        self.limits = limits
         self.queues = TeamQueues(client, teams)
         self._transition = scripts.Transition(client)
         # SUBMIT must not be resent after a lost reply (it would queue a second job).
@@ -86,7 +120,9 @@ class JobStore:
         round trip at any queue depth.
 
         Returns (record, replayed); replayed is True when the Idempotency-Key already named a
-        job with the same body. Raises IdempotencyConflict for the same key, another body."""
+        job with the same body. Raises IdempotencyConflict for the same key, another body,
+        SubmissionLimited past a team cap, redis' ConnectionError / TimeoutError when nothing
+        was written, OutcomeUnknown when that could not be learnt."""
         idem_key = None
         if idempotency_key is not None:
             key_digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
@@ -98,21 +134,62 @@ class JobStore:
             "started_at": None, "finished_at": None, "spec": spec, "pytorchjob": None,
             "replicas": empty_replicas(), "conditions": [], "priority": spec["priority"],
             "attempts": 0, "updated_at": now, "uid": secrets.token_hex(8),
+            # The keys that name this job, deleted with its record (wrapper.jobs.retention).
+            "idempotency_key": idem_key, "nonce": secrets.token_hex(16),
         }  # fmt: skip
+        limits = self.limits(team) if self.limits else None
+        caps = scripts.Caps()
+        if limits is not None:
+            caps = scripts.Caps(limits.max_queued_jobs, limits.bucket_size,
+                                limits.per_minute / 60.0)  # fmt: skip
         queue = self.queues.queue(team)
-        result = self._submit(
-            team=team, priority=spec["priority"], queued=JobStatus.QUEUED.value,
-            record=_encode(record),
-            rq=scripts.RqQueue(queue.key, queue.redis_queues_keys,
-                       queue.job_class.redis_job_namespace_prefix),
-            rq_job=self.queues.rq_job_fields(team), rq_description=self.queues.rq_description(team),
-            idempotency_key=idem_key, body_digest=digest, idempotency_ttl=self.idempotency_ttl,
-        )  # fmt: skip
+        try:
+            result = self._submit(
+                team=team, priority=spec["priority"], queued=JobStatus.QUEUED.value,
+                record=_encode(record),
+                rq=scripts.RqQueue(queue.key, queue.redis_queues_keys,
+                                   queue.job_class.redis_job_namespace_prefix),
+                rq_job=self.queues.rq_job_fields(team),
+                rq_description=self.queues.rq_description(team), idempotency_key=idem_key,
+                body_digest=digest, idempotency_ttl=self.idempotency_ttl,
+                nonce=record["nonce"], caps=caps, now=time.time(),
+            )  # fmt: skip
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            if _never_sent(exc):
+                raise
+            # The script may have run with its reply lost: answer what happened, exactly.
+            job_id = self._resolve(record["nonce"])
+            if job_id is None:
+                raise  # voided: it never ran and never will
+            return self.get(job_id), False
         if result.outcome == "new":
             return {"id": result.job_id, **record, "position": result.position}, False
         if result.outcome == "conflict":
             raise IdempotencyConflict()
-        return self.get(result.job_id), True  # 'replay'
+        if result.outcome == "limit":
+            if result.exceeded == "max_queued_jobs":
+                raise SubmissionLimited("max_queued_jobs", limits.max_queued_jobs,
+                                        QUEUE_FULL_RETRY_SECONDS)  # fmt: skip
+            raise SubmissionLimited("per_minute", limits.per_minute,
+                                    max(1, math.ceil(result.retry_after)))  # fmt: skip
+        if result.outcome == "void":  # only a nonce resolved as lost is void; never ours
+            raise RuntimeError("submission nonce reused")
+        replayed = self.get(result.job_id)
+        if replayed is None:
+            # The key outlived its job's record (retention): it names nothing any more.
+            self.redis.delete(idem_key)
+            return self.submit(team, spec, idempotency_key, digest)
+        return replayed, True
+
+    def _resolve(self, nonce: str) -> int | None:
+        deadline = time.monotonic() + RESOLVE_SECONDS
+        while True:
+            try:
+                return scripts.resolve_nonce(self.redis, nonce)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                if time.monotonic() >= deadline:
+                    raise OutcomeUnknown(str(exc)) from exc
+                time.sleep(0.2)
 
     # --- reads ------------------------------------------------------------------------
     def get(self, job_id: int) -> dict | None:
@@ -227,6 +304,10 @@ class JobStore:
     def reserved_ids(self) -> list[int]:
         """Jobs holding an admission reservation (admitted and not yet given back)."""
         return sorted(int(x) for x in self.redis.hkeys(keys.RESERVATIONS))
+
+    def seed_ids(self, above: int) -> int:
+        """Make every new job id greater than `above` (ids the cluster still carries)."""
+        return scripts.SeedIds(self.redis)(above)
 
     def request_cancel(self, job_id: int) -> None:
         """Wake the canceller; the `cancelling` index is what it acts on."""

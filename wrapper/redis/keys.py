@@ -52,6 +52,14 @@ ADMISSION_VERSION = PREFIX + "admission:version"
 QUEUE_VERSIONS = PREFIX + "admission:queue-versions"
 QUEUE_EPOCH = PREFIX + "admission:queue-epoch"
 
+# Retention (wrapper.jobs.retention): finished job ids scored by when they finished, one set
+# for their records and one for their PyTorchJobs (each swept after its own time); and the
+# PyTorchJobs of this instance that no job record owns ("namespace/name" -> JSON), as the
+# watcher's last list found them.
+FINISHED_JOBS = PREFIX + "finished:records"
+FINISHED_PYTORCHJOBS = PREFIX + "finished:pytorchjobs"
+LEFTOVER_PYTORCHJOBS = PREFIX + "leftover-pytorchjobs"
+
 
 def job_key(job_id: int | str) -> str:
     """Hash holding one job record."""
@@ -81,6 +89,17 @@ def team_usage(team: str) -> str:
 def idempotency(team: str, key_digest: str) -> str:
     """Idempotency-Key record (job id and body digest) for one team."""
     return f"{PREFIX}team:{team}:idempotency:{key_digest}"
+
+
+def submit_nonce(nonce: str) -> str:
+    """A submission's request nonce -> the job id it created ('void': it never may), kept a
+    short while so a submission whose reply was lost can be resolved exactly."""
+    return f"{PREFIX}submit-nonce:{nonce}"
+
+
+def team_submit_bucket(team: str) -> str:
+    """Hash of a team's submission-rate token bucket: tokens, ts (epoch seconds)."""
+    return f"{PREFIX}team:{team}:submit-bucket"
 
 
 def rq_queue_name(team: str) -> str:

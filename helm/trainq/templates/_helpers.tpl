@@ -59,7 +59,11 @@ annotations:
 {{- end -}}
 
 {{- define "trainq.redisSecret" -}}
+{{- if .Values.redis.bundled -}}
+{{- printf "%s-redis" (include "trainq.fullname" .) -}}
+{{- else -}}
 {{- .Values.redis.external.existingSecret | default (printf "%s-redis" (include "trainq.fullname" .)) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Quantity -> its value in milli-units, as a float ("1.5Gi" -> 1610612736000). */}}
@@ -111,16 +115,12 @@ capabilities:
 {{- define "trainq.env" -}}
 - name: TRAINQ_CONFIG
   value: /etc/trainq/config.yaml
-{{- if .Values.redis.bundled }}
-- name: REDIS_URL
-  value: {{ printf "redis://%s-redis:6379/0" (include "trainq.fullname" .) | quote }}
-{{- else }}
+{{- /* The URL carries the Redis password: always from a Secret (templates/redis.yaml). */}}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "trainq.redisSecret" . }}
-      key: {{ .Values.redis.external.existingSecretKey }}
-{{- end }}
+      key: {{ .Values.redis.bundled | ternary "url" .Values.redis.external.existingSecretKey }}
 {{- end -}}
 
 {{/* The init container writing TRAINQ_CONFIG from the ConfigMap and the token Secret. */}}

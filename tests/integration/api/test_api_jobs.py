@@ -2,9 +2,11 @@
 listing, the queue view, cancellation of queued jobs, idempotency and team isolation."""
 
 import pytest
+from prometheus_client import generate_latest
 from rq import Queue
 
 from tests.support.admit import admit_next
+from wrapper.api import metrics
 from wrapper.api.schemas import JobList, JobRecord, QueueView
 from wrapper.jobs.states import JobStatus
 from wrapper.redis import keys
@@ -126,7 +128,8 @@ def test_idempotency_key(client, store):
     assert store.queues.ids("alpha") == [first.get_json()["id"]]  # exactly one job
 
 
-def test_metrics_count_submissions(client):
+def test_metrics_count_submissions(client, store):
     submit(client)
-    text = client.get("/metrics").get_data(as_text=True)
+    # What the metrics port serves (metrics.serve); the API's own port has no /metrics.
+    text = generate_latest(metrics.exposition(store.redis)).decode()
     assert 'trainq_job_submissions_total{team="alpha"}' in text

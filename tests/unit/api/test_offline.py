@@ -3,10 +3,13 @@ store is touched, and the 503 when it is needed."""
 
 import logging
 import re
+import urllib.request
 
 import pytest
 
+from tests.support import free_port
 from tests.unit.conftest import ADMIN, ALPHA, BETA
+from wrapper.api import metrics
 
 JOB = {"name": "resnet", "image": "docker.io/library/busybox:1.36"}
 PROBLEM = "application/problem+json"
@@ -112,11 +115,21 @@ def test_503_when_redis_is_down(client):
     assert_problem(client.get("/v1/teams/alpha/jobs/1", headers=ALPHA), 503)
 
 
-def test_health_endpoints(client):
+def test_health_endpoints(client, caplog):
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    body = assert_problem(client.get("/readyz"), 503)
-    assert {e["field"] for e in body["errors"]} == {"redis", "apiserver"}
-    assert "redis unreachable" in body["detail"] and "apiserver unreachable" in body["detail"]
+    with caplog.at_level(logging.WARNING):
+        response = client.get("/readyz")
+    body = assert_problem(response, 503)
+    assert body["detail"] == "Not ready: redis unreachable, apiserver unreachable"
+    assert body["errors"] == [
+        {"field": "redis", "message": "unreachable"},
+        {"field": "apiserver", "message": "unreachable"},
+    ]
+    # Public and anonymous: no address, port or error text; the log has them.
+    port = client.application.extensions["trainq"].settings.redis_url.rsplit(":", 1)[1]
+    text = response.get_data(as_text=True)
+    assert "127.0.0.1" not in text and port.split("/")[0] not in text, text
+    assert any("127.0.0.1" in r.getMessage() for r in caplog.records if "not ready" in r.msg)
 
 
 def test_unknown_route_and_method_are_problems(client):
@@ -156,7 +169,18 @@ def test_openapi_documents_every_route(offline_app, client):
     assert {"202", "401", "404", "413", "415", "422", "503"} <= set(post)
 
 
-def test_metrics_count_errors(client):
+def test_metrics_only_on_their_own_port(client, offline_app):
+    """Metrics carry per-team labels: the API's port (the one an ingress exposes) does not
+    serve them; the metrics port does, and counts what the API answered."""
     client.get("/v1/teams/alpha/queue")  # 401
-    text = client.get("/metrics").get_data(as_text=True)
+    assert_problem(client.get("/metrics"), 404)
+    assert "/metrics" not in client.get("/openapi.json").get_json()["paths"]
+    port = free_port()
+    server, thread = metrics.serve("127.0.0.1", port, offline_app.extensions["trainq"].store.redis)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    finally:
+        server.shutdown()
+        thread.join(5)
     assert 'trainq_http_errors_total{status="401"}' in text

@@ -168,21 +168,25 @@ def _pod_security(obj) -> list[dict]:
             for r in obj["spec"]["pytorchReplicaSpecs"].values()]  # fmt: skip
 
 
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+
+
 def test_pods_run_as_non_root_by_default(config):
+    want = [{"runAsNonRoot": True, "seccompProfile": RUNTIME_DEFAULT}] * 2
     for team in ("alpha", "local"):
         placement = config.team(team).pod_placement()
         obj = pytorchjob.build(record(team=team), f"team-{team}", "tq", placement)
-        assert _pod_security(obj) == [{"runAsNonRoot": True}] * 2
-    assert (
-        _pod_security(pytorchjob.build(record(), "team-alpha", "tq"))
-        == [{"runAsNonRoot": True}] * 2
-    )
+        assert _pod_security(obj) == want
+    assert _pod_security(pytorchjob.build(record(), "team-alpha", "tq")) == want
 
 
 def test_a_team_allowed_root_opts_out_explicitly(config):
     team = config.team("alpha").model_copy(update={"allow_root": True})
-    obj = pytorchjob.build(record(), "team-alpha", "tq", team.pod_placement())
-    assert _pod_security(obj) == [{"runAsNonRoot": False}] * 2
+    placement = team.pod_placement()
+    obj = pytorchjob.build(record(), "team-alpha", "tq", placement)
+    # Only runAsNonRoot changes: the pod keeps its seccomp profile.
+    assert _pod_security(obj) == [{"runAsNonRoot": False, "seccompProfile": RUNTIME_DEFAULT}] * 2
+    assert placement["securityContext"] == {"runAsNonRoot": False}  # the team's, untouched
     # The container-level restrictions stay.
     assert _container(obj)["securityContext"]["allowPrivilegeEscalation"] is False
 

@@ -7,11 +7,14 @@ the scripts only guarantee that nobody changed the status in between (compare-an
 """
 
 from wrapper.redis.scripts.admit import Admit
+from wrapper.redis.scripts.counter import SeedIds
+from wrapper.redis.scripts.forget import Forget, PyTorchJobGone
 from wrapper.redis.scripts.leases import TakeExpiredLeases
 from wrapper.redis.scripts.release import Release
-from wrapper.redis.scripts.submit import RqQueue, Submit, SubmitResult
+from wrapper.redis.scripts.submit import Caps, RqQueue, Submit, SubmitResult, resolve_nonce
 from wrapper.redis.scripts.transition import Transition
 
 __all__ = [
-    "Admit", "Release", "RqQueue", "Submit", "SubmitResult", "TakeExpiredLeases", "Transition",
+    "Admit", "Caps", "Forget", "PyTorchJobGone", "Release", "RqQueue", "SeedIds", "Submit",
+    "SubmitResult", "TakeExpiredLeases", "Transition", "resolve_nonce",
 ]  # fmt: skip

@@ -1,7 +1,9 @@
 """SUBMIT: accept one submission in one step: a new id, the job record, its RQ job hash (fields
 from RQ's own Job.to_dict), the indexes, its place in the team queue (by priority), the
-Idempotency-Key record, and the change signal (a worker woken). Not safe to resend after a
-lost reply (it would queue a second job): run it on a client `without_retry`."""
+Idempotency-Key record, the request nonce, and the change signal (a worker woken). The team's
+caps (queued jobs, submission rate) are checked in the same step, so concurrent submissions
+cannot overshoot them. Not safe to resend after a lost reply (it would queue a second job): run
+it on a client `without_retry`, and resolve a lost reply by its nonce (`resolve_nonce`)."""
 
 from dataclasses import dataclass
 
@@ -34,16 +36,22 @@ end
 
 # KEYS: 1 job id counter, 2 idempotency record (the counter again when there is none),
 #       3 queued index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 wake-up list,
-#       8 admission version, 9 team queue versions
+#       8 admission version, 9 team queue versions, 10 the request's nonce, 11 the team's
+#       rate bucket
 # ARGV: 1 priority, 2 job key prefix, 3 'queued', 4 body digest ('' without an
 #       Idempotency-Key), 5 idempotency TTL, 6 RQ job key prefix, 7-8 the RQ job's description
-#       before and after the id, 9 team, 10 count of record field/value items (n),
-#       11..10+n record field/value pairs (all but the id), then the RQ job's field/value pairs
-# Returns {'new', job id, position} | {'replay', earlier job id} | {'conflict'}
+#       before and after the id, 9 team, 10 max queued ('' none), 11 bucket size ('' no rate
+#       limit), 12 refill per second, 13 now (epoch seconds), 14 nonce TTL, 15 count of record
+#       field/value items (n), 16..15+n record field/value pairs (all but the id), then the RQ
+#       job's field/value pairs
+# Returns {'new', job id, position} | {'replay', earlier job id} | {'conflict'} |
+#         {'void'} (the nonce was voided: the caller gave up on this request) |
+#         {'limit', 'max_queued_jobs' | 'per_minute', seconds to wait}
 LUA = (
     SIGNAL_CHANGE_LUA
     + _PUSH_BY_PRIORITY
     + """
+if redis.call('EXISTS', KEYS[10]) == 1 then return {'void'} end
 local idem = ARGV[4] ~= ''
 if idem then
   local prev = redis.call('HMGET', KEYS[2], 'job_id', 'digest')
@@ -52,10 +60,25 @@ if idem then
     return {'replay', prev[1]}
   end
 end
+if ARGV[10] ~= '' and redis.call('LLEN', KEYS[5]) >= tonumber(ARGV[10]) then
+  return {'limit', 'max_queued_jobs', 0}
+end
+if ARGV[11] ~= '' then
+  -- Token bucket: reads come first, so a refusal (or an OOM on the first write) writes nothing.
+  local size, rate, now = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+  local b = redis.call('HMGET', KEYS[11], 'tokens', 'ts')
+  local tokens = size
+  if b[1] then
+    tokens = math.min(size, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate)
+  end
+  if tokens < 1 then return {'limit', 'per_minute', tostring((1 - tokens) / rate)} end
+  redis.call('HSET', KEYS[11], 'tokens', tostring(tokens - 1), 'ts', ARGV[13])
+  redis.call('EXPIRE', KEYS[11], math.ceil(size / rate) + 1)
+end
 local id = redis.call('INCR', KEYS[1])
-local n = tonumber(ARGV[10])
-redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 11, 10 + n))
-redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 11 + n))
+local n = tonumber(ARGV[15])
+redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 16, 15 + n))
+redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 16 + n))
 redis.call('SADD', KEYS[3], id)
 redis.call('ZADD', KEYS[4], id, id)
 redis.call('SADD', KEYS[6], KEYS[5])
@@ -65,16 +88,35 @@ if idem then
   redis.call('HSET', KEYS[2], 'job_id', id, 'digest', ARGV[4])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
+redis.call('SET', KEYS[10], id, 'EX', ARGV[14])
 return {'new', id, position}
 """
 )
 
 
+# A request nonce answers for its submission this long: well past any reply that was lost.
+NONCE_TTL_SECONDS = 600
+VOID = "void"
+
+
 @dataclass(frozen=True)
 class SubmitResult:
-    outcome: str  # 'new' | 'replay' (the Idempotency-Key named a job) | 'conflict'
+    # 'new' | 'replay' (the Idempotency-Key named a job) | 'conflict' | 'void' (the nonce was
+    # voided first) | 'limit' (a cap: `exceeded` names it, `retry_after` in seconds)
+    outcome: str
     job_id: int | None = None
     position: int | None = None  # a new job's 0-based place in its team queue
+    exceeded: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The team's caps as SUBMIT checks them (None: no cap)."""
+
+    max_queued: int | None = None
+    bucket_size: int | None = None
+    per_second: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,22 +134,48 @@ class Submit:
 
     def __call__(self, *, team: str, priority: int, queued: str, record: list, rq: RqQueue,
                  rq_job: list, rq_description: tuple[str, str], idempotency_key: str | None,
-                 body_digest: str, idempotency_ttl: int) -> SubmitResult:  # fmt: skip
+                 body_digest: str, idempotency_ttl: int, nonce: str, caps: Caps | None = None,
+                 now: float = 0.0) -> SubmitResult:  # fmt: skip
         """record / rq_job: flat field/value pairs (encoded) of the job record (all but its
         id) and of its RQ job hash (all but its description, which is `rq_description`'s two
         halves around the id). queued: the status string of a queued job. idempotency_key:
-        the Redis key of the Idempotency-Key record (None without one)."""
+        the Redis key of the Idempotency-Key record (None without one). nonce: unique per
+        request; the script records it with the new job's id."""
+        caps = caps or Caps()
         result = self._script(
             keys=[keys.JOB_ID_COUNTER, idempotency_key or keys.JOB_ID_COUNTER,
                   keys.status_index(queued), keys.team_jobs(team), rq.key, rq.queues_set,
-                  keys.ADMISSION_WAKE, keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS],
+                  keys.ADMISSION_WAKE, keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS,
+                  keys.submit_nonce(nonce), keys.team_submit_bucket(team)],
             args=[priority, keys.JOB_KEY_PREFIX, queued,
                   body_digest if idempotency_key else "", idempotency_ttl, rq.job_prefix,
-                  *rq_description, team, len(record), *record, *rq_job],
+                  *rq_description, team, _opt(caps.max_queued), _opt(caps.bucket_size),
+                  repr(caps.per_second), repr(now), NONCE_TTL_SECONDS,
+                  len(record), *record, *rq_job],
         )  # fmt: skip
         outcome = result[0].decode()
         if outcome == "new":
             return SubmitResult(outcome, int(result[1]), int(result[2]))
         if outcome == "replay":
             return SubmitResult(outcome, int(result[1]))
+        if outcome == "limit":
+            return SubmitResult(outcome, exceeded=result[1].decode(),
+                                retry_after=float(result[2]))  # fmt: skip
         return SubmitResult(outcome)
+
+
+def _opt(value) -> str:
+    return "" if value is None else str(value)
+
+
+def resolve_nonce(client: Redis, nonce: str) -> int | None:
+    """The outcome of a submission whose reply was lost, made exact: the job id its SUBMIT
+    created, or None after voiding the nonce, so that a SUBMIT still in flight refuses to
+    run (SET NX: whichever of the two comes first wins)."""
+    key = keys.submit_nonce(nonce)
+    if client.set(key, VOID, nx=True, ex=NONCE_TTL_SECONDS):
+        return None
+    value = client.get(key)
+    if value is None or value.decode() == VOID:  # (expired meanwhile: far past any TTL race)
+        return None
+    return int(value)

@@ -1,0 +1,165 @@
+"""Every RBAC rule of the chart and the kustomize base is a call some process makes, and every
+call is granted. The calls come from the code, not from a list kept by hand: the Kubernetes
+client methods each `Kube` method uses (queue_workers/kube/client.py, the only module that
+imports `kubernetes`) and the `Kube` methods each process's modules call. GRANTS below is the
+reviewed table; the tests check it against both. Needs the helm and kubectl binaries, no
+cluster."""
+
+import ast
+import re
+
+from tests.deploy import values_sets
+from tests.deploy.tools import BASE, by_kind, documents
+from tests.support import REPO
+
+KUBE = REPO / "queue_workers/kube/client.py"
+# The modules each process runs (an API process never calls Kube: its readiness probe is
+# GET /version, open to every authenticated identity).
+PROCESS_MODULES = {
+    "workers": [
+        "queue_workers/__main__.py",
+        "queue_workers/worker/*.py",
+        "queue_workers/kube/nodes.py",
+    ],
+    "watcher": ["queue_workers/watcher/*.py"],
+}
+# kubernetes client method -> (API group, resource, verb, scope). "namespace": in a team
+# namespace (a Role there); "cluster": across namespaces or cluster-scoped (a ClusterRole).
+CLIENT_METHODS = {
+    "read_namespace": ("", "namespaces", "get", "cluster"),
+    "create_namespace": ("", "namespaces", "create", "cluster"),
+    "create_namespaced_custom_object": ("kubeflow.org", "pytorchjobs", "create", "namespace"),
+    "get_namespaced_custom_object": ("kubeflow.org", "pytorchjobs", "get", "namespace"),
+    "patch_namespaced_custom_object": ("kubeflow.org", "pytorchjobs", "patch", "namespace"),
+    "delete_namespaced_custom_object": ("kubeflow.org", "pytorchjobs", "delete", "namespace"),
+    "list_cluster_custom_object": ("kubeflow.org", "pytorchjobs", "list", "cluster"),
+    "list_node": ("", "nodes", "list", "cluster"),
+    "list_pod_for_all_namespaces": ("", "pods", "list", "cluster"),
+}
+# Called, deliberately not granted: a missing team namespace is created only where trainq runs
+# with a cluster admin's credentials (the local stack); the chart and the base create them.
+NOT_GRANTED = {("", "namespaces", "create", "cluster")}
+
+PJ = "kubeflow.org", "pytorchjobs"
+GRANTS = {
+    "workers": {
+        (*PJ, "create", "namespace"),  # dispatch
+        (*PJ, "get", "namespace"),  # adoption after AlreadyExists
+        (*PJ, "patch", "namespace"),  # resume a re-queued job
+        (*PJ, "delete", "namespace"),  # cancelled while being created
+        ("", "namespaces", "get", "cluster"),  # Kube.ensure_namespace (team namespaces only)
+        ("", "nodes", "list", "cluster"),  # refresh of a stale capacity cache
+        ("", "pods", "list", "cluster"),
+    },
+    "watcher": {
+        (*PJ, "get", "namespace"),  # confirm a PyTorchJob is gone
+        (*PJ, "patch", "namespace"),  # the pods-ready guard suspends
+        (*PJ, "delete", "namespace"),  # cancellations, leftovers
+        (*PJ, "list", "cluster"),  # the mirror's list-watch across namespaces
+        (*PJ, "watch", "cluster"),
+        ("", "nodes", "list", "cluster"),  # node and pod cache
+        ("", "nodes", "watch", "cluster"),
+        ("", "pods", "list", "cluster"),
+        ("", "pods", "watch", "cluster"),
+    },
+}
+
+
+def kube_methods() -> dict[str, set[tuple]]:
+    """Kube method -> the API calls it makes, following calls between Kube's own methods. A
+    `*_events` method opens a watch of what its list call lists."""
+    tree = ast.parse(KUBE.read_text())
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Kube"]
+    direct, calls = {}, {}
+    for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+        attrs = {
+            (n.value.attr, n.attr)
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Attribute)
+            and isinstance(n.value.value, ast.Name) and n.value.value.id == "self"
+        }  # fmt: skip
+        unknown = {a for _, a in attrs if a not in CLIENT_METHODS and _ in ("core", "custom")}
+        assert not unknown, f"Kube.{fn.name} calls {unknown}: add them to CLIENT_METHODS"
+        watch = fn.name.endswith("_events")
+        direct[fn.name] = {
+            (
+                *CLIENT_METHODS[a][:2],
+                "watch" if watch else CLIENT_METHODS[a][2],
+                CLIENT_METHODS[a][3],
+            )
+            for api, a in attrs
+            if api in ("core", "custom")
+        }
+        calls[fn.name] = {
+            n.attr
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name)
+            and n.value.id == "self"
+        }
+    out = {}
+    for name in direct:
+        seen, todo, found = set(), [name], set()
+        while todo:
+            m = todo.pop()
+            if m in seen or m not in direct:
+                continue
+            seen.add(m)
+            found |= direct[m]
+            todo += calls[m]
+        out[name] = found
+    return out
+
+
+def process_calls(process: str) -> set[tuple]:
+    """The API calls of every Kube method the process's modules name (`kube.X` or
+    `self.kube.X`, called or passed on)."""
+    methods = kube_methods()
+    used = set()
+    for pattern in PROCESS_MODULES[process]:
+        for path in sorted(REPO.glob(pattern)):
+            used |= set(re.findall(r"kube\.(\w+)", path.read_text())) & set(methods)
+    assert used, f"no Kube call found for {process}"
+    return set().union(*(methods[m] for m in used))
+
+
+def granted(docs: list[dict]) -> dict[str, set[tuple]]:
+    out: dict[str, set[tuple]] = {}
+    for kind, scope in (("Role", "namespace"), ("ClusterRole", "cluster")):
+        for role in by_kind(docs, kind):
+            component = role["metadata"]["labels"]["app.kubernetes.io/component"]
+            for rule in role["rules"]:
+                out.setdefault(component, set()).update(
+                    (g, r, v, scope)
+                    for g in rule["apiGroups"]
+                    for r in rule["resources"]
+                    for v in rule["verbs"]
+                )
+    return out
+
+
+def test_the_table_is_what_the_code_calls():
+    for process, grants in GRANTS.items():
+        assert process_calls(process) - NOT_GRANTED == grants, process
+
+
+def test_chart_grants_exactly_the_table(offline_tools):
+    docs = documents(offline_tools.template("tq", "trainq", values_sets.two_teams()))
+    assert granted(docs) == GRANTS
+    # Per team namespace, one Role per process: the same grants in each.
+    namespaces = {r["metadata"]["namespace"] for r in by_kind(docs, "Role")}
+    assert len(namespaces) == 2 and len(by_kind(docs, "Role")) == 4
+
+
+def test_kustomize_base_grants_exactly_the_table(offline_tools):
+    docs = documents(offline_tools.kubectl("kustomize", BASE).stdout)
+    assert granted(docs) == GRANTS
+
+
+def test_a_grant_no_code_uses_is_caught(offline_tools):
+    """The check itself: an extra verb (the pods/log read workers once had) is reported."""
+    docs = documents(offline_tools.template("tq", "trainq", values_sets.two_teams()))
+    role = next(r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-workers"))
+    role["rules"].append({"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]})
+    extra = granted(docs)["workers"] - GRANTS["workers"]
+    assert extra == {("", "pods/log", "get", "namespace")}

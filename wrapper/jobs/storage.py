@@ -1,0 +1,41 @@
+"""What the job store reports about itself, for the API's /metrics: how full Redis is (so an
+operator sees `maxmemory` coming before writes are refused: the API answers those 503), and
+the PyTorchJobs of this instance that no job record owns (leftovers after Redis lost its data,
+as the watcher's last list found them: `queue_workers.watcher.mirror`)."""
+
+import json
+from dataclasses import dataclass
+
+import redis
+
+from wrapper.redis import keys
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    used_bytes: int
+    max_bytes: int  # 0: no maxmemory set
+
+
+def memory_use(client: redis.Redis) -> MemoryUse:
+    info = client.info("memory")
+    return MemoryUse(int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
+
+
+def record_leftovers(client: redis.Redis, leftovers: dict[str, dict]) -> None:
+    """Replace the leftover list ("namespace/name" -> what is known of it)."""
+    with client.pipeline() as pipe:
+        pipe.delete(keys.LEFTOVER_PYTORCHJOBS)
+        if leftovers:
+            pipe.hset(keys.LEFTOVER_PYTORCHJOBS,
+                      mapping={k: json.dumps(v) for k, v in leftovers.items()})  # fmt: skip
+        pipe.execute()
+
+
+def leftovers(client: redis.Redis) -> dict[str, dict]:
+    raw = client.hgetall(keys.LEFTOVER_PYTORCHJOBS)
+    return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+def leftover_count(client: redis.Redis) -> int:
+    return client.hlen(keys.LEFTOVER_PYTORCHJOBS)
