@@ -172,6 +172,7 @@ class AdmissionStore:
             self._view.queue_reads(pipe)
             epoch, versions, events, pversion, backoff, *changes = pipe.execute()
         stale = self._refresh_queues(teams, lookahead, epoch, versions, read_only)
+        self._reread_at = time.monotonic()  # (what a long first read read is fresh: no credit)
         view = self._view
         view.apply(*changes)
         team_pool, pools, total = (view.team_pool, view.pools, view.total) if view.written \
@@ -248,7 +249,6 @@ class AdmissionStore:
             for i in range(count):
                 self._queues.pop(teams[(self._reread_next + i) % len(teams)].name, None)
             self._reread_next = (self._reread_next + count) % len(teams)
-        self._reread_at = monotonic
         cached = self._queues
         stale = [
             name
