@@ -2,7 +2,8 @@
 
 - `policy`: the pure decision (`decide`) and explanation (`explain`) over a snapshot, and a
   dry run's answer (`preview`: where a job not yet submitted would land);
-  `fit`: one pass's working state and the check of one job; `reasons`: what it answers
+  `fit`: one pass's working state and the check of one job; `waits`: why a job waits, in
+  words; `reasons`: what it answers
   (admitted, or why it waits); `turns`: the order of turns and a worker's early stop;
   `placement`: whether a job's replicas fit on nodes at once, and on which; `snapshot`: the
   plain data they read; `resources`: amounts of cpu, memory and gpus; `pools`: which nodes a

@@ -1,25 +1,24 @@
 """One pass of the admission policy (wrapper.admission.policy) over a snapshot: its working
 state, the check of one job against its team's quota and borrowing limit and the capacity (and
-nodes) its pool has left, and why a job waits. The answers' types and reasons are in
-`reasons`, the order of turns and a worker's early stop in `turns`."""
+nodes) its pool has left. The answers' types and reasons are in `reasons`, why a job waits in
+words in `waits`, the order of turns and a worker's early stop in `turns`."""
 
 from collections import defaultdict
 
+import wrapper.admission.waits as waits
 from wrapper.admission.index import ALL, NodeIndex, PassRooms
-from wrapper.admission.placement import best_room, fits_on
+from wrapper.admission.placement import fits_on
 from wrapper.admission.pools import Pool
 from wrapper.admission.reasons import (
     BORROWING_LIMIT_REACHED,
-    EXCEEDS_POOL_CAPACITY,
     WAITING_FOR_BACKOFF,
     WAITING_FOR_CAPACITY,
     WAITING_FOR_FAIR_SHARE,
-    WAITING_FOR_PLACEMENT,
     WAITING_FOR_QUOTA,
     Admission,
     Pending,
 )
-from wrapper.admission.resources import REPORTED, RESOURCES, Res, fmt, fmt_res
+from wrapper.admission.resources import Res, fmt, fmt_res
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
 
 
@@ -150,8 +149,7 @@ class PassState:
         for n in names:
             if fit >= job.replicas:
                 break
-            capacity = self.index.rooms_capacity(n) if self.index else None
-            k = fits_on(capacity, each) if capacity else 0
+            k = fits_on(self.index.nodes[n].capacity(), each)
             if k:
                 chosen.append(n)
                 fit += k
@@ -263,7 +261,7 @@ def check(
     if not sim.ever_fits(pool, job):
         # Holds nothing and blocks no one: holding for it would freeze its pool for good.
         sim.misfits += 1
-        return None, (_too_large(sim, name, pool, job) if explain else _WAITS), False
+        return None, (waits.too_large(sim, name, pool, job) if explain else _WAITS), False
     usage = sim.usage_of(team)
     overdue = is_head and sim.now - job.submitted >= sim.head_wait
     running = sim.running.get(name, team.running)
@@ -311,7 +309,7 @@ def check(
     if _exceeds(d, avail):
         sim.misfits += 1
         # (explained before this job's hold below: the message names earlier holders only)
-        pending = _capacity_pending(sim, name, pool, d, avail, overdue) if explain else _WAITS
+        pending = waits.capacity_pending(sim, name, pool, d, avail, overdue) if explain else _WAITS
         if overdue:
             sim.hold(pool, d, job.id, name)
         return None, pending, overdue
@@ -320,7 +318,7 @@ def check(
         found = sim.rooms.place(job.replica(), job.replicas, pool)
         if found is None:
             sim.misfits += 1
-            pending = _placement_pending(sim, pool, job, overdue) if explain else _WAITS
+            pending = waits.placement_pending(sim, pool, job, overdue) if explain else _WAITS
             if overdue:
                 sim.hold_nodes(pool, job, name)
             return None, pending, overdue
@@ -330,79 +328,7 @@ def check(
     return adm, Pending(None, "admissible now: a worker is dispatching it"), False
 
 
-def _shape(job: Candidate) -> str:
-    each = job.replica()
-    asks = ", ".join(fmt_res(r, each.get(r)) for r in REPORTED if each.get(r))
-    return f"{job.replicas} replica{'s' if job.replicas != 1 else ''} of {asks or 'nothing'}"
-
-
-def _too_large(sim: PassState, name: str, pool: str, job: Candidate) -> Pending:
-    """Why a job can never be placed on its team's nodes as they are."""
-    d, cap = job.demand, sim.pools[pool].capacity
-    where = "the cluster" if len(sim.pools) == 1 else f"team {name}'s nodes"
-    over = [r for r in REPORTED if d.get(r) > 0 and d.get(r) > cap.get(r)]
-    if over:
-        r = over[0]
-        msg = f"needs {fmt_res(r, d.get(r))}; {where} have {fmt(r, cap.get(r))} in all"
-    else:
-        nodes = sim.state.nodes or {}
-        names = [n for n in sim.node_names(pool) if n in nodes]
-        fit = sum(fits_on(nodes[n].capacity(), job.replica()) for n in names)
-        msg = (f"needs {_shape(job)}; {where} could hold {fit} of them even if empty "
-               f"({len(names)} node{'s' if len(names) != 1 else ''})")  # fmt: skip
-    return Pending(EXCEEDS_POOL_CAPACITY, msg + "; it waits until capacity returns")
-
-
-def _placement_pending(sim: PassState, pool: str, job: Candidate, overdue: bool) -> Pending:
-    """Why a job that fits in sum waits for its replicas to fit on nodes at once."""
-    names = sim.node_names(pool)
-    rooms = sim.rooms
-    fit = sum(fits_on(rooms[n], job.replica()) for n in names)
-    best = best_room(rooms, names)
-    msg = f"needs {_shape(job)} at once; {fit} fit on the nodes now"
-    if best is not None:
-        name, room = best
-        msg += (f" (most room: {name} with {room[2]} gpu, {fmt('cpu', max(room[0], 0))} cpu, "
-                f"{fmt('memory', max(room[1], 0))} memory free)")  # fmt: skip
-    if overdue:
-        msg += "; it has waited past the bound and holds the next free capacity"
-    return Pending(WAITING_FOR_PLACEMENT, msg)
-
-
 # A worker's decision reads only whether a job waits (plan's memo), never why; a backoff is
 # told apart (it is the job's own, never shared with identical jobs behind it).
 _WAITS = Pending(WAITING_FOR_CAPACITY, "")
 _BACKOFF = Pending(WAITING_FOR_BACKOFF, "")
-
-
-def _capacity_pending(sim: PassState, name: str, pool: str, d: Res, avail: tuple[int, int, int],
-                      overdue: bool) -> Pending:  # fmt: skip
-    """Why a job that does not fit the free capacity waits (see check)."""
-    free = sim.free(pool)
-    r = next(x for x in REPORTED if d.get(x) and d.get(x) > avail[RESOURCES.index(x)])
-    where = "in the cluster" if len(sim.pools) == 1 else f"on team {name}'s nodes"
-    waiter = sim.capacity_waiter.get(pool)
-    holder = sim.holder_on(pool)
-    # A team reads these: its own jobs are named, another team's never (docs/security.md).
-    if holder and d.fits_in(free):
-        whose = f"job {holder[0]} of this team" if holder[1] == name else "another team's job"
-        msg = (
-            f"needs {fmt_res(r, d.get(r))}; free capacity is held for {whose} "
-            "(waited past the head-of-line bound)"
-        )
-        reason = WAITING_FOR_CAPACITY
-    elif waiter not in (None, name):
-        reason = WAITING_FOR_FAIR_SHARE
-        msg = (
-            f"needs {fmt_res(r, d.get(r))}; another team has a lower "
-            f"weighted share and takes the next free capacity"
-        )
-    else:
-        reason = WAITING_FOR_CAPACITY
-        total = sim.pools[pool].capacity.get(r)
-        msg = (f"needs {fmt_res(r, d.get(r))}; {fmt(r, max(free.get(r), 0))} of "
-               f"{fmt(r, total)} free {where}")  # fmt: skip
-        sim.capacity_waiter.setdefault(pool, name)  # (only messages read it)
-    if overdue:
-        msg += "; it has waited past the bound and holds the next free capacity"
-    return Pending(reason, msg)

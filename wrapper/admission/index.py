@@ -47,10 +47,6 @@ class NodeIndex:
             self.buckets[pid] = buckets
             self.sizes[pid] = Counter(tuple(nodes[n].capacity()) for n in names)
 
-    def rooms_capacity(self, name: str) -> Room | None:
-        node = self.nodes.get(name)
-        return node.capacity() if node is not None else None
-
     def names(self, pool: str) -> tuple[str, ...]:
         return self.pools.get(pool) or self.pools.get(ALL) or ()
 
@@ -84,9 +80,6 @@ class PassRooms:
     def __getitem__(self, name: str) -> Room:
         room = self.taken.get(name)
         return room if room is not None else self.index.rooms[name]
-
-    def __iter__(self):
-        return iter(self.index.rooms)
 
     def take(self, each: Res, placement: Iterable[str]) -> None:
         """Count a placement against the nodes' room."""

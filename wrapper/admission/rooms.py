@@ -135,10 +135,6 @@ def node_rooms(nodes: list[dict] | None, bound: dict[str, dict[str, int]],
     return ledger.nodes if ledger.known else None
 
 
-def decode_placements(raw: dict[bytes, bytes]) -> dict[str, dict]:
-    return {k.decode(): json.loads(v) for k, v in raw.items()}
-
-
 def placement_json(adm_demand: Res, nodes: tuple[str, ...]) -> str:
     """What ADMIT records for an admission counted on `nodes` (one per identical replica)."""
     n = len(nodes)
