@@ -156,8 +156,10 @@ def test_after_redis_lost_its_data_new_jobs_get_ids_above_the_leftovers(private_
     stack.start_watcher()
     r = redis.Redis.from_url(stack.redis_url)
     wait_until("the id counter to be seeded", lambda: r.get(keys.JOB_ID_COUNTER) == b"2", 30)
-    assert sorted(storage.leftovers(r)) == [f"team-alpha/{stack.instance}-{i}" for i in (1, 2)]
-    assert "have no job record" in stack.log("watcher")
+    # The list seeds the counter first, then reports the leftovers: wait for the report.
+    expected = [f"team-alpha/{stack.instance}-{i}" for i in (1, 2)]
+    wait_until("the leftovers reported", lambda: sorted(storage.leftovers(r)) == expected, 30)
+    wait_until("the leftovers logged", lambda: "have no job record" in stack.log("watcher"), 10)
     rec = api.submit_ok("alpha", job_body(unique("reborn")))
     assert rec["id"] == 3
     assert api.wait_status("alpha", 3, "succeeded", 60)["reason"] != "DispatchFailed"
