@@ -81,7 +81,7 @@ def run(stack: BenchStack, jobs: int, samples: int, wrk_seconds: float) -> dict:
         trainq_s += timed(get(ours, ours_url), samples // 4)
         kube_s += timed(get(kube, kube_url), samples // 4)
         tail_s += timed(get(ours, tail_url), samples // 4, budget_s=10)
-    queue_depth = stack.redis.llen("rq:queue:" + keys.rq_queue_name("alpha"))
+    queue_depth = stack.redis.zcard(keys.team_queue("alpha"))
     path = ours_url.removeprefix(stack.base)
     by_wrk = wrk(stack.base, [(path, TOKENS["alpha"])], None, wrk_seconds, 1)
     t, k = summary_ms(trainq_s), summary_ms(kube_s)

@@ -116,7 +116,7 @@ def run(stack: BenchStack, seconds: float, connections: int, rounds: int) -> dic
     for _ in range(rounds):
         noops.append(wrk(stack.noop_base, noop, body, seconds, connections))
         submits.append(wrk(stack.base, alpha, body, seconds, connections))
-    queued_at_end = stack.redis.llen("rq:queue:" + keys.rq_queue_name("alpha"))
+    queued_at_end = stack.redis.zcard(keys.team_queue("alpha"))
     commands_at_end = count_commands(stack)
     stack.redis.flushdb()
     rb = redis_benchmark(stack, connections, 20_000 if seconds >= 5 else 2_000)

@@ -14,6 +14,7 @@ lost its data the counter restarts, and a new job would collide with an old PyTo
 and reports the PyTorchJobs no record owns (leftovers: logged, kept for /metrics).
 """
 
+import json
 import logging
 import threading
 
@@ -28,6 +29,7 @@ from wrapper.config import TrainqConfig
 from wrapper.jobs import storage
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
+from wrapper.redis import keys
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +134,28 @@ class Mirror:
             # Confirm: it may have been created after the list was taken.
             if self.kube.get(namespace, name) is None:
                 gone(self.store, record, namespace, name)
-        # Queued jobs must sit in their team queue (repairs a queue edited by hand).
-        for record in self.store.get_many(self.store.ids_with_status(JobStatus.QUEUED)):
-            if record and self.store.queues.position(record["team"], record["id"]) is None:
-                log.warning("job %s was queued but missing from its queue; re-queued", record["id"])
-                self.store.queues.requeue_front(record["team"], record["id"])
+        self.repair_queues()
+
+    def repair_queues(self) -> None:
+        """Queued jobs must sit in their team queue (repairs a queue edited by hand, and moves
+        what an older trainq left in RQ's lists): one round trip per 500 queued jobs to find
+        the missing ones, which go back where their priority and id place them."""
+        queues = self.store.queues
+        if queues.drop_rq_lists():
+            log.info("moved the team queues out of RQ's lists into sorted sets")
+        queued = self.store.ids_with_status(JobStatus.QUEUED)
+        for start in range(0, len(queued), 500):
+            chunk = queued[start : start + 500]
+            with self.store.redis.pipeline(transaction=False) as pipe:
+                for job_id in chunk:
+                    pipe.hmget(keys.job_key(job_id), "team", "priority")
+                rows = pipe.execute()
+            entries = {(json.loads(t), job_id): int(p)
+                       for job_id, (t, p) in zip(chunk, rows, strict=True) if t and p}  # fmt: skip
+            for team, job_id in queues.missing(list(entries)):
+                if team in queues.queues:
+                    log.warning("job %s was queued but missing from its queue; re-queued", job_id)
+                    queues.requeue_in_place(team, job_id, entries[team, job_id])
 
     def watch_from(self, resource_version: str) -> str | None:
         """Follow changes from resource_version; returns where to resume, or None if the

@@ -62,9 +62,10 @@ class RetentionSweep:
 
     def sweep(self) -> None:
         if not self._indexed:
-            added = retention.index_finished(self.store, list(self.namespaces))
-            if added:
-                log.info("indexed %d finished jobs for retention", added)
+            if self.store.redis.get(keys.RECORDS_INDEXED) != retention.INDEX_VERSION:
+                added = retention.index_records(self.store, list(self.namespaces))
+                self.store.redis.set(keys.RECORDS_INDEXED, retention.INDEX_VERSION)
+                log.info("indexed the job records (%d finished jobs added)", added)
             self._indexed = True
         # Records first: forgetting frees memory even when Redis is full (deletes are never
         # refused at maxmemory), and it deletes a due record's PyTorchJob itself.

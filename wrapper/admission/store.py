@@ -260,7 +260,7 @@ class AdmissionStore:
         end = -1 if lookahead is None else lookahead - 1
         with self.redis.pipeline(transaction=False) as pipe:
             for name in stale:
-                pipe.lrange(self.store.queues.queue(name).key, 0, end)
+                pipe.zrange(keys.team_queue(name), 0, end)
             lists = [[int(x) for x in ids] for ids in pipe.execute()]
         # (a change after the versions were read leaves an older version with newer ids: the
         # next load reads that queue again)
@@ -361,7 +361,7 @@ class AdmissionStore:
              sharing: list[str], wake: bool = False, placement: str = ""):  # fmt: skip
         now = time.time()
         return self._admit(
-            team=team, job_id=job_id, queue_key=self.store.queues.queue(team).key,
+            team=team, job_id=job_id, queue_key=keys.team_queue(team),
             queued=JobStatus.QUEUED.value, dispatching=JobStatus.DISPATCHING.value,
             lease_deadline=now + lease_seconds, admitted_at=json.dumps(utcnow()),
             demand=(d.cpu, d.memory, d.gpu), team_limit=(limit.cpu, limit.memory, limit.gpu),

@@ -1,7 +1,12 @@
-"""The per-team RQ queues: trainq's job id is the RQ job id, so `rq info` shows each team's
-depth. This module owns the RQ side of a queued job (its RQ job hash, written by the SUBMIT
-script in priority order), re-queues to the front, and removals. Workers take jobs
-off these queues through admission (`wrapper.admission.store`, the ADMIT script).
+"""The per-team queues. A team's queue is a sorted set in admission order (`keys.team_queue`,
+scored by `keys.queue_score`: priority, then id), so inserting by priority, a job's place,
+taking it and cancelling it cost O(log n) at any depth. Each queued job also has an RQ job
+hash (trainq's job id is the RQ job id) that the worker runs once admission hands the job
+out; RQ's own queue lists stay empty (`rq info` lists the queues and the workers; the depth
+is in `GET /v1/queues`). This module owns the RQ side of a queued job (its RQ job hash,
+written by the SUBMIT script), re-queues, removals, and the repair of a queue edited by
+hand. Workers take jobs off these queues through admission (`wrapper.admission.store`, the
+ADMIT script).
 """
 
 from redis import Redis
@@ -19,6 +24,21 @@ DISPATCH_FUNC = "queue_workers.worker.dispatch.dispatch_job"
 # A dispatch is a few apiserver calls; RQ kills it after this long.
 DISPATCH_TIMEOUT_S = 120
 RESULT_TTL_S = 3600
+
+# A team queue's score: priority first (higher first), then the id (FIFO within a priority:
+# ids only grow). Exact in a double while rank * 2**40 + id < 2**53 (ids below 2**40).
+PRIORITY_BOUND = 1000  # priorities run from -PRIORITY_BOUND to PRIORITY_BOUND
+QUEUE_ID_SPAN = 2**40
+QUEUE_FRONT_SCORE = -1  # re-dispatches and re-queued jobs: ahead of every queued job
+
+
+def queue_rank(priority: int) -> int:
+    return PRIORITY_BOUND - priority
+
+
+def queue_score(priority: int, job_id: int) -> int:
+    return queue_rank(priority) * QUEUE_ID_SPAN + job_id
+
 
 _PER_JOB = frozenset({"created_at", "enqueued_at", "description"})
 
@@ -62,15 +82,23 @@ class TeamQueues:
         """An RQ job's description before and after its id (see `_rq_job`)."""
         return "dispatch trainq job ", f" ({team})"
 
+    @staticmethod
+    def key(team: str) -> str:
+        return keys.team_queue(team)
+
     def requeue_front(self, team: str, job_id: int) -> None:
-        """Put a job back at the front of its team queue for another dispatch attempt."""
-        queue = self.queues[team]
-        if self.redis.lpos(queue.key, str(job_id)) is not None:
-            return
+        """Put a job back at the front of its team queue (a re-dispatch, or a job re-queued
+        after its pods were not ready); nothing when it is there already."""
+        self._requeue(team, job_id, QUEUE_FRONT_SCORE)
+
+    def requeue_in_place(self, team: str, job_id: int, priority: int) -> None:
+        """Put a queued job missing from its queue back where its priority and id place it."""
+        self._requeue(team, job_id, queue_score(priority, job_id))
+
+    def _requeue(self, team: str, job_id: int, score: int) -> None:
         with self.redis.pipeline() as pipe:
             self._rq_job(team, job_id).save(pipeline=pipe)
-            pipe.sadd(queue.redis_queues_keys, queue.key)
-            pipe.lpush(queue.key, job_id)
+            pipe.zadd(self.key(team), {str(job_id): score}, nx=True)
             signal_change(pipe, team=team)
             pipe.execute()
 
@@ -81,19 +109,39 @@ class TeamQueues:
         except (NoSuchJobError, InvalidJobOperation):
             pass
         with self.redis.pipeline() as pipe:
-            pipe.lrem(self.queues[team].key, 0, str(job_id))
+            pipe.zrem(self.key(team), str(job_id))
             # (the cancellation's own transition already signalled the plan and the workers)
             signal_change(pipe, plan=False, team=team, wake=0)
             pipe.execute()
 
     def position(self, team: str, job_id: int) -> int | None:
-        return self.redis.lpos(self.queues[team].key, str(job_id))
+        return self.redis.zrank(self.key(team), str(job_id))
 
-    def ids(self, team: str) -> list[int]:
-        return [int(x) for x in self.redis.lrange(self.queues[team].key, 0, -1)]
+    def ids(self, team: str, start: int = 0, stop: int = -1) -> list[int]:
+        """Queue entries start..stop (inclusive, like ZRANGE) in admission order."""
+        return [int(x) for x in self.redis.zrange(self.key(team), start, stop)]
 
     def depth(self, team: str) -> int:
-        return self.redis.llen(self.queues[team].key)
+        return self.redis.zcard(self.key(team))
+
+    def missing(self, entries: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Which (team, job id) entries are not in their team queue (one round trip)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for team, job_id in entries:
+                pipe.zscore(self.key(team), str(job_id))
+            scores = pipe.execute()
+        return [e for e, score in zip(entries, scores, strict=True) if score is None]
+
+    def drop_rq_lists(self) -> int:
+        """Delete what an older trainq left in RQ's queue lists (the queues were lists then);
+        the repair that follows (`queue_workers.watcher.mirror`) re-queues those jobs from
+        the queued index. Returns how many entries there were."""
+        with self.redis.pipeline() as pipe:
+            for queue in self.queues.values():
+                pipe.llen(queue.key)
+                pipe.delete(queue.key)
+            replies = pipe.execute()
+        return sum(replies[0::2])
 
     def fetch_rq_job(self, team: str, job_id: int) -> Job:
         """The RQ job for a claimed id, recreated if RQ already expired its hash."""

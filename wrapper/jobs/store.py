@@ -19,7 +19,7 @@ import redis
 
 from wrapper.clock import utcnow
 from wrapper.config import SubmissionLimits
-from wrapper.jobs.queues import TeamQueues
+from wrapper.jobs.queues import QUEUE_ID_SPAN, TeamQueues, queue_rank
 from wrapper.jobs.states import ACTIVE, TERMINAL, JobStatus, can_transition
 from wrapper.redis import keys, scripts, without_retry
 
@@ -145,10 +145,10 @@ class JobStore:
         queue = self.queues.queue(team)
         try:
             result = self._submit(
-                team=team, priority=spec["priority"], queued=JobStatus.QUEUED.value,
+                team=team, rank=queue_rank(spec["priority"]), id_span=QUEUE_ID_SPAN,
+                queued=JobStatus.QUEUED.value,
                 record=_encode(record),
-                rq=scripts.RqQueue(queue.key, queue.redis_queues_keys,
-                                   queue.job_class.redis_job_namespace_prefix),
+                rq=scripts.RqQueue(queue.job_class.redis_job_namespace_prefix),
                 rq_job=self.queues.rq_job_fields(team),
                 rq_description=self.queues.rq_description(team), idempotency_key=idem_key,
                 body_digest=digest, idempotency_ttl=self.idempotency_ttl,
@@ -223,18 +223,26 @@ class JobStore:
     def list_team(
         self, team: str, status: str | None, limit: int, cursor: int | None
     ) -> tuple[list[dict], int | None]:
-        """Newest first; `cursor` is the last id of the previous page."""
+        """Newest first; `cursor` is the last id of the previous page. With a status, only
+        that status's index is read (O(log n + page) at any history length)."""
+        index = keys.team_jobs(team) if status is None else keys.team_status(team, status)
         items: list[dict] = []
         upper = f"({cursor}" if cursor else "+inf"
-        batch = max(limit, 100)
+        batch = limit + 1
         while len(items) <= limit:
-            ids = self.redis.zrevrangebyscore(keys.team_jobs(team), upper, "-inf", 0, batch)
+            ids = [int(x) for x in self.redis.zrevrangebyscore(index, upper, "-inf", 0, batch)]
             if not ids:
                 break
-            ids = [int(x) for x in ids]
-            for rec in self.get_many(ids):
+            stale = []
+            for job_id, rec in zip(ids, self.get_many(ids), strict=True):
                 if rec and (status is None or rec["status"] == status):
                     items.append(rec)
+                elif status is not None:
+                    # Forgotten without its team (FORGET), or indexed by `index_records` as
+                    # it changed: every transition since moved its own entry, so drop this.
+                    stale.append(job_id)
+            if stale:
+                self.redis.zrem(index, *stale)
             upper = f"({ids[-1]}"
             if len(ids) < batch:
                 break

@@ -59,6 +59,8 @@ QUEUE_EPOCH = PREFIX + "admission:queue-epoch"
 FINISHED_JOBS = PREFIX + "finished:records"
 FINISHED_PYTORCHJOBS = PREFIX + "finished:pytorchjobs"
 LEFTOVER_PYTORCHJOBS = PREFIX + "leftover-pytorchjobs"
+# Which indexes the job records have been indexed into (`wrapper.jobs.retention.index_records`).
+RECORDS_INDEXED = PREFIX + "records-indexed"
 
 
 def job_key(job_id: int | str) -> str:
@@ -74,6 +76,23 @@ def status_index(status: str) -> str:
 def team_jobs(team: str) -> str:
     """Sorted set of a team's job ids, scored by id, for newest-first listing."""
     return f"{PREFIX}team:{team}:jobs"
+
+
+def team_queue(team: str) -> str:
+    """Sorted set of a team's queue in admission order (`wrapper.jobs.queues.queue_score`):
+    O(log n) to insert by priority, find a place, take or remove a job at any depth."""
+    return f"{PREFIX}team:{team}:queue"
+
+
+def team_status(team: str, status: str) -> str:
+    """Sorted set of a team's job ids in `status` (terminal ones too), scored by id: a
+    `?status=` page reads only its own jobs."""
+    return f"{PREFIX}team:{team}:status:{status}"
+
+
+def team_status_prefix(team: str) -> str:
+    """`team_status(team, s)` less the status, for scripts that learn the status inside."""
+    return f"{PREFIX}team:{team}:status:"
 
 
 def team_active(team: str) -> str:
@@ -103,7 +122,8 @@ def team_submit_bucket(team: str) -> str:
 
 
 def rq_queue_name(team: str) -> str:
-    """Name of a team's RQ queue (RQ stores it under rq:queue:<name>)."""
+    """Name of a team's RQ queue (RQ stores it under rq:queue:<name>). Its list stays empty:
+    the team's queue is `team_queue` (admission takes jobs from there, not RQ's dequeue)."""
     return f"trainq-{team}"
 
 

@@ -70,7 +70,7 @@ def test_changes_made_outside_the_scripts_show_within_the_reread_period(
     adm = AdmissionStore(store, local_config)
     job = submit(store, local_config)
     assert queued(adm.load(500)[0], "alpha") == [job]
-    store.redis.delete(store.queues.queue("alpha").key)  # e.g. `rq empty`: no version bump
+    store.redis.delete(keys.team_queue("alpha"))  # edited by hand: no version bump
     assert queued(adm.load(500)[0], "alpha") == [job]  # (still the cached read)
     monkeypatch.setattr(admission_store, "QUEUE_REREAD_ALL_S", 0.0)
     assert queued(adm.load(500)[0], "alpha") == []

@@ -31,7 +31,7 @@ def submit(store, config) -> int:
 def admit(store, job_id: int, placement: dict, version: str):
     now = time.time()
     return scripts.Admit(store.redis)(
-        team="alpha", job_id=job_id, queue_key=store.queues.queue("alpha").key,
+        team="alpha", job_id=job_id, queue_key=keys.team_queue("alpha"),
         queued=JobStatus.QUEUED.value, dispatching=JobStatus.DISPATCHING.value,
         lease_deadline=now + 30, admitted_at=json.dumps(utcnow()), demand=(2000, 2**30, 12),
         team_limit=ROOM, max_jobs=100, capacity=ROOM, sharing=["alpha"], now=now,

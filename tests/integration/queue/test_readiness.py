@@ -42,7 +42,7 @@ def admit(store, job_id: int) -> None:
     now = time.time()
     where = {"each": [1000, 2**30, 2], "nodes": ["n1", "n2"]}
     outcome = scripts.Admit(store.redis)(
-        team="alpha", job_id=job_id, queue_key=store.queues.queue("alpha").key,
+        team="alpha", job_id=job_id, queue_key=keys.team_queue("alpha"),
         queued=S.QUEUED.value, dispatching=S.DISPATCHING.value, lease_deadline=now + 30,
         admitted_at=json.dumps(utcnow()), demand=(2000, 2**31, 4), team_limit=ROOM,
         max_jobs=100, capacity=ROOM, sharing=["alpha"], now=now, events_since=now - 60,

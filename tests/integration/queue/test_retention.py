@@ -131,6 +131,6 @@ def test_records_finished_before_the_sets_existed_are_indexed_once(store, local_
     done = finished_job(store, local_config, "legacy")
     submit(store, local_config, name="queued")
     store.redis.delete(keys.FINISHED_JOBS, keys.FINISHED_PYTORCHJOBS)
-    assert retention.index_finished(store, ["alpha", "beta"]) == 1
+    assert retention.index_records(store, ["alpha", "beta"]) == 1
     assert [int(x) for x in store.redis.zrange(keys.FINISHED_JOBS, 0, -1)] == [done["id"]]
-    assert retention.index_finished(store, ["alpha", "beta"]) == 0
+    assert retention.index_records(store, ["alpha", "beta"]) == 0

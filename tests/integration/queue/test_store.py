@@ -7,7 +7,6 @@ import time
 
 import pytest
 import redis
-from rq import Queue
 from rq.job import Job
 
 from tests.support.admit import admit_next
@@ -36,9 +35,9 @@ def submit(store, config, team="alpha", name="job", key=None, **fields):
 def test_submission_writes_record_and_rq_queue_entry_together(store, local_config):
     rec = submit(store, local_config, name="first")
     assert rec["status"] == "queued" and rec["team"] == "alpha"
-    queue = Queue(keys.rq_queue_name("alpha"), connection=store.redis)
-    assert queue.job_ids == [str(rec["id"])]  # the RQ job id is the trainq job id
+    assert store.queues.ids("alpha") == [rec["id"]]
     rq_job = Job.fetch(str(rec["id"]), connection=store.redis)
+    # the RQ job id is the trainq job id
     assert rq_job.func_name == "queue_workers.worker.dispatch.dispatch_job"
     # Written by the SUBMIT script from RQ's own Job.to_dict: RQ reads it back as its job.
     assert rq_job.args == () and rq_job.id == str(rec["id"])

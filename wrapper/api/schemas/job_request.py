@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from wrapper.config import DnsLabel, LabelValue, PodMetadata, Quantity, TrainqConfig, checked
+from wrapper.jobs.queues import PRIORITY_BOUND
 from wrapper.validation import k8s_names as kubenames
 
 RESERVED_ENV = frozenset(
@@ -162,7 +163,7 @@ class JobRequest(Body):
     )
     workers: int | None = Field(default=None, ge=0, description="Workers besides the Master")
     resources: ResourcesRequest | None = None
-    priority: int = Field(default=0, ge=-1000, le=1000)
+    priority: int = Field(default=0, ge=-PRIORITY_BOUND, le=PRIORITY_BOUND)
     max_runtime_seconds: int | None = Field(
         default=None, ge=1, description="runPolicy.activeDeadlineSeconds"
     )

@@ -11,7 +11,7 @@ from wrapper.redis import keys
 from wrapper.redis.scripts.changes import CHANGE_LOG_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
-# KEYS: 1 team queue list, 2 queued index, 3 dispatching index, 4 dispatch leases,
+# KEYS: 1 team queue (sorted set), 2 queued index, 3 dispatching index, 4 dispatch leases,
 #       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
 #       10 admission version, 11 wake-up list, 12 team queue versions, 13 placements,
 #       14 placement version, 15 change seq, 16 changes, 17 changes floor, 18.. usage of
@@ -20,10 +20,11 @@ from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 #       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
 #       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
 #       18 events cutoff, 19 wake another worker ('1'|''), 20 team, 21 the placement as JSON
-#       ('' when the nodes were not known), 22 the placement version the plan was made at
+#       ('' when the nodes were not known), 22 the placement version the plan was made at,
+#       23 the team's status index prefix (`keys.team_status_prefix`)
 # A placement is only valid if no other placement was written or given back since the plan:
 # otherwise {'capacity', 'placement'} (another worker was faster; the caller plans again).
-# Any change to the team's queue list bumps its queue version (workers re-read only those).
+# Any change to the team's queue bumps its queue version (workers re-read only those).
 # Returns {'admitted'} | {'redispatch'} | {'stale'} | {'quota', resource} | {'capacity', resource}
 LUA = (
     SIGNAL_CHANGE_LUA
@@ -34,7 +35,7 @@ local wake = nil
 if ARGV[19] == '1' then wake = KEYS[11] end
 local status = redis.call('HGET', jk, 'status')
 if status == ARGV[6] then
-  if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 then return {'stale'} end
+  if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return {'stale'} end
   redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
   redis.call('HSET', jk, 'updated_at', ARGV[4])
   redis.call('HINCRBY', jk, 'attempts', 1)
@@ -42,11 +43,11 @@ if status == ARGV[6] then
   return {'redispatch'}
 end
 if status ~= ARGV[5] then
-  redis.call('LREM', KEYS[1], 0, ARGV[2])
+  redis.call('ZREM', KEYS[1], ARGV[2])
   signal_change(nil, KEYS[12], ARGV[20], nil, nil)
   return {'stale'}
 end
-if not redis.call('LPOS', KEYS[1], ARGV[2]) then return {'stale'} end
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return {'stale'} end
 local fields = {'cpu', 'memory', 'gpu'}
 local team = redis.call('HMGET', KEYS[7], 'cpu', 'memory', 'gpu', 'jobs')
 local total = {0, 0, 0}
@@ -67,10 +68,12 @@ for i = 1, 3 do
     end
   end
 end
-redis.call('LREM', KEYS[1], 0, ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('HSET', jk, 'status', ARGV[6], 'admitted_at', ARGV[4], 'updated_at', ARGV[4])
 redis.call('SREM', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('ZREM', ARGV[23] .. ARGV[5], ARGV[2])
+redis.call('ZADD', ARGV[23] .. ARGV[6], ARGV[2], ARGV[2])
 redis.call('SADD', KEYS[5], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[6], ARGV[2], ARGV[7] .. '|' .. ARGV[8] .. '|' .. ARGV[9])
@@ -144,7 +147,8 @@ class Admit:
                   keys.CHANGES_FLOOR, *(keys.team_usage(t) for t in sharing)],
             args=[keys.JOB_KEY_PREFIX, job_id, lease_deadline, admitted_at, queued, dispatching,
                   *demand, *team_limit, max_jobs, *capacity, now, events_since,
-                  "1" if wake_another else "", team, placement, placement_version],
+                  "1" if wake_another else "", team, placement, placement_version,
+                  keys.team_status_prefix(team)],
         )  # fmt: skip
         parts = [x.decode() if isinstance(x, bytes) else x for x in result]
         return parts[0], (parts[1] if len(parts) > 1 else None)

@@ -12,44 +12,23 @@ from redis import Redis
 from wrapper.redis import keys
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
-# Insert a job id behind every queued job of equal or higher priority (FIFO within a priority)
-# and return its 0-based place. Entries that are not `queued` (re-dispatches at the front) are
-# never overtaken. The common case (priority not above the tail's) is a plain RPUSH.
-_PUSH_BY_PRIORITY = """
-local function push_by_priority(queue, id, priority, prefix, queued)
-  local p = tonumber(priority)
-  local function prio(other)
-    return tonumber(redis.call('HGET', prefix .. other, 'priority') or '0') or 0
-  end
-  local tail = redis.call('LINDEX', queue, -1)
-  if (not tail) or prio(tail) >= p then return redis.call('RPUSH', queue, id) - 1 end
-  local ids = redis.call('LRANGE', queue, 0, -1)
-  for i, other in ipairs(ids) do
-    if redis.call('HGET', prefix .. other, 'status') == queued and prio(other) < p then
-      redis.call('LINSERT', queue, 'BEFORE', other, id)
-      return i - 1
-    end
-  end
-  return redis.call('RPUSH', queue, id) - 1
-end
-"""
-
 # KEYS: 1 job id counter, 2 idempotency record (the counter again when there is none),
-#       3 queued index, 4 team jobs, 5 RQ queue list, 6 RQ queues set, 7 wake-up list,
-#       8 admission version, 9 team queue versions, 10 the request's nonce, 11 the team's
-#       rate bucket
-# ARGV: 1 priority, 2 job key prefix, 3 'queued', 4 body digest ('' without an
-#       Idempotency-Key), 5 idempotency TTL, 6 RQ job key prefix, 7-8 the RQ job's description
-#       before and after the id, 9 team, 10 max queued ('' none), 11 bucket size ('' no rate
-#       limit), 12 refill per second, 13 now (epoch seconds), 14 nonce TTL, 15 count of record
-#       field/value items (n), 16..15+n record field/value pairs (all but the id), then the RQ
-#       job's field/value pairs
+#       3 queued index, 4 team jobs, 5 team queue (sorted set), 6 the team's queued jobs
+#       (`keys.team_status`), 7 wake-up list, 8 admission version, 9 team queue versions,
+#       10 the request's nonce, 11 the team's rate bucket
+# ARGV: 1 queue rank (`wrapper.jobs.queues.queue_rank`), 2 job key prefix, 3 queue id span,
+#       4 body digest ('' without an Idempotency-Key), 5 idempotency TTL, 6 RQ job key
+#       prefix, 7-8 the RQ job's description before and after the id, 9 team, 10 max queued
+#       ('' none), 11 bucket size ('' no rate limit), 12 refill per second, 13 now (epoch
+#       seconds), 14 nonce TTL, 15 count of record field/value items (n), 16..15+n record
+#       field/value pairs (all but the id), then the RQ job's field/value pairs
+# The queue score is rank * span + id (`wrapper.jobs.queues.queue_score`): a job goes behind
+# every queued job of equal or higher priority, O(log n) at any depth; its place is its ZRANK.
 # Returns {'new', job id, position} | {'replay', earlier job id} | {'conflict'} |
 #         {'void'} (the nonce was voided: the caller gave up on this request) |
 #         {'limit', 'max_queued_jobs' | 'per_minute', seconds to wait}
 LUA = (
     SIGNAL_CHANGE_LUA
-    + _PUSH_BY_PRIORITY
     + """
 if redis.call('EXISTS', KEYS[10]) == 1 then return {'void'} end
 local idem = ARGV[4] ~= ''
@@ -60,7 +39,7 @@ if idem then
     return {'replay', prev[1]}
   end
 end
-if ARGV[10] ~= '' and redis.call('LLEN', KEYS[5]) >= tonumber(ARGV[10]) then
+if ARGV[10] ~= '' and redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[10]) then
   return {'limit', 'max_queued_jobs', 0}
 end
 if ARGV[11] ~= '' then
@@ -81,8 +60,11 @@ redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 16, 15 + n))
 redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 16 + n))
 redis.call('SADD', KEYS[3], id)
 redis.call('ZADD', KEYS[4], id, id)
-redis.call('SADD', KEYS[6], KEYS[5])
-local position = push_by_priority(KEYS[5], id, ARGV[1], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[6], id, id)
+-- (%.0f: a plain number argument would be sent with 14 digits, not exactly)
+local score = string.format('%.0f', tonumber(ARGV[1]) * tonumber(ARGV[3]) + id)
+redis.call('ZADD', KEYS[5], score, id)
+local position = redis.call('ZRANK', KEYS[5], id)
 signal_change(KEYS[8], KEYS[9], ARGV[9], KEYS[7], id)
 if idem then
   redis.call('HSET', KEYS[2], 'job_id', id, 'digest', ARGV[4])
@@ -92,7 +74,6 @@ redis.call('SET', KEYS[10], id, 'EX', ARGV[14])
 return {'new', id, position}
 """
 )
-
 
 # A request nonce answers for its submission this long: well past any reply that was lost.
 NONCE_TTL_SECONDS = 600
@@ -123,8 +104,6 @@ class Caps:
 class RqQueue:
     """Where a team's RQ jobs live, as RQ names them."""
 
-    key: str  # the queue's list
-    queues_set: str  # RQ's set of queue keys
     job_prefix: str  # RQ job hashes
 
 
@@ -132,11 +111,13 @@ class Submit:
     def __init__(self, client: Redis):
         self._script = client.register_script(LUA)
 
-    def __call__(self, *, team: str, priority: int, queued: str, record: list, rq: RqQueue,
-                 rq_job: list, rq_description: tuple[str, str], idempotency_key: str | None,
-                 body_digest: str, idempotency_ttl: int, nonce: str, caps: Caps | None = None,
+    def __call__(self, *, team: str, rank: int, id_span: int, queued: str, record: list,
+                 rq: RqQueue, rq_job: list, rq_description: tuple[str, str],
+                 idempotency_key: str | None, body_digest: str, idempotency_ttl: int,
+                 nonce: str, caps: Caps | None = None,
                  now: float = 0.0) -> SubmitResult:  # fmt: skip
-        """record / rq_job: flat field/value pairs (encoded) of the job record (all but its
+        """rank, id_span: the queue score is rank * id_span + id (`wrapper.jobs.queues`).
+        record / rq_job: flat field/value pairs (encoded) of the job record (all but its
         id) and of its RQ job hash (all but its description, which is `rq_description`'s two
         halves around the id). queued: the status string of a queued job. idempotency_key:
         the Redis key of the Idempotency-Key record (None without one). nonce: unique per
@@ -144,10 +125,10 @@ class Submit:
         caps = caps or Caps()
         result = self._script(
             keys=[keys.JOB_ID_COUNTER, idempotency_key or keys.JOB_ID_COUNTER,
-                  keys.status_index(queued), keys.team_jobs(team), rq.key, rq.queues_set,
-                  keys.ADMISSION_WAKE, keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS,
-                  keys.submit_nonce(nonce), keys.team_submit_bucket(team)],
-            args=[priority, keys.JOB_KEY_PREFIX, queued,
+                  keys.status_index(queued), keys.team_jobs(team), keys.team_queue(team),
+                  keys.team_status(team, queued), keys.ADMISSION_WAKE, keys.ADMISSION_VERSION,
+                  keys.QUEUE_VERSIONS, keys.submit_nonce(nonce), keys.team_submit_bucket(team)],
+            args=[rank, keys.JOB_KEY_PREFIX, id_span,
                   body_digest if idempotency_key else "", idempotency_ttl, rq.job_prefix,
                   *rq_description, team, _opt(caps.max_queued), _opt(caps.bucket_size),
                   repr(caps.per_second), repr(now), NONCE_TTL_SECONDS,

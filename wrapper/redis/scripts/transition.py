@@ -1,7 +1,7 @@
 """TRANSITION: compare-and-set a job's status and keep everything that follows from it in the
-same step: the status indexes, the team's active set, the dispatch lease, and, when the job
-ends, its admission reservation (given back, and a worker woken) and its place in the finished
-sets that retention sweeps (`wrapper.jobs.retention`)."""
+same step: the status indexes (global and the team's), the team's active set, the dispatch
+lease, and, when the job ends, its admission reservation (given back, and a worker woken) and
+its place in the finished sets that retention sweeps (`wrapper.jobs.retention`)."""
 
 from dataclasses import dataclass
 
@@ -15,7 +15,8 @@ from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 # KEYS: 1 job hash, 2 old status index, 3 new status index, 4 team active set, 5 dispatch
 #       leases, 6 reservations, 7 team usage, 8 total usage, 9 wake-up list, 10 admission
 #       version, 11 team queue versions, 12 placements, 13 placement version, 14 change seq,
-#       15 changes, 16 changes floor, 17 finished records, 18 finished PyTorchJobs
+#       15 changes, 16 changes floor, 17 finished records, 18 finished PyTorchJobs, 19-20 the
+#       team's old and new status index (`keys.team_status`)
 # ARGV: 1 job id, 2 expected status, 3 new status, 4 old indexed ('1'|''), 5 new indexed
 #       ('1'|''), 6 team active op ('add'|'rem'), 7 lease op: a deadline (set it), 'rem' (drop
 #       it) or '' (leave it), 8 release the reservation ('1'|''), 9 the team whose queue version
@@ -31,6 +32,8 @@ if current ~= ARGV[2] then return {0, current or ''} end
 if #ARGV > 10 then redis.call('HSET', KEYS[1], unpack(ARGV, 11)) end
 redis.call('HSET', KEYS[1], 'status', ARGV[3])
 if ARGV[2] ~= ARGV[3] then
+  redis.call('ZREM', KEYS[19], ARGV[1])
+  redis.call('ZADD', KEYS[20], ARGV[1], ARGV[1])
   if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) end
   if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1])
   else
@@ -88,7 +91,8 @@ class Transition:
                   keys.team_usage(team), keys.USAGE_TOTAL, keys.ADMISSION_WAKE,
                   keys.ADMISSION_VERSION, keys.QUEUE_VERSIONS, keys.PLACEMENTS,
                   keys.PLACEMENT_VERSION, keys.CHANGE_SEQ, keys.CHANGES, keys.CHANGES_FLOOR,
-                  keys.FINISHED_JOBS, keys.FINISHED_PYTORCHJOBS],
+                  keys.FINISHED_JOBS, keys.FINISHED_PYTORCHJOBS,
+                  keys.team_status(team, expected), keys.team_status(team, target)],
             args=[job_id, expected, target, _flag(indexed_before), _flag(indexed_after),
                   "add" if active else "rem", lease, _flag(release),
                   team if queue_changed else "", team, *fields],
