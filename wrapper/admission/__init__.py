@@ -29,8 +29,10 @@ from wrapper.admission.reasons import (
     WAITING_FOR_HIGHER_PRIORITY,
     WAITING_FOR_PLACEMENT,
     WAITING_FOR_QUOTA,
+    WAITING_FOR_TEAM_QUEUE,
     Admission,
     Pending,
+    team_queue_message,
 )
 from wrapper.admission.resources import RESOURCES, UNLIMITED, Res, demand, fmt
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
@@ -39,8 +41,8 @@ __all__ = [
     "BORROWING_LIMIT_REACHED", "EXCEEDS_POOL_CAPACITY", "PENDING_REASONS", "PREVIEW_ID",
     "RESOURCES", "UNLIMITED", "WAITING_FOR_BACKOFF", "WAITING_FOR_CAPACITY",
     "WAITING_FOR_FAIR_SHARE", "WAITING_FOR_HIGHER_PRIORITY", "WAITING_FOR_PLACEMENT",
-    "WAITING_FOR_QUOTA", "Admission",
+    "WAITING_FOR_QUOTA", "WAITING_FOR_TEAM_QUEUE", "Admission",
     "Candidate", "ClusterState", "Node", "Pending", "Plan", "Pool", "Preview", "Res",
     "TeamState", "decide", "demand", "dominant_share", "explain", "fmt", "never_fits",
-    "pools_for", "preview",
+    "pools_for", "preview", "team_queue_message",
 ]  # fmt: skip

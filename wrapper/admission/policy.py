@@ -195,7 +195,7 @@ class Preview:
     team: str
     job: Candidate
     position: int  # 0-based, in the team's admission order
-    global_position: int
+    global_position: int | None  # None: deeper in its team queue than admission looks
     reason: str | None  # None: admissible now
     message: str
     eta_seconds: float | None
@@ -207,8 +207,8 @@ class Preview:
 
 
 def enqueue(state: ClusterState, team: str, job: Candidate) -> ClusterState:
-    """The snapshot with `job` in `team`'s queue where a submission puts it (SUBMIT's
-    PUSH_BY_PRIORITY): behind every queued job of equal or higher priority."""
+    """The snapshot with `job` in `team`'s queue where a submission puts it (SUBMIT's queue
+    score): behind every queued job of equal or higher priority."""
     if all(t.name != team for t in state.teams):
         raise KeyError(team)
 

@@ -18,10 +18,19 @@ EXCEEDS_POOL_CAPACITY = "ExceedsPoolCapacity"
 # Re-queued after its pods were not all running in time; not admitted again until its
 # backoff is over. Like ExceedsPoolCapacity it holds nothing and blocks no one.
 WAITING_FOR_BACKOFF = "WaitingForBackoff"
+# Deeper in its team queue than admission looks (admission.lookahead): no plan is made for it
+# until the jobs ahead of it move on.
+WAITING_FOR_TEAM_QUEUE = "WaitingForTeamQueue"
 PENDING_REASONS = (WAITING_FOR_QUOTA, WAITING_FOR_CAPACITY, WAITING_FOR_HIGHER_PRIORITY,
                    WAITING_FOR_FAIR_SHARE, BORROWING_LIMIT_REACHED, WAITING_FOR_PLACEMENT,
-                   EXCEEDS_POOL_CAPACITY, WAITING_FOR_BACKOFF)  # fmt: skip
+                   EXCEEDS_POOL_CAPACITY, WAITING_FOR_BACKOFF,
+                   WAITING_FOR_TEAM_QUEUE)  # fmt: skip
 _NOTHING = Res()
+
+
+def team_queue_message(ahead: int, lookahead: int) -> str:
+    return (f"{ahead} jobs of its team are ahead of it; admission considers the first "
+            f"{lookahead} of each team's queue (admission.lookahead)")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,15 @@ class AdmissionStore:
         may have grown); otherwise only `updated_at` moves. True when it changed."""
         return self._writer.write(nodes, bound)
 
+    @property
+    def lookahead(self) -> int:
+        return self.config.admission.lookahead
+
+    def new_job_place(self, team: str, priority: int) -> tuple[int, int]:
+        """(the team queue's depth, how many entries a job submitted now would have ahead)."""
+        queues = self.store.queues
+        return queues.depth(team), queues.ahead_of_new(team, priority)
+
     def capacity_is_stale(self) -> bool:
         """No reading for CAPACITY_MAX_AGE_S: no watcher keeps the cache current."""
         updated = self.redis.hget(keys.CAPACITY, "updated_at")

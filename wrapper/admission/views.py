@@ -12,22 +12,26 @@ from collections.abc import Callable
 from wrapper.admission import (
     RESOURCES,
     UNLIMITED,
+    WAITING_FOR_TEAM_QUEUE,
     ClusterState,
     Plan,
     Res,
     demand,
     explain,
     fmt,
+    team_queue_message,
 )
 from wrapper.admission.store import AdmissionStore
 from wrapper.clock import epoch
 
 
 class AdmissionView:
-    """One admission picture, indexed for the views."""
+    """One admission picture, indexed for the views. Like a worker's, it holds the first
+    `lookahead` entries of each team queue; a job deeper than that gets its place only
+    (`beyond`), so a view costs the same at any queue depth."""
 
-    def __init__(self, state: ClusterState, plan: Plan):
-        self.state, self.plan = state, plan
+    def __init__(self, state: ClusterState, plan: Plan, lookahead: int | None = None):
+        self.state, self.plan, self.lookahead = state, plan, lookahead
         self.team_pos = {i: n for order in plan.team_order.values() for n, i in enumerate(order)}
         self.global_pos = {i: n for n, i in enumerate(plan.global_order)}
         self._jobs: dict[int, int] | None = None  # job id -> replicas, once an ETA needs it
@@ -54,24 +58,27 @@ class AdmissionView:
             ),
         }
 
-    def team_jobs(self, team: str, records: dict[int, dict]) -> list[dict]:
-        """A team's queued jobs in admission order; `records`: their job records by id."""
-        jobs = []
-        for job_id in self.plan.team_order.get(team, []):
-            rec = records.get(job_id)
-            if rec is None:
-                continue
-            jobs.append({
-                "id": job_id, "name": rec["name"], **self.job(job_id),
-                "priority": rec["spec"]["priority"], "submitted_at": rec["submitted_at"],
-                "wait_seconds": round(time.time() - epoch(rec["submitted_at"]), 1),
-                "demand": amounts(demand(rec["spec"])),
-            })  # fmt: skip
-        return jobs
+    def beyond(self, position: int) -> dict:
+        """What `job` shows of a queued job at `position` deeper than the lookahead."""
+        return {"position": position, "global_position": None,
+                "pending_reason": WAITING_FOR_TEAM_QUEUE,
+                "message": team_queue_message(position, self.lookahead or 0),
+                "eta_seconds": None}  # fmt: skip
 
-    def team_summary(self, name: str, borrowing: bool, running: int) -> dict:
+    def queue_entry(self, rec: dict, position: int | None = None) -> dict:
+        """One job of a team's queue view. position: given for a job deeper than the view."""
+        found = self.job(rec["id"]) if position is None else self.beyond(position)
+        return {
+            "id": rec["id"], "name": rec["name"], **(found or {"position": None}),
+            "priority": rec["spec"]["priority"], "submitted_at": rec["submitted_at"],
+            "wait_seconds": round(time.time() - epoch(rec["submitted_at"]), 1),
+            "demand": amounts(demand(rec["spec"])),
+        }  # fmt: skip
+
+    def team_summary(self, name: str, borrowing: bool, running: int, queued: int) -> dict:
         """A team's quota, usage, borrowing and share. borrowing: the team has a borrowing
-        limit; running: its dispatched, unfinished jobs (cancelling ones included)."""
+        limit; running: its dispatched, unfinished jobs (cancelling ones included); queued:
+        its queue's depth (the view holds the first `lookahead`)."""
         team = next(t for t in self.state.teams if t.name == name)
         oldest = min((j.submitted for j in team.queue), default=None)
         return {
@@ -82,7 +89,7 @@ class AdmissionView:
             "usage": {"jobs": team.running, **amounts(team.usage)},
             "borrowed": amounts((team.usage - team.quota).floor0()),
             "share": self.plan.shares.get(name, 0.0),
-            "queued": len(team.queue),
+            "queued": queued,
             "running": running,
             "oldest_wait_seconds": None if oldest is None else round(self.state.now - oldest, 1),
         }
@@ -136,8 +143,9 @@ def amounts(res: Res | None) -> dict | None:
 
 
 def build(admissions: AdmissionStore) -> AdmissionView:
-    state, _ = admissions.load()
-    return AdmissionView(state, explain(state))
+    lookahead = admissions.config.admission.lookahead
+    state, _ = admissions.load(lookahead)
+    return AdmissionView(state, explain(state), lookahead)
 
 
 class ViewCache:

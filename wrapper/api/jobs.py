@@ -1,10 +1,8 @@
 """/v1/teams/{team}/jobs: submit, list, read and cancel a team's training jobs."""
 
-import re
-
 from flask import Blueprint, request
 
-from wrapper.api import dry_run, metrics, records
+from wrapper.api import dry_run, metrics, paging, records
 from wrapper.api.auth import authenticate, authorize_team
 from wrapper.api.bodies import idempotency_key, json_body
 from wrapper.api.errors import ApiError, not_found, validation_error
@@ -19,7 +17,6 @@ from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, pre
 bp = Blueprint("jobs", __name__, url_prefix="/v1/teams/<team>/jobs")
 routes = Routes(bp)
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 500
-_DIGITS = re.compile(r"[0-9]{1,19}")
 
 LOCATION = {"Location": {"description": "URL of the job", "schema": {"type": "string"}}}
 IDEMPOTENCY_KEY = {
@@ -31,12 +28,8 @@ IDEMPOTENCY_KEY = {
 }
 LIST_PARAMS = (
     {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/JobStatus"}},
-    {"name": "limit", "in": "query",
-     "schema": {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX,
-                "default": LIST_LIMIT_DEFAULT}},
-    {"name": "cursor", "in": "query", "description": "`next_cursor` of the previous page",
-     "schema": {"type": "string", "pattern": "^0*[1-9][0-9]*$", "maxLength": 19}},
-)  # fmt: skip
+    *paging.params(LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT),
+)
 
 
 def _team(team: str):
@@ -86,18 +79,6 @@ def submit_job(team: str):
     return records.public(record, plan=False), headers
 
 
-def _int_arg(name: str, low: int, high: int | None, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    # ASCII digits only: int() also takes signs, spaces, '_' and other Unicode digits.
-    value = int(raw) if _DIGITS.fullmatch(raw) else None
-    if value is None or value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high else f"at least {low}"
-        raise validation_error([{"field": name, "message": f"must be an integer {bounds}"}])
-    return value
-
-
 @routes.get("", summary="List the team's jobs, newest first", params=LIST_PARAMS,
             reply=Reply(200, "A page of jobs", JobList),
             errors=errors(401, 404, 422, 503))  # fmt: skip
@@ -107,8 +88,8 @@ def list_jobs(team: str):
     if status is not None and status not in {s.value for s in JobStatus}:
         allowed = ", ".join(s.value for s in JobStatus)
         raise validation_error([{"field": "status", "message": f"must be one of: {allowed}"}])
-    limit = _int_arg("limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)
-    cursor = _int_arg("cursor", 1, None, None)
+    limit = paging.int_arg("limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)
+    cursor = paging.int_arg("cursor", 1, None, None)
     items, next_cursor = svc.store.list_team(team, status, limit, cursor)
     return {
         "items": [records.public(r) for r in items],

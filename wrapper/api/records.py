@@ -25,8 +25,11 @@ def public(record: dict, plan: bool = True) -> dict:
     queued jobs): the submit answer is on the hot path and knows its place already."""
     out = {k: record.get(k) for k in PUBLIC}
     if record["status"] == JobStatus.QUEUED and "position" not in record:
-        found = current_view().job(record["id"]) if plan else None
-        if found is None:  # not in the view: a re-dispatch at the front of its queue
-            found = {"position": services().store.queues.position(record["team"], record["id"])}
+        view = current_view() if plan else None
+        found = view.job(record["id"]) if view else None
+        if found is None:  # deeper than the view, or a re-queue at the front of its queue
+            position = services().store.queues.position(record["team"], record["id"])
+            deeper = view and view.lookahead and position and position >= view.lookahead
+            found = view.beyond(position) if deeper else {"position": position}
         out.update(found)
     return out

@@ -124,6 +124,17 @@ class TeamQueues:
     def depth(self, team: str) -> int:
         return self.redis.zcard(self.key(team))
 
+    def ahead_of_new(self, team: str, priority: int) -> int:
+        """How many entries a job submitted now at `priority` would have ahead of it."""
+        below = (queue_rank(priority) + 1) * QUEUE_ID_SPAN
+        return self.redis.zcount(self.key(team), "-inf", f"({below}")
+
+    def depths(self, teams: list[str]) -> dict[str, int]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for team in teams:
+                pipe.zcard(self.key(team))
+            return dict(zip(teams, pipe.execute(), strict=True))
+
     def missing(self, entries: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """Which (team, job id) entries are not in their team queue (one round trip)."""
         with self.redis.pipeline(transaction=False) as pipe:

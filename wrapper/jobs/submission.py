@@ -57,13 +57,22 @@ def submit(store: JobStore, admissions: AdmissionStore, algorithms: AlgorithmReg
 
 def preview(admissions: AdmissionStore, algorithms: AlgorithmRegistry,
             sub: Submission) -> Preview:  # fmt: skip
-    """A dry run: where the job would land if it were submitted now (the whole admission
-    plan, with the job queued as `submit` would queue it). Raises what `submit` raises before
+    """A dry run: where the job would land if it were submitted now (the admission plan over
+    the first `admission.lookahead` jobs of each team, with the job queued as `submit` would
+    queue it; deeper than that, its place only). Raises what `submit` raises before
     it writes (UnknownAlgorithm, NeverFits); writes nothing, so it takes no id and its
     Idempotency-Key, if any, means nothing."""
     spec = _accepted(admissions, algorithms, sub)
-    state, _ = admissions.load(read_only=True)
-    return admission.preview(state, sub.team, Candidate.of_spec(PREVIEW_ID, spec, state.now))
+    lookahead = admissions.lookahead
+    state, _ = admissions.load(lookahead, read_only=True)
+    job = Candidate.of_spec(PREVIEW_ID, spec, state.now)
+    queue = next(t.queue for t in state.teams if t.name == sub.team)
+    depth, ahead = admissions.new_job_place(sub.team, job.priority)
+    if depth >= lookahead and all(q.priority >= job.priority for q in queue):
+        # It would land deeper than admission looks: its place, and no plan yet.
+        return Preview(sub.team, job, ahead, None, admission.WAITING_FOR_TEAM_QUEUE,
+                       admission.team_queue_message(ahead, lookahead), None, ())  # fmt: skip
+    return admission.preview(state, sub.team, job)
 
 
 def _accepted(admissions: AdmissionStore, algorithms: AlgorithmRegistry,

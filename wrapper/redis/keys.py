@@ -46,7 +46,7 @@ ADMISSION_BACKOFF = PREFIX + "admission:backoff"
 # Bumped by whatever changes an admission plan (submission, admission, status change, re-queue,
 # capacity change), so the API redoes its cached queue view only then.
 ADMISSION_VERSION = PREFIX + "admission:version"
-# Team -> a counter bumped whenever that team's queue list (or the status of a job in it)
+# Team -> a counter bumped whenever that team's queue (or the status of a job in it)
 # changes, so a worker's snapshot re-reads only the queues that changed; and a token that
 # tells a process its cached queues belong to this Redis data (gone after a flush).
 QUEUE_VERSIONS = PREFIX + "admission:queue-versions"

@@ -25,8 +25,13 @@ class Store:
 
 
 class Admissions:
-    def __init__(self, problems=()):
-        self.problems, self.seen, self.loads = list(problems), [], []
+    lookahead = 3
+
+    def __init__(self, problems=(), depth=0):
+        self.problems, self.seen, self.loads, self.depth = list(problems), [], [], depth
+
+    def new_job_place(self, team, priority):
+        return self.depth, self.depth
 
     def never_fits(self, team, spec):
         self.seen.append(spec)
@@ -93,3 +98,10 @@ def test_a_dry_run_goes_the_same_way_and_writes_nothing():
     with pytest.raises(NeverFits) as raised:
         preview(refusing, Registry(), Submission("alpha", SPEC, "algo"))
     assert raised.value.problems == [problem] and refusing.loads == []
+
+
+def test_a_dry_run_deeper_than_admission_looks_answers_its_place_only():
+    found = preview(Admissions(depth=7), Registry(), Submission("alpha", SPEC, "algo"))
+    assert found.position == 7 and found.global_position is None and found.eta_seconds is None
+    assert found.reason == A.WAITING_FOR_TEAM_QUEUE and not found.admissible_now
+    assert "7 jobs of its team are ahead of it" in found.message

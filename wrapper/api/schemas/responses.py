@@ -29,7 +29,8 @@ class PyTorchJobRef(BaseModel):
 
 PendingReason = Literal["WaitingForQuota", "WaitingForCapacity", "WaitingForHigherPriority",
                         "WaitingForFairShare", "BorrowingLimitReached", "WaitingForPlacement",
-                        "ExceedsPoolCapacity", "WaitingForBackoff"]  # fmt: skip
+                        "ExceedsPoolCapacity", "WaitingForBackoff",
+                        "WaitingForTeamQueue"]  # fmt: skip
 
 
 class JobRecord(BaseModel):
@@ -112,7 +113,8 @@ class TeamQueueSummary(BaseModel):
 
 
 class QueueView(TeamQueueSummary):
-    jobs: list[QueuedJob] = Field(description="In admission order")
+    jobs: list[QueuedJob] = Field(description="A page, in admission order")
+    next_cursor: str | None = Field(description="`cursor` for the next page (null: the last)")
 
 
 class NodeRoom(BaseModel):
@@ -146,7 +148,10 @@ class DryRun(BaseModel):
     team: str
     admissible_now: bool = Field(description="A worker would admit it at once")
     position: int = Field(description="0-based place in the team's admission order")
-    global_position: int = Field(description="Estimated 0-based place among all teams")
+    global_position: int | None = Field(
+        description="Estimated 0-based place among all teams (null: deeper in its team queue "
+        "than admission looks)"
+    )
     pending_reason: PendingReason | None = Field(
         description="Why it would wait (null: admissible now)"
     )
