@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchmarks import (
     decision,
+    depth,
     dispatch,
     fairness,
     idle,
@@ -38,6 +39,7 @@ FULL = {
     "fairness": {"per_team": 100, "capacity_jobs": 16, "duration": 10},
     "decision": {"team_counts": (10, 100, 1000), "jobs": 10_000, "repeats": 50},
     "packing": {"jobs": 30, "nodes": 4},
+    "depth": {"depths": (1_000, 100_000), "samples": 200},
 }
 SMOKE = {
     "submission": {"seconds": 1, "connections": 4, "rounds": 1},
@@ -48,8 +50,19 @@ SMOKE = {
     "fairness": {"per_team": 10, "capacity_jobs": 4, "duration": 3},
     "decision": {"team_counts": (2, 5), "jobs": 50, "repeats": 5},
     "packing": {"jobs": 4, "nodes": 1, "run_for": (2, 3), "head_wait": 1.0, "timeout_s": 90},
+    "depth": {"depths": (20, 200), "samples": 10},
 }
-ALL = ("submission", "dispatch", "status", "scale", "packing", "idle", "fairness", "decision")
+ALL = (
+    "submission",
+    "dispatch",
+    "status",
+    "scale",
+    "packing",
+    "depth",
+    "idle",
+    "fairness",
+    "decision",
+)
 
 
 def _guarded(name: str, fn) -> dict:
@@ -77,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(ALL), help="comma list of " + ",".join(ALL))
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--db", type=int, default=int(os.environ.get("TRAINQ_BENCH_DB", "60")),
-                        help="Redis DB for the benchmark stacks (emptied)")  # fmt: skip
+                        help="Redis DB for the benchmark stacks (emptied; depth also "
+                             "empties the next one)")  # fmt: skip
     parser.add_argument(
         "--reuse",
         type=Path,
@@ -133,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.close()
     if "packing" in only:
         guarded("packing", lambda: packing.run(work / "packing", args.db, **sizes["packing"]))
+    if "depth" in only:  # (it uses the DB after --db too)
+        guarded("depth", lambda: depth.run(work / "depth", args.db, **sizes["depth"]))
     if "idle" in only:
         stack = idle.make_stack(work / "idle", args.db)
         try:

@@ -186,6 +186,26 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
             _f(pk.get("utilisation_ratio"), "x", 2), ">= 0.9, 0 half-placed",
             _met((a["utilisation_while_waiting"] or 0) >= 0.9 and a["half_placed_jobs"] == 0),
         ))  # fmt: skip
+    dp = results.get("depth") or {}
+    if "error" in dp:
+        out.append(("4c. Queue depth", "failed: " + dp["error"], "", "", "", "n/a"))
+    elif dp:
+        low, high = (dp["by_depth"][str(n)] for n in (dp["depths"][0], dp["depths"][-1]))
+        names = {"submit": "submit", "submit_first": "submit ahead of every queued job",
+                 "cancel": "cancel at the back", "admit": "admit (snapshot + decision + ADMIT)",
+                 "status_page": "?status= page of a rare status"}  # fmt: skip
+        for op, what in names.items():
+            out.append((
+                f"4c. {what}, {high['queued']:,} vs {low['queued']:,} queued in one team "
+                "(p50 / p99)", f"{high[op]['p50_ms']} / {high[op]['p99_ms']} ms",
+                f"{low[op]['p50_ms']} / {low[op]['p99_ms']} ms", _f(dp["p50_ratio"][op], "x", 2),
+                "ratio <= 1.5", _met(dp["p50_ratio"][op] <= 1.5),
+            ))  # fmt: skip
+        out.append((
+            f"4c. API admission view (every queue page and queued job read), {high['queued']:,} "
+            f"vs {low['queued']:,} queued", f"{high['view_build']['p50_ms']} ms",
+            f"{low['view_build']['p50_ms']} ms", _f(dp["view_build_ratio"], "x", 2), "", "n/a",
+        ))  # fmt: skip
     i = results.get("idle") or {}
     if "error" in i:
         out.append(("5. Idle cost", "failed: " + i["error"], "", "", "", "n/a"))

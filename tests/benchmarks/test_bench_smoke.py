@@ -75,6 +75,13 @@ def test_scale_figures(results):
     assert set(with_nodes) == {"10"} and with_nodes["10"]["samples"] > 0
 
 
+def test_depth_figures(results):
+    dp = _ok(results, "depth")
+    assert [dp["by_depth"][str(n)]["queued"] >= n for n in dp["depths"]] == [True, True]
+    assert set(dp["p50_ratio"]) == {"submit", "submit_first", "cancel", "admit", "status_page"}
+    assert all(dp["by_depth"]["200"][op]["samples"] > 0 for op in dp["p50_ratio"])
+
+
 def test_idle_figures(results):
     i = _ok(results, "idle")
     assert i["worker_cpu_percent_blocked"] and i["worker_cpu_percent_empty"]
