@@ -189,13 +189,21 @@ class Kube:
                 return False
             raise
 
-    def set_suspended(self, namespace: str, name: str, suspended: bool) -> bool:
+    def set_suspended(self, namespace: str, name: str, suspended: bool,
+                      affinity: dict[str, dict | None] | None = None) -> bool:  # fmt: skip
         """Suspend a PyTorchJob (the operator deletes its pods) or resume it (it recreates
-        them): a JSON merge patch of `spec.runPolicy.suspend`. False when it is gone."""
+        them): a JSON merge patch of `spec.runPolicy.suspend`, and with `affinity` (replica
+        type -> its pods' affinity, None: none) of those templates' affinity, so the pods it
+        recreates go where this admission counted them. False when it is gone."""
+        spec: dict = {"runPolicy": {"suspend": suspended}}
+        if affinity:
+            spec["pytorchReplicaSpecs"] = {
+                rtype: {"template": {"spec": {"affinity": value}}}
+                for rtype, value in affinity.items()
+            }
         try:
             self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name,
-                {"spec": {"runPolicy": {"suspend": suspended}}}, _request_timeout=TIMEOUT,
+                GROUP, VERSION, namespace, PLURAL, name, {"spec": spec}, _request_timeout=TIMEOUT,
             )  # fmt: skip
             return True
         except ApiException as exc:

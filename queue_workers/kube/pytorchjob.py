@@ -116,7 +116,27 @@ def _resources(spec: dict) -> dict:
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
-def _replica(record: dict, labels: dict, replicas: int, placement: dict) -> dict:
+def pinned(nodes: list[str]) -> dict | None:
+    """A required node affinity to the nodes named (None: none named, no pin)."""
+    if not nodes:
+        return None
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In",
+                             "values": sorted(set(nodes))}]}  # fmt: skip
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [term]}}}  # fmt: skip
+
+
+def pins(counted: list[str] | None) -> dict[str, dict | None]:
+    """Each replica type's affinity to the nodes admission counted its replicas on (one node
+    per replica: the Master's first, then the Workers'), so the scheduler places the gang where
+    the room was counted and not in room counted for another admitted job. The Workers share
+    one template, so they are pinned to their nodes as a set."""
+    counted = counted or []
+    return {"Master": pinned(counted[:1]), "Worker": pinned(counted[1:])}
+
+
+def _replica(record: dict, labels: dict, replicas: int, placement: dict,
+             affinity: dict | None = None) -> dict:  # fmt: skip
     spec = record["spec"]
     container = {
         "name": CONTAINER,
@@ -145,21 +165,26 @@ def _replica(record: dict, labels: dict, replicas: int, placement: dict) -> dict
                 "automountServiceAccountToken": False,
                 "securityContext": security,
                 **placement,
+                **({"affinity": affinity} if affinity else {}),
             },
         },
     }
 
 
-def build(record: dict, namespace: str, instance: str, placement: dict | None = None) -> dict:
+def build(record: dict, namespace: str, instance: str, placement: dict | None = None,
+          counted: list[str] | None = None) -> dict:  # fmt: skip
     """The PyTorchJob for a job record: 1 Master + spec.workers Workers. placement holds the
     pod-spec fields the team's config sets on every pod (`Team.pod_placement`: nodeSelector
-    and tolerations of its machine pool, and the securityContext of a team allowed root)."""
+    and tolerations of its machine pool, and the securityContext of a team allowed root);
+    counted: the node admission counted each replica on (`pins`; None: counted in sums)."""
     placement = placement or {}
     spec = record["spec"]
     labels = {**spec.get("labels", {}), **trainq_labels(instance, record["team"], record["id"])}
-    replica_specs = {"Master": _replica(record, labels, 1, placement)}
+    affinity = pins(counted)
+    replica_specs = {"Master": _replica(record, labels, 1, placement, affinity["Master"])}
     if spec["workers"] > 0:
-        replica_specs["Worker"] = _replica(record, labels, spec["workers"], placement)
+        replica_specs["Worker"] = _replica(record, labels, spec["workers"], placement,
+                                           affinity["Worker"])  # fmt: skip
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,

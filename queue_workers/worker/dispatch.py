@@ -155,7 +155,8 @@ def dispatch(ctx: Context, job_id: int) -> str:
     if team is None:
         return _fail(ctx, job_id, f"team {record['team']!r} is no longer configured")
     namespace, instance = team.namespace, ctx.config.instance
-    body = pytorchjob.build(record, namespace, instance, team.pod_placement())
+    counted = ctx.store.counted_nodes(job_id)
+    body = pytorchjob.build(record, namespace, instance, team.pod_placement(), counted)
     name = body["metadata"]["name"]
     problems = pytorchjob.webhook_problems(body)
     if problems:
@@ -175,9 +176,12 @@ def dispatch(ctx: Context, job_id: int) -> str:
     if adopted:
         log.info("job %s: adopting existing PyTorchJob %s/%s", job_id, namespace, name)
         # It may be suspended (re-queued when its pods were not ready: wrapper.admission.
-        # readiness): resume it, so the operator recreates its pods. Never a second PyTorchJob.
+        # readiness): resume it, so the operator recreates its pods on the nodes this
+        # admission counted (pinned again: they may differ). Never a second PyTorchJob.
         try:
-            ctx.kube.set_suspended(namespace, name, False)
+            replicas = body["spec"]["pytorchReplicaSpecs"]
+            affinity = {t: r["template"]["spec"].get("affinity") for t, r in replicas.items()}
+            ctx.kube.set_suspended(namespace, name, False, affinity)
         except Exception as exc:  # noqa: BLE001 - classified as for the create
             return _failed_call(ctx, record, attempt, namespace, exc)
     _test_hook("after-create", job_id)

@@ -257,6 +257,12 @@ class JobStore:
             out |= {int(x) for x in self.redis.smembers(keys.status_index(s))}
         return sorted(out)
 
+    def counted_nodes(self, job_id: int) -> list[str]:
+        """The node admission counted each of the job's replicas on ([]: counted in sums, or
+        its reservation is given back)."""
+        raw = self.redis.hget(keys.PLACEMENTS, job_id)
+        return list(json.loads(raw)["nodes"]) if raw else []
+
     def running_count(self, team: str) -> int:
         return self.redis.scard(keys.team_active(team))
 

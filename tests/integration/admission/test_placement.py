@@ -93,6 +93,17 @@ def test_a_gang_fitting_only_in_sum_waits_for_placement_then_starts_whole(
 
     nodes = wait_until("both replicas bound", bound_pods, 60)
     assert set(nodes) <= set(names)
+    # Each replica type is pinned to the nodes admission counted it on, and bound there.
+    (obj,) = stack.pytorchjobs("team-beta", gang)
+    pinned = []
+    for rtype in ("Master", "Worker"):
+        affinity = obj["spec"]["pytorchReplicaSpecs"][rtype]["template"]["spec"]["affinity"]
+        (term,) = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"]  # fmt: skip
+        (match,) = term["matchFields"]
+        assert match["key"] == "metadata.name" and match["operator"] == "In"
+        pinned += match["values"]
+    assert sorted(nodes) == sorted(pinned)
 
 
 @pytest.mark.parametrize("pool", [(3, 4)], indirect=True)

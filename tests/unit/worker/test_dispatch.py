@@ -17,9 +17,12 @@ from wrapper.jobs.store import Transition
 
 
 class FakeStore:
-    def __init__(self, record: dict):
-        self.record = record
+    def __init__(self, record: dict, counted: list[str] | None = None):
+        self.record, self.counted = record, counted or []
         self.transitions: list[tuple] = []
+
+    def counted_nodes(self, job_id):
+        return list(self.counted)
 
     def get(self, job_id):
         return dict(self.record)
@@ -32,20 +35,36 @@ class FakeStore:
 
 
 class FakeKube:
-    def __init__(self, error: BaseException | None = None):
-        self.error, self.created = error, []
+    def __init__(self, error: BaseException | None = None, exists: bool = False):
+        self.error, self.exists, self.created, self.patched = error, exists, [], []
 
     def create_or_adopt(self, namespace, body, record, instance):
         if self.error is not None:
             raise self.error
+        if self.exists:
+            return True
         self.created.append(body)
         return False
 
+    def set_suspended(self, namespace, name, suspended, affinity=None):
+        self.patched.append((suspended, affinity))
+        return True
 
-def run(config, record, error=None):
-    store, kube = FakeStore({**record, "attempts": record.get("attempts", 1)}), FakeKube(error)
+
+def run(config, record, error=None, counted=None, exists=False):
+    store = FakeStore({**record, "attempts": record.get("attempts", 1)}, counted)
+    kube = FakeKube(error, exists)
     outcome = dispatch(Context(config, store, kube), record["id"])
     return outcome, store, kube
+
+
+def _pinned(template: dict) -> list[str] | None:
+    affinity = template["spec"].get("affinity")
+    if affinity is None:
+        return None
+    (term,) = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"]  # fmt: skip
+    return term["matchFields"][0]["values"]
 
 
 def test_backoff_doubles_to_its_cap_and_never_overflows():
@@ -129,3 +148,32 @@ def test_the_namespace_is_the_team_config_s_not_the_record_s(config, monkeypatch
     outcome, store, kube = run(config, make_record())
     assert outcome == "failed" and kube.created == []
     assert "namespace 'kube-system'" in store.transitions[-1][1]["message"]
+
+
+def test_replicas_are_pinned_to_the_nodes_admission_counted(config):
+    """Master on the first counted node, the Workers (one template) on the rest as a set."""
+    outcome, _, kube = run(config, make_record(workers=3), counted=["n1", "n2", "n2", "n3"])
+    assert outcome == "created"
+    replicas = kube.created[0]["spec"]["pytorchReplicaSpecs"]
+    assert _pinned(replicas["Master"]["template"]) == ["n1"]
+    assert _pinned(replicas["Worker"]["template"]) == ["n2", "n3"]
+
+
+def test_counted_in_sums_only_means_no_pin(config):
+    _, _, kube = run(config, make_record(workers=1), counted=[])
+    replicas = kube.created[0]["spec"]["pytorchReplicaSpecs"]
+    assert _pinned(replicas["Master"]["template"]) is None
+    assert _pinned(replicas["Worker"]["template"]) is None
+
+
+def test_a_resumed_pytorchjob_is_pinned_again_to_this_admission_s_nodes(config):
+    """Re-admitted after its pods were not ready: the suspended PyTorchJob is resumed with
+    the new placement (a pin of an earlier admission would keep its pods off their room)."""
+    outcome, _, kube = run(config, make_record(workers=1), counted=["n7", "n8"], exists=True)
+    assert outcome == "created" and kube.created == []
+    ((suspended, affinity),) = kube.patched
+    assert suspended is False and set(affinity) == {"Master", "Worker"}
+    assert _pinned({"spec": {"affinity": affinity["Master"]}}) == ["n7"]
+    assert _pinned({"spec": {"affinity": affinity["Worker"]}}) == ["n8"]
+    _, _, kube = run(config, make_record(workers=0), counted=[], exists=True)
+    assert kube.patched == [(False, {"Master": None})]  # an old pin is removed
