@@ -117,13 +117,14 @@ def _resources(spec: dict) -> dict:
 
 
 def pinned(nodes: list[str]) -> dict | None:
-    """A required node affinity to the nodes named (None: none named, no pin)."""
+    """A required node affinity to the nodes named (None: none named, no pin): one term per
+    node, ORed (a node field selector takes a single value: the apiserver refuses more)."""
     if not nodes:
         return None
-    term = {"matchFields": [{"key": "metadata.name", "operator": "In",
-                             "values": sorted(set(nodes))}]}  # fmt: skip
+    terms = [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+             for node in sorted(set(nodes))]  # fmt: skip
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [term]}}}  # fmt: skip
+        "nodeSelectorTerms": terms}}}  # fmt: skip
 
 
 def pins(counted: list[str] | None) -> dict[str, dict | None]:

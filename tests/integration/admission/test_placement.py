@@ -95,15 +95,34 @@ def test_a_gang_fitting_only_in_sum_waits_for_placement_then_starts_whole(
     assert set(nodes) <= set(names)
     # Each replica type is pinned to the nodes admission counted it on, and bound there.
     (obj,) = stack.pytorchjobs("team-beta", gang)
-    pinned = []
-    for rtype in ("Master", "Worker"):
-        affinity = obj["spec"]["pytorchReplicaSpecs"][rtype]["template"]["spec"]["affinity"]
-        (term,) = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
-            "nodeSelectorTerms"]  # fmt: skip
-        (match,) = term["matchFields"]
-        assert match["key"] == "metadata.name" and match["operator"] == "In"
-        pinned += match["values"]
-    assert sorted(nodes) == sorted(pinned)
+    assert sorted(nodes) == sorted(pinned_nodes(obj))
+
+
+def pinned_nodes(obj: dict) -> list[str]:
+    """The nodes a PyTorchJob's replica types are pinned to (one node per affinity term)."""
+    out = []
+    for replicas in obj["spec"]["pytorchReplicaSpecs"].values():
+        affinity = replicas["template"]["spec"]["affinity"]
+        for term in affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+                "nodeSelectorTerms"]:  # fmt: skip
+            (match,) = term["matchFields"]
+            assert match["key"] == "metadata.name" and match["operator"] == "In"
+            out += match["values"]
+    return out
+
+
+def test_a_gang_over_three_nodes_is_pinned_to_them_and_runs_whole(stack, pool, kube_api):
+    """Whole-node replicas: the Workers' one template is pinned to two nodes (two terms), and
+    the apiserver, the operator and the scheduler take it."""
+    _, names = pool
+    gang = stack.api.submit_ok("alpha", gpu_job(unique("wide"), 8, workers=2))["id"]
+    stack.api.wait_status("alpha", gang, {"running"}, timeout=120)
+    (obj,) = stack.pytorchjobs("team-alpha", gang)
+    assert sorted(pinned_nodes(obj)) == sorted(names)
+    core = client.CoreV1Api(kube_api)
+    pods = core.list_namespaced_pod("team-alpha", label_selector=f"trainq.dev/job-id={gang},"
+                                    f"trainq.dev/instance={stack.instance}").items  # fmt: skip
+    assert sorted(p.spec.node_name for p in pods) == sorted(names)
 
 
 @pytest.mark.parametrize("pool", [(3, 4)], indirect=True)

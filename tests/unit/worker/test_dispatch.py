@@ -62,9 +62,12 @@ def _pinned(template: dict) -> list[str] | None:
     affinity = template["spec"].get("affinity")
     if affinity is None:
         return None
-    (term,) = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+    terms = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"]  # fmt: skip
-    return term["matchFields"][0]["values"]
+    # One node per term (ORed): a node field selector takes a single value.
+    values = [v for t in terms for f in t["matchFields"] for v in f["values"]]
+    assert all(len(f["values"]) == 1 for t in terms for f in t["matchFields"])
+    return values
 
 
 def test_backoff_doubles_to_its_cap_and_never_overflows():
