@@ -90,6 +90,7 @@ class Kube:
         self.api_client = api_client(kubeconfig)
         self.custom = client.CustomObjectsApi(self.api_client)
         self.core = client.CoreV1Api(self.api_client)
+        self.networking = client.NetworkingV1Api(self.api_client)
         self._known_namespaces: set[str] = set()
         # Namespaces of teams allowed to run as root: created "baseline", not "restricted".
         self.root_namespaces: set[str] = set()
@@ -168,6 +169,18 @@ class Kube:
         except ApiException as exc:
             if exc.status == 404:
                 return None
+            raise
+
+    def create_network_policy(self, body: dict) -> bool:
+        """Create a NetworkPolicy (`queue_workers.kube.peers`); False when it exists."""
+        try:
+            self.networking.create_namespaced_network_policy(
+                body["metadata"]["namespace"], body, _request_timeout=TIMEOUT
+            )
+            return True
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
             raise
 
     def delete(self, namespace: str, name: str, propagation: str) -> bool:

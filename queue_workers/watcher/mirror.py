@@ -18,8 +18,8 @@ import json
 import logging
 import threading
 
-from queue_workers.kube import pytorchjob
-from queue_workers.kube.client import Kube, ResourceExpired
+from queue_workers.kube import peers, pytorchjob
+from queue_workers.kube.client import Kube, ResourceExpired, error_message
 from queue_workers.kube.status import observe
 from queue_workers.watcher.loops import keep_following
 from queue_workers.watcher.records import gone, location, team_namespaces
@@ -27,7 +27,7 @@ from wrapper.admission import readiness
 from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig
 from wrapper.jobs import storage
-from wrapper.jobs.states import JobStatus
+from wrapper.jobs.states import TERMINAL, JobStatus
 from wrapper.jobs.store import JobStore
 from wrapper.redis import keys
 
@@ -40,6 +40,7 @@ class Mirror:
         self.selector = pytorchjob.selector(config.instance)
         self.namespaces = team_namespaces(config)
         self._resume_from: str | None = None  # None: list first
+        self._peered: set[str] = set()  # PyTorchJob uids given their peers' NetworkPolicy
 
     # --- mapping one PyTorchJob onto its record ----------------------------------------
     def _record_for(self, obj: dict) -> dict | None:
@@ -62,6 +63,7 @@ class Mirror:
         if record is None:
             return False
         job_id, status = record["id"], JobStatus(record["status"])
+        self._ensure_peers(obj, job_id, status)
         observation = observe(obj)
         known = (status, record["team"])  # just read: the transition need not read them again
         if status == JobStatus.CANCELLING:
@@ -88,6 +90,21 @@ class Mirror:
             if result.applied and result.previous != observation.status:
                 log.info("job %s: %s -> %s", job_id, result.previous, observation.status.value)
         return True
+
+    def _ensure_peers(self, obj: dict, job_id: int, status: JobStatus) -> None:
+        """Give a live PyTorchJob its peers' NetworkPolicy, once per PyTorchJob (uid) in this
+        process: a new one on its first event, every listed one after a restart (409s)."""
+        meta = obj.get("metadata") or {}
+        uid = meta.get("uid")
+        if uid in self._peered or status in TERMINAL or meta.get("deletionTimestamp"):
+            return
+        try:
+            self.kube.create_network_policy(peers.peer_policy(obj, self.config.instance, job_id))
+            self._peered.add(uid)
+        except Exception as exc:  # noqa: BLE001 - the job runs on; its replicas stay apart
+            log.warning("job %s: could not create its peers' NetworkPolicy (%s); its replicas "
+                        "cannot reach each other until it exists", job_id,
+                        error_message(exc))  # fmt: skip
 
     def deleted(self, obj: dict) -> None:
         record = self._record_for(obj)

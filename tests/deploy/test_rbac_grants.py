@@ -35,6 +35,12 @@ CLIENT_METHODS = {
     "list_cluster_custom_object": ("kubeflow.org", "pytorchjobs", "list", "cluster"),
     "list_node": ("", "nodes", "list", "cluster"),
     "list_pod_for_all_namespaces": ("", "pods", "list", "cluster"),
+    "create_namespaced_network_policy": (
+        "networking.k8s.io",
+        "networkpolicies",
+        "create",
+        "namespace",
+    ),
 }
 # Called, deliberately not granted: a missing team namespace is created only where trainq runs
 # with a cluster admin's credentials (the local stack); the chart and the base create them.
@@ -55,6 +61,7 @@ GRANTS = {
         (*PJ, "get", "namespace"),  # confirm a PyTorchJob is gone
         (*PJ, "patch", "namespace"),  # the pods-ready guard suspends
         (*PJ, "delete", "namespace"),  # cancellations, leftovers
+        ("networking.k8s.io", "networkpolicies", "create", "namespace"),  # a job's peers
         (*PJ, "list", "cluster"),  # the mirror's list-watch across namespaces
         (*PJ, "watch", "cluster"),
         ("", "nodes", "list", "cluster"),  # node and pod cache
@@ -78,7 +85,8 @@ def kube_methods() -> dict[str, set[tuple]]:
             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Attribute)
             and isinstance(n.value.value, ast.Name) and n.value.value.id == "self"
         }  # fmt: skip
-        unknown = {a for _, a in attrs if a not in CLIENT_METHODS and _ in ("core", "custom")}
+        apis = ("core", "custom", "networking")
+        unknown = {a for _, a in attrs if a not in CLIENT_METHODS and _ in apis}
         assert not unknown, f"Kube.{fn.name} calls {unknown}: add them to CLIENT_METHODS"
         watch = fn.name.endswith("_events")
         direct[fn.name] = {
@@ -88,7 +96,7 @@ def kube_methods() -> dict[str, set[tuple]]:
                 CLIENT_METHODS[a][3],
             )
             for api, a in attrs
-            if api in ("core", "custom")
+            if api in apis
         }
         calls[fn.name] = {
             n.attr

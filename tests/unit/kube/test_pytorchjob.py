@@ -196,3 +196,21 @@ def test_job_ids_of_labels_are_ascii_digits_only():
     for raw in ("²", "\u0661", "5\n", "", "-5"):
         obj["metadata"]["labels"]["trainq.dev/job-id"] = raw
         assert pytorchjob.job_id_of(obj, "tq") is None
+
+
+def test_the_peers_policy_selects_the_job_s_pods_and_is_owned_by_its_pytorchjob():
+    from queue_workers.kube.peers import peer_policy
+
+    obj = {"metadata": {"name": "tq-7", "namespace": "team-alpha", "uid": "u-1"}}
+    policy = peer_policy(obj, "tq", 7)
+    assert policy["metadata"]["name"] == "tq-7-peers"
+    assert policy["metadata"]["namespace"] == "team-alpha"
+    (owner,) = policy["metadata"]["ownerReferences"]
+    assert owner == {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "name": "tq-7",
+                     "uid": "u-1"}  # fmt: skip
+    built = pytorchjob.build(record(), "team-alpha", "tq")
+    pod_labels = built["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()  # it selects the job's own pods
+    assert policy["spec"]["egress"] == [{"to": [{"podSelector": {"matchLabels": selector}}]}]
+    assert peer_policy(obj, "tq", 8)["spec"]["podSelector"] != policy["spec"]["podSelector"]
