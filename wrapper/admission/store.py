@@ -181,7 +181,8 @@ class AdmissionStore:
             self._view.queue_reads(pipe)
             epoch, versions, events, pversion, backoff, *changes = pipe.execute()
         stale = self._refresh_queues(teams, lookahead, epoch, versions, read_only)
-        self._reread_at = time.monotonic()  # (what a long first read read is fresh: no credit)
+        self._reread_at = time.monotonic()
+        read_all = len(stale) == len(teams)
         view = self._view
         view.apply(*changes)
         team_pool, pools, total = (view.team_pool, view.pools, view.total) if view.written \
@@ -204,6 +205,8 @@ class AdmissionStore:
         )
         redispatch = [(name, i) for name in sorted(self._redispatching, key=self._order.get)
                       for i in self._queues[name][2]]  # fmt: skip
+        if read_all:  # (a first load takes seconds past its reads: they are fresh, no credit)
+            self._reread_at = time.monotonic()
         return state, redispatch
 
     def _states(self, teams, team_pool: dict[str, str], stale: list[str],
