@@ -78,7 +78,7 @@ class Mirror:
                 log.info("job %s is cancelled; deleting leftover %s", job_id, meta["name"])
                 self.kube.delete(meta["namespace"], meta["name"],
                                  self.config.dispatch.cancel_propagation)  # fmt: skip
-        elif status != JobStatus.QUEUED:
+        elif status not in (JobStatus.QUEUED, JobStatus.SUSPENDED):  # (set aside: not mirrored)
             fields = observation.fields
             if not record.get("ready_at") and readiness.all_running({**record, **fields}):
                 # Every replica running once: past the pods-ready guard for good.

@@ -3,7 +3,8 @@ dispatched jobs whose replicas are not all running `admission.pods_ready_timeout
 their admission (`wrapper.admission.readiness.overdue`). Such a job's PyTorchJob is suspended
 (the operator deletes its pods) and the job goes back to the front of its queue, its
 reservation given back, with a backoff; after `pods_ready_requeues` re-queues it fails and its
-PyTorchJob is deleted. Dispatch resumes a suspended PyTorchJob when it adopts it again."""
+PyTorchJob is deleted. Dispatch resumes a suspended PyTorchJob when it adopts it again.
+The same sweep suspends the PyTorchJobs of jobs their team suspended (`wrapper.jobs.suspension`)."""
 
 import logging
 import threading
@@ -14,6 +15,7 @@ from queue_workers.watcher.loops import keep_sweeping
 from queue_workers.watcher.records import location, team_namespaces
 from wrapper.admission import readiness
 from wrapper.config import TrainqConfig
+from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,20 @@ class ReadinessGuard:
             elif self.kube.set_suspended(namespace, name, True):
                 # Suspended first: a job back in its queue never keeps pods that run.
                 readiness.requeue(self.store, record, settings)
+        self.suspend_pytorchjobs()
         self.stop.wait(SWEEP_SECONDS)
+
+    def suspend_pytorchjobs(self) -> None:
+        """Suspend the PyTorchJob of every job its team suspended, once (noted on the record)."""
+        ids = self.store.ids_with_status(JobStatus.SUSPENDED)
+        for record in self.store.get_many(ids):
+            if record is None or not record.get("pytorchjob") or record.get("pytorchjob_suspended"):
+                continue
+            namespace, name = location(record, self.namespaces, self.config.instance)
+            self.kube.set_suspended(namespace, name, True)  # (False: gone, nothing to suspend)
+            self.store.transition(record["id"], JobStatus.SUSPENDED, {"pytorchjob_suspended": True},
+                                  expect={JobStatus.SUSPENDED})  # fmt: skip
+            log.info("job %s: suspended its PyTorchJob %s/%s", record["id"], namespace, name)
 
     def run(self) -> None:
         keep_sweeping(self.stop, self.sweep, log)

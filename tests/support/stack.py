@@ -45,6 +45,11 @@ class Api:
         return self.http.delete(f"{self.base}/v1/teams/{team}/jobs/{job_id}",
                                 headers=self._h(token or team), timeout=10)  # fmt: skip
 
+    def act(self, team: str, job_id: int, action: str, token: str | None = None):
+        """POST .../jobs/{id}/{action} (suspend, resume)."""
+        return self.http.post(f"{self.base}/v1/teams/{team}/jobs/{job_id}/{action}",
+                              headers=self._h(token or team), timeout=10)  # fmt: skip
+
     def queue(self, team: str, token: str | None = None):
         return self.http.get(f"{self.base}/v1/teams/{team}/queue",
                              headers=self._h(token or team), timeout=10)  # fmt: skip

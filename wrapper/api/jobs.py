@@ -1,4 +1,5 @@
-"""/v1/teams/{team}/jobs: submit, list, read and cancel a team's training jobs."""
+"""/v1/teams/{team}/jobs: submit, list, read, cancel, suspend and resume a team's training
+jobs."""
 
 from flask import Blueprint, request
 
@@ -13,6 +14,7 @@ from wrapper.jobs.cancellation import AlreadyFinished, cancel
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import IdempotencyConflict
 from wrapper.jobs.submission import NeverFits, Submission, UnknownAlgorithm, preview, submit
+from wrapper.jobs.suspension import NotNow, resume, suspend
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/teams/<team>/jobs")
 routes = Routes(bp)
@@ -125,4 +127,39 @@ def cancel_job(team: str, job_id: int):
     except AlreadyFinished as exc:
         detail = f"Job {job_id} already finished ({exc.status.value})."
         raise ApiError(409, "conflict", "Conflict", detail) from None
+    return records.public(_record(svc, team, job_id))
+
+
+def _conflict(job_id: int, exc: NotNow, action: str) -> ApiError:
+    detail = f"Job {job_id} cannot be {action} while {exc.status.value}."
+    return ApiError(409, "conflict", "Conflict", detail)
+
+
+@routes.post(
+    "/<int:job_id>/suspend",
+    summary="Suspend a job: out of its queue, or its PyTorchJob suspended; it holds nothing",
+    reply=Reply(202, "Suspended (repeating it is harmless)", JobRecord),
+    errors=errors(401, 404, 409, 503),
+)
+def suspend_job(team: str, job_id: int):
+    svc, principal = _team(team)
+    try:
+        suspend(svc.store, _record(svc, team, job_id), principal.label)
+    except NotNow as exc:
+        raise _conflict(job_id, exc, "suspended") from None
+    return records.public(_record(svc, team, job_id))
+
+
+@routes.post(
+    "/<int:job_id>/resume",
+    summary="Resume a suspended job: back at its place in its team queue",
+    reply=Reply(202, "Queued again (repeating it is harmless)", JobRecord),
+    errors=errors(401, 404, 409, 503),
+)
+def resume_job(team: str, job_id: int):
+    svc, principal = _team(team)
+    try:
+        resume(svc.store, _record(svc, team, job_id), principal.label)
+    except NotNow as exc:
+        raise _conflict(job_id, exc, "resumed") from None
     return records.public(_record(svc, team, job_id))

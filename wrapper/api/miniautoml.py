@@ -33,6 +33,7 @@ PARALLEL_INSTANCES = "PARALLEL_INSTANCES"
 FROM_METADATA = {"ALGORITHM_NAME": "algorithm", "MODEL_NAME": "output_model_name"}
 STATUS = {
     JobStatus.QUEUED: "queuing",
+    JobStatus.SUSPENDED: "queuing",
     JobStatus.DISPATCHING: "launch",
     JobStatus.CREATED: "launch",
     JobStatus.RUNNING: "running",

@@ -24,6 +24,7 @@ def public(record: dict, plan: bool = True) -> dict:
     """The record as `JobRecord` shows it. plan=False skips the admission view (linear in the
     queued jobs): the submit answer is on the hot path and knows its place already."""
     out = {k: record.get(k) for k in PUBLIC}
+    out["suspensions"] = record.get("suspensions") or 0
     if record["status"] == JobStatus.QUEUED and "position" not in record:
         view = current_view() if plan else None
         found = view.job(record["id"]) if view else None

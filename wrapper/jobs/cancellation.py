@@ -7,6 +7,9 @@ from wrapper.jobs.states import DISPATCHED, JobStatus
 from wrapper.jobs.store import JobStore
 
 ATTEMPTS = 5
+# Not dispatched: a suspended job is cancelled as a queued one (with a suspended PyTorchJob, or
+# one still to be suspended, the watcher deletes it first).
+_WAITING = frozenset({JobStatus.QUEUED, JobStatus.SUSPENDED})
 
 
 class AlreadyFinished(Exception):
@@ -29,7 +32,7 @@ def cancel(store: JobStore, record: dict, by: str) -> bool:
             raise AlreadyFinished(status)
         if status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
             return False
-        if status == JobStatus.QUEUED and record.get("pytorchjob"):
+        if status in _WAITING and record.get("pytorchjob"):
             # Re-queued after its pods were not ready: its suspended PyTorchJob is deleted by
             # the watcher first (wrapper.admission.readiness).
             fields = {"reason": "Cancelling", "message": message}
@@ -37,7 +40,7 @@ def cancel(store: JobStore, record: dict, by: str) -> bool:
                 store.queues.remove(team, job_id)
                 store.request_cancel(job_id)
                 return True
-        elif status == JobStatus.QUEUED:
+        elif status in _WAITING:
             fields = {"reason": "Cancelled", "message": message, "finished_at": utcnow()}
             if store.transition(job_id, JobStatus.CANCELLED, fields, expect={status}).applied:
                 store.queues.remove(team, job_id)

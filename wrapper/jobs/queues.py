@@ -102,6 +102,13 @@ class TeamQueues:
             signal_change(pipe, team=team)
             pipe.execute()
 
+    def set_aside(self, team: str, job_id: int) -> None:
+        """Take a suspended job out of its queue; its RQ job stays for its resumption."""
+        with self.redis.pipeline() as pipe:
+            pipe.zrem(self.key(team), str(job_id))
+            signal_change(pipe, plan=False, team=team, wake=0)
+            pipe.execute()
+
     def remove(self, team: str, job_id: int) -> None:
         """Drop a cancelled job from its queue (a stale entry would be skipped anyway)."""
         try:

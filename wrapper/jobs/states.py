@@ -18,6 +18,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     CANCELLING = "cancelling"
     CANCELLED = "cancelled"
+    SUSPENDED = "suspended"
 
 
 S = JobStatus
@@ -34,7 +35,7 @@ DISPATCHED = ACTIVE - {S.CANCELLING}
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     # (-> cancelling: a job re-queued after its pods were not ready keeps its suspended
     # PyTorchJob; cancelling it deletes that first, as for a dispatched job.)
-    S.QUEUED: frozenset({S.DISPATCHING, S.CANCELLING, S.CANCELLED, S.FAILED}),
+    S.QUEUED: frozenset({S.DISPATCHING, S.CANCELLING, S.CANCELLED, S.FAILED, S.SUSPENDED}),
     # The watcher may see the PyTorchJob before the worker records `created`.
     S.DISPATCHING: frozenset({S.DISPATCHING, S.CANCELLING, S.CANCELLED} | FROM_PYTORCHJOB),
     S.CREATED: frozenset({S.CREATED, S.RUNNING, S.RESTARTING, S.SUCCEEDED, S.FAILED}),
@@ -44,6 +45,9 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     S.SUCCEEDED: frozenset({S.SUCCEEDED}),
     S.FAILED: frozenset({S.FAILED}),
     S.CANCELLED: frozenset(),
+    # Suspended by its team (POST .../suspend): out of its queue, holding nothing, its
+    # PyTorchJob (if any) suspended by the watcher; resumed: back to its place in the queue.
+    S.SUSPENDED: frozenset({S.SUSPENDED, S.QUEUED, S.CANCELLING, S.CANCELLED}),
 }
 # Any dispatched, unfinished job can be cancelled, or lose its PyTorchJob (-> cancelled).
 # A dispatched job whose replicas were not all running within the pods-ready timeout goes back
@@ -51,7 +55,7 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 # Kueue's waitForPodsReady does: the scheduler placed it differently from admission's proof, and
 # holding a half-placed gang would idle its gpus (wrapper.admission.readiness).
 for _s in (S.CREATED, S.RUNNING, S.RESTARTING):
-    ALLOWED[_s] = ALLOWED[_s] | {S.CANCELLING, S.CANCELLED, S.QUEUED}
+    ALLOWED[_s] = ALLOWED[_s] | {S.CANCELLING, S.CANCELLED, S.QUEUED, S.SUSPENDED}
 
 
 def can_transition(current: JobStatus | str, target: JobStatus | str) -> bool:

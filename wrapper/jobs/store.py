@@ -43,6 +43,7 @@ _NO_PODS_YET = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING})
 _MAY_BE_QUEUED = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING})
 # Statuses a job may be sent back to its queue from (its pods were not all ready in time).
 _MAY_HAVE_PODS = frozenset({JobStatus.CREATED, JobStatus.RUNNING, JobStatus.RESTARTING})
+_SET_ASIDE = frozenset({JobStatus.QUEUED, JobStatus.SUSPENDED})
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -297,7 +298,8 @@ class JobStore:
                 return Transition(False, current.value)
             all_fields = {"updated_at": utcnow(), **(fields or {})}
             dispatching = target == JobStatus.DISPATCHING
-            requeued = target == JobStatus.QUEUED and current in _MAY_HAVE_PODS
+            # Back to its queue (pods not ready) or suspended by its team: its pods go.
+            requeued = target in _SET_ASIDE and current in _MAY_HAVE_PODS
             result = self._transition(
                 job_id=job_id, team=json.loads(team), expected=current.value, target=target.value,
                 indexed_before=current not in TERMINAL, indexed_after=target not in TERMINAL,

@@ -52,3 +52,15 @@ def test_a_dispatched_job_whose_pods_were_not_ready_may_go_back_to_its_queue():
         assert not can_transition(status, S.QUEUED), status
     # Cancelling a re-queued job deletes its suspended PyTorchJob first.
     assert can_transition(S.QUEUED, S.CANCELLING)
+
+
+def test_a_team_may_suspend_a_waiting_or_dispatched_job_and_resume_it():
+    for status in (S.QUEUED, S.CREATED, S.RUNNING, S.RESTARTING):
+        assert can_transition(status, S.SUSPENDED)
+    for status in (S.DISPATCHING, S.CANCELLING, *TERMINAL):
+        assert not can_transition(status, S.SUSPENDED)
+    assert can_transition(S.SUSPENDED, S.QUEUED)  # resumed: back in its queue
+    assert can_transition(S.SUSPENDED, S.CANCELLED) and can_transition(S.SUSPENDED, S.CANCELLING)
+    for status in (S.DISPATCHING, S.RUNNING, S.SUCCEEDED, S.FAILED):
+        assert not can_transition(S.SUSPENDED, status)  # only through the queue
+    assert S.SUSPENDED not in TERMINAL

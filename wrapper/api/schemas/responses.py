@@ -62,6 +62,8 @@ class JobRecord(BaseModel):
     pytorchjob: PyTorchJobRef | None
     replicas: dict[Literal["Master", "Worker"], ReplicaCounts]
     conditions: list[Condition]
+    suspended_at: str | None = Field(default=None, description="While suspended: since when")
+    suspensions: int = Field(default=0, description="How many times its team suspended it")
 
 
 class JobList(BaseModel):
