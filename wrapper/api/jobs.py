@@ -130,9 +130,15 @@ def cancel_job(team: str, job_id: int):
     return records.public(_record(svc, team, job_id))
 
 
-def _conflict(job_id: int, exc: NotNow, action: str) -> ApiError:
-    detail = f"Job {job_id} cannot be {action} while {exc.status.value}."
-    return ApiError(409, "conflict", "Conflict", detail)
+def _change(team: str, job_id: int, change, done: str):
+    """Suspend or resume (`change`) on behalf of the caller; 409 when the status forbids it."""
+    svc, principal = _team(team)
+    try:
+        change(svc.store, _record(svc, team, job_id), principal.label)
+    except NotNow as exc:
+        detail = f"Job {job_id} cannot be {done} while {exc.status.value}."
+        raise ApiError(409, "conflict", "Conflict", detail) from None
+    return records.public(_record(svc, team, job_id))
 
 
 @routes.post(
@@ -142,12 +148,7 @@ def _conflict(job_id: int, exc: NotNow, action: str) -> ApiError:
     errors=errors(401, 404, 409, 503),
 )
 def suspend_job(team: str, job_id: int):
-    svc, principal = _team(team)
-    try:
-        suspend(svc.store, _record(svc, team, job_id), principal.label)
-    except NotNow as exc:
-        raise _conflict(job_id, exc, "suspended") from None
-    return records.public(_record(svc, team, job_id))
+    return _change(team, job_id, suspend, "suspended")
 
 
 @routes.post(
@@ -157,9 +158,4 @@ def suspend_job(team: str, job_id: int):
     errors=errors(401, 404, 409, 503),
 )
 def resume_job(team: str, job_id: int):
-    svc, principal = _team(team)
-    try:
-        resume(svc.store, _record(svc, team, job_id), principal.label)
-    except NotNow as exc:
-        raise _conflict(job_id, exc, "resumed") from None
-    return records.public(_record(svc, team, job_id))
+    return _change(team, job_id, resume, "resumed")
