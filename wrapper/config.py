@@ -199,6 +199,9 @@ class DispatchSettings(_Strict):
     # first one; then the job fails with the last error. A slow apiserver is not a failure
     # before that.
     retry_budget_seconds: float = Field(default=600.0, gt=0)
+    # Replicas get this long between SIGTERM and SIGKILL (a suspension, a cancellation): time
+    # for a trainer to write a checkpoint (terminationGracePeriodSeconds of every pod).
+    termination_grace_seconds: int = Field(default=30, ge=0, le=3600)
 
 
 class RetentionSettings(_Strict):

@@ -156,7 +156,11 @@ def dispatch(ctx: Context, job_id: int) -> str:
         return _fail(ctx, job_id, f"team {record['team']!r} is no longer configured")
     namespace, instance = team.namespace, ctx.config.instance
     counted = ctx.store.counted_nodes(job_id)
-    body = pytorchjob.build(record, namespace, instance, team.pod_placement(), counted)
+    pod = {
+        **team.pod_placement(),
+        "terminationGracePeriodSeconds": ctx.config.dispatch.termination_grace_seconds,
+    }
+    body = pytorchjob.build(record, namespace, instance, pod, counted)
     name = body["metadata"]["name"]
     problems = pytorchjob.webhook_problems(body)
     if problems:

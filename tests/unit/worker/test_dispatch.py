@@ -180,3 +180,12 @@ def test_a_resumed_pytorchjob_is_pinned_again_to_this_admission_s_nodes(config):
     assert _pinned({"spec": {"affinity": affinity["Worker"]}}) == ["n8"]
     _, _, kube = run(config, make_record(workers=0), counted=[], exists=True)
     assert kube.patched == [(False, {"Master": None})]  # an old pin is removed
+
+
+def test_every_replica_gets_the_configured_grace_period(config):
+    """Time from SIGTERM to SIGKILL to write a checkpoint: dispatch.termination_grace_seconds."""
+    dispatch_settings = config.dispatch.model_copy(update={"termination_grace_seconds": 90})
+    _, _, kube = run(config.model_copy(update={"dispatch": dispatch_settings}),
+                     make_record(workers=1))  # fmt: skip
+    for replica in kube.created[0]["spec"]["pytorchReplicaSpecs"].values():
+        assert replica["template"]["spec"]["terminationGracePeriodSeconds"] == 90
