@@ -153,6 +153,13 @@ class Stack:
     def start_watcher(self, name: str = "watcher"):
         return self._start(name, [sys.executable, "-m", "queue_workers.watcher"])
 
+    def start_all(self) -> Api:
+        """The API, one worker (`w1`) and the watcher: the whole flow, as most tests want it."""
+        api = self.start_api()
+        self.start_worker("w1")
+        self.start_watcher()
+        return api
+
     def kill(self, name: str, sig=signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
         proc.send_signal(sig)

@@ -114,9 +114,7 @@ def test_missing_team_namespace_is_created(private_redis, kubeconfig, kube_api, 
     stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams)
     core = client.CoreV1Api(kube_api)
     try:
-        api = stack.start_api()
-        stack.start_worker("w1")
-        stack.start_watcher()
+        api = stack.start_all()
         rec = api.submit_ok("alpha", job_body(unique("ns")))
         final = api.wait_status("alpha", rec["id"], "succeeded", 90)
         assert final["pytorchjob"]["namespace"] == namespace
@@ -151,9 +149,7 @@ def test_after_redis_lost_its_data_new_jobs_get_ids_above_the_leftovers(private_
     stack = private_stack
     _leftover(kube_api, stack.instance, 1)
     _leftover(kube_api, stack.instance, 2)
-    api = stack.start_api()
-    stack.start_worker("w1")
-    stack.start_watcher()
+    api = stack.start_all()
     r = redis.Redis.from_url(stack.redis_url)
     wait_until("the id counter to be seeded", lambda: r.get(keys.JOB_ID_COUNTER) == b"2", 30)
     # The list seeds the counter first, then reports the leftovers: wait for the report.
@@ -170,9 +166,7 @@ def test_a_leftover_pytorchjob_of_an_earlier_job_is_never_adopted(private_stack,
     the counter set back by hand) is failed, naming the leftover; never adopted."""
     stack = private_stack
     _leftover(kube_api, stack.instance, 1)
-    api = stack.start_api()
-    stack.start_worker("w1")
-    stack.start_watcher()
+    api = stack.start_all()
     r = redis.Redis.from_url(stack.redis_url)
     wait_until("the id counter to be seeded", lambda: r.get(keys.JOB_ID_COUNTER) == b"1", 30)
     r.delete(keys.JOB_ID_COUNTER)

@@ -17,9 +17,7 @@ def test_a_running_job_suspended_and_resumed_finishes_on_its_same_pytorchjob(
     private_stack, kube_api
 ):
     stack = private_stack
-    api = stack.start_api()
-    stack.start_worker("w1")
-    stack.start_watcher()
+    api = stack.start_all()
     r = redis.Redis.from_url(stack.redis_url)
     job_id = api.submit_ok("alpha", job_body(unique("pause"), workers=1,
                            annotations={"trainq.dev/sim-run-for": "8s"}))["id"]  # fmt: skip

@@ -12,9 +12,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 def test_a_job_gets_its_peers_policy_and_loses_it_with_its_pytorchjob(private_stack, kube_api):
     stack = private_stack
-    api = stack.start_api()
-    stack.start_worker("w1")
-    stack.start_watcher()
+    api = stack.start_all()
     body = job_body(unique("peers"), workers=1, annotations={"trainq.dev/sim-run-for": "600s"})
     job_id = api.submit_ok("alpha", body)["id"]
     api.wait_status("alpha", job_id, {"created", "running"}, 60)

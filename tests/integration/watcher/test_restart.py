@@ -19,9 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 def test_restarted_watcher_catches_up(private_stack, kubeconfig, kubectl_bin):
     stack = private_stack
-    api = stack.start_api()
-    stack.start_worker("w1")
-    stack.start_watcher()
+    api = stack.start_all()
     slow = {"trainq.dev/sim-run-for": "120s"}
     short = api.submit_ok("alpha", job_body(unique("short"), annotations={
         "trainq.dev/sim-run-for": "4s"}))  # fmt: skip

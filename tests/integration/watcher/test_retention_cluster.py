@@ -13,9 +13,7 @@ def test_a_finished_pytorchjob_is_deleted_and_its_status_kept(private_redis, kub
     stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig,
                   retention={"finished_seconds": 3600, "pytorchjob_seconds": 0})  # fmt: skip
     try:
-        api = stack.start_api()
-        stack.start_worker("w1")
-        stack.start_watcher()
+        api = stack.start_all()
         rec = api.submit_ok("alpha", job_body(unique("kept")))
         done = api.wait_status("alpha", rec["id"], "succeeded", 90)
         wait_until("the finished PyTorchJob to be deleted",
