@@ -93,10 +93,14 @@ class Mirror:
 
     def _ensure_peers(self, obj: dict, job_id: int, status: JobStatus) -> None:
         """Give a live PyTorchJob its peers' NetworkPolicy, once per PyTorchJob (uid) in this
-        process: a new one on its first event, every listed one after a restart (409s)."""
+        process: a new one on its first event, every listed one after a restart (409s). A
+        finished or deleted one leaves the memo (the policy goes with it)."""
         meta = obj.get("metadata") or {}
         uid = meta.get("uid")
-        if uid in self._peered or status in TERMINAL or meta.get("deletionTimestamp"):
+        if status in TERMINAL or meta.get("deletionTimestamp"):
+            self._peered.discard(uid)
+            return
+        if uid in self._peered:
             return
         try:
             self.kube.create_network_policy(peers.peer_policy(obj, self.config.instance, job_id))
@@ -107,6 +111,7 @@ class Mirror:
                         error_message(exc))  # fmt: skip
 
     def deleted(self, obj: dict) -> None:
+        self._peered.discard((obj.get("metadata") or {}).get("uid"))
         record = self._record_for(obj)
         if record is not None:
             gone(self.store, record, obj["metadata"]["namespace"], obj["metadata"]["name"])

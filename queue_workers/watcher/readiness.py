@@ -49,8 +49,10 @@ class ReadinessGuard:
     def suspend_pytorchjobs(self) -> None:
         """Suspend the PyTorchJob of every job its team suspended, once (noted on the record)."""
         ids = self.store.ids_with_status(JobStatus.SUSPENDED)
-        for record in self.store.get_many(ids):
-            if record is None or not record.get("pytorchjob") or record.get("pytorchjob_suspended"):
+        rows = self.store.fields_of(ids, "pytorchjob", "pytorchjob_suspended")
+        due = [i for i, (made, done) in zip(ids, rows, strict=True) if made and not done]
+        for record in self.store.get_many(due):
+            if record is None:
                 continue
             namespace, name = location(record, self.namespaces, self.config.instance)
             self.kube.set_suspended(namespace, name, True)  # (False: gone, nothing to suspend)

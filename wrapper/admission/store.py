@@ -128,8 +128,7 @@ class AdmissionStore:
 
     def new_job_place(self, team: str, priority: int) -> tuple[int, int]:
         """(the team queue's depth, how many entries a job submitted now would have ahead)."""
-        queues = self.store.queues
-        return queues.depth(team), queues.ahead_of_new(team, priority)
+        return self.store.queues.place_of_new(team, priority)
 
     def capacity_is_stale(self) -> bool:
         """No reading for CAPACITY_MAX_AGE_S: no watcher keeps the cache current."""

@@ -143,9 +143,8 @@ def amounts(res: Res | None) -> dict | None:
 
 
 def build(admissions: AdmissionStore) -> AdmissionView:
-    lookahead = admissions.config.admission.lookahead
-    state, _ = admissions.load(lookahead)
-    return AdmissionView(state, explain(state), lookahead)
+    state, _ = admissions.load(admissions.lookahead)
+    return AdmissionView(state, explain(state), admissions.lookahead)
 
 
 class ViewCache:

@@ -1,5 +1,5 @@
 """The per-team queues. A team's queue is a sorted set in admission order (`keys.team_queue`,
-scored by `keys.queue_score`: priority, then id), so inserting by priority, a job's place,
+scored by `queue_score` below: priority, then id), so inserting by priority, a job's place,
 taking it and cancelling it cost O(log n) at any depth. Each queued job also has an RQ job
 hash (trainq's job id is the RQ job id) that the worker runs once admission hands the job
 out; RQ's own queue lists stay empty (`rq info` lists the queues and the workers; the depth
@@ -106,20 +106,18 @@ class TeamQueues:
         """Take a suspended job out of its queue; its RQ job stays for its resumption."""
         with self.redis.pipeline() as pipe:
             pipe.zrem(self.key(team), str(job_id))
+            # (the status change's own transition already signalled the plan and the workers)
             signal_change(pipe, plan=False, team=team, wake=0)
             pipe.execute()
 
     def remove(self, team: str, job_id: int) -> None:
-        """Drop a cancelled job from its queue (a stale entry would be skipped anyway)."""
+        """Drop a cancelled job from its queue (a stale entry would be skipped anyway), and
+        its RQ job."""
         try:
             Job.fetch(str(job_id), connection=self.redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             pass
-        with self.redis.pipeline() as pipe:
-            pipe.zrem(self.key(team), str(job_id))
-            # (the cancellation's own transition already signalled the plan and the workers)
-            signal_change(pipe, plan=False, team=team, wake=0)
-            pipe.execute()
+        self.set_aside(team, job_id)
 
     def position(self, team: str, job_id: int) -> int | None:
         return self.redis.zrank(self.key(team), str(job_id))
@@ -131,10 +129,15 @@ class TeamQueues:
     def depth(self, team: str) -> int:
         return self.redis.zcard(self.key(team))
 
-    def ahead_of_new(self, team: str, priority: int) -> int:
-        """How many entries a job submitted now at `priority` would have ahead of it."""
+    def place_of_new(self, team: str, priority: int) -> tuple[int, int]:
+        """(the queue's depth, how many entries a job submitted now at `priority` would have
+        ahead of it), in one round trip."""
         below = (queue_rank(priority) + 1) * QUEUE_ID_SPAN
-        return self.redis.zcount(self.key(team), "-inf", f"({below}")
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.key(team))
+            pipe.zcount(self.key(team), "-inf", f"({below}")
+            depth, ahead = pipe.execute()
+        return depth, ahead
 
     def depths(self, teams: list[str]) -> dict[str, int]:
         with self.redis.pipeline(transaction=False) as pipe:

@@ -215,6 +215,15 @@ class JobStore:
         decoded = [[None if v is None else json.loads(v) for v in row] for row in rows]
         return [bool(f) for f in flags], decoded
 
+    def fields_of(self, ids: list[int], *names: str) -> list[list]:
+        """`names` (not `status`) of each job, decoded (None where missing), in one round trip:
+        a sweep that needs two fields need not read whole records."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(keys.job_key(job_id), *names)
+            rows = pipe.execute()
+        return [[None if v is None else json.loads(v) for v in row] for row in rows]
+
     def statuses(self, ids: list[int]) -> list[str | None]:
         with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
