@@ -90,7 +90,9 @@ def _test_hook(point: str, job_id: int) -> None:
     if hook_point != point or not marker:
         return
     path = Path(marker)
-    path.write_text(str(job_id))
+    written = path.with_name(path.name + ".writing")
+    written.write_text(str(job_id))
+    written.replace(path)  # (atomic: a test that sees the marker reads the id, never '')
     log.warning("TRAINQ_TEST_HOOK: job %s paused at %s", job_id, point)
     while path.exists():
         time.sleep(0.1)
