@@ -212,7 +212,7 @@ def test_deployments_run_the_dockerfile_commands(offline_tools, source):
 def test_chart_config_section_covers_trainq_config():
     """values.config accepts exactly the sections of trainq's configuration file that are not
     built from other values (instance, teams, token digests): a new section in
-    wrapper/config.py must be added to the chart's schema."""
+    wrapper/config/ must be added to the chart's schema."""
     schema = json.loads((CHART / "values.schema.json").read_text())
     sections = set(schema["properties"]["config"]["properties"])
     built = {"instance", "teams", "admin_token_sha256"}

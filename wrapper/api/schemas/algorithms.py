@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from wrapper.api.schemas.job_request import Arg, Body, config_of
-from wrapper.config import DnsLabel
+from wrapper.config.types import DnsLabel
 from wrapper.validation import image_refs
 
 

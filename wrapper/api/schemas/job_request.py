@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from wrapper.config import DnsLabel, LabelValue, PodMetadata, Quantity, TrainqConfig, checked
+from wrapper.config import PodMetadata, TrainqConfig
+from wrapper.config.types import DnsLabel, LabelValue, Quantity, checked
 from wrapper.jobs.queues import PRIORITY_BOUND
 from wrapper.validation import k8s_names as kubenames
 
