@@ -98,6 +98,8 @@ class DispatchSettings(_Strict):
     # Replicas get this long between SIGTERM and SIGKILL (a suspension, a cancellation): time
     # for a trainer to write a checkpoint (terminationGracePeriodSeconds of every pod).
     termination_grace_seconds: int = Field(default=30, ge=0, le=3600)
+    # Where a team's checkpoint claim is mounted in every replica (CHECKPOINT_DIR).
+    checkpoint_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/-]*$")] = "/checkpoints"
 
 
 class RetentionSettings(_Strict):

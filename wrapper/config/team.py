@@ -60,6 +60,27 @@ class SubmissionLimits(_Strict):
         return self.burst or max(1, int(self.per_minute))
 
 
+class Preemption(_Strict):
+    """When this team's queued jobs may preempt running ones (docs/admission.md, Preemption).
+
+    reclaim: take back capacity other teams borrowed, for a job that fits in this team's own
+    quota (Any), only from jobs of lower priority than it (LowerPriority), or not (Never).
+    within_team: a job may preempt this team's jobs of lower priority (LowerPriority) or not.
+    min_runtime_seconds: a job admitted less than this long ago is not preempted."""
+
+    reclaim: Literal["Any", "LowerPriority", "Never"] = "Any"
+    within_team: Literal["LowerPriority", "Never"] = "Never"
+    min_runtime_seconds: float = Field(default=60.0, ge=0)
+
+
+class Checkpoints(_Strict):
+    """Storage for checkpoints that outlives a job's pods: the team's own PersistentVolumeClaim
+    in its namespace (trainq mounts it, one subdirectory per job, and never creates or deletes
+    it). Its replicas find their directory in CHECKPOINT_DIR."""
+
+    claim: DnsLabel
+
+
 class Team(_Strict):
     name: DnsLabel
     namespace: DnsLabel
@@ -75,6 +96,8 @@ class Team(_Strict):
     allow_root: bool = False
     # This team's own submission limits (unset: the top-level `submissions`).
     submissions: SubmissionLimits | None = None
+    preemption: Preemption = Preemption()
+    checkpoints: Checkpoints | None = None
 
     def pod_placement(self) -> dict:
         """The pod-spec fields the team's config sets on every pod: nodeSelector and
