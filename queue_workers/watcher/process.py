@@ -8,6 +8,8 @@ each in its own thread (the mirror's watch in the main thread):
 - `queue_workers.watcher.leases`: re-queues dispatches whose lease expired;
 - `queue_workers.watcher.readiness`: suspends and re-queues (or, after its re-queues, fails)
   a job whose replicas are not all running in time after admission;
+- `queue_workers.watcher.preemption`: preempts running jobs for queued ones that may
+  (reclaiming borrowed quota, or within a team by priority), suspending their PyTorchJobs;
 - `queue_workers.watcher.releases`: gives back what finished jobs reserved once their pods are
   gone;
 - `queue_workers.watcher.retention`: deletes finished jobs' PyTorchJobs, then their records,
@@ -25,6 +27,7 @@ from queue_workers.watcher.cancellations import Cancellations
 from queue_workers.watcher.leases import LeaseSweep
 from queue_workers.watcher.mirror import Mirror
 from queue_workers.watcher.nodes import NodeWatch
+from queue_workers.watcher.preemption import PreemptionSweep
 from queue_workers.watcher.readiness import ReadinessGuard
 from queue_workers.watcher.releases import ReleaseSweep
 from queue_workers.watcher.retention import RetentionSweep
@@ -42,6 +45,8 @@ class Watcher:
         self.cancellations = Cancellations(config, store, Kube(kubeconfig), self.stop)
         self.leases = LeaseSweep(config, store, self.stop)
         self.readiness = ReadinessGuard(config, store, Kube(kubeconfig), self.stop)
+        self.preemption = PreemptionSweep(config, store, AdmissionStore(store, config, True),
+                                          Kube(kubeconfig), self.stop)  # fmt: skip
         self.releases = ReleaseSweep(store, AdmissionStore(store, config), self.stop)
         self.retention = RetentionSweep(config, store, Kube(kubeconfig), self.stop)
         self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop,
@@ -52,6 +57,7 @@ class Watcher:
             ("cancellations", self.cancellations),
             ("leases", self.leases),
             ("readiness", self.readiness),
+            ("preemption", self.preemption),
             ("releases", self.releases),
             ("retention", self.retention),
             ("nodes", self.nodes),

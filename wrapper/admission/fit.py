@@ -19,7 +19,7 @@ from wrapper.admission.reasons import (
     Pending,
 )
 from wrapper.admission.resources import Res, fmt, fmt_res
-from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
+from wrapper.admission.snapshot import Candidate, ClusterState, Nomination, TeamState
 
 
 def dominant_share(usage: Res, capacity: Res | None, weight: float) -> float:
@@ -115,6 +115,24 @@ class PassState:
                 {pid: p.nodes for pid, p in state.pools.items()})  # fmt: skip
             self.rooms = PassRooms(self.index)
         self._ever: dict[tuple, bool] = {}  # (pool, replicas, replica) -> can ever be placed
+        # Preemptors' held room (job id -> nomination), until the pass reaches them.
+        self.nominees: dict[int, Nomination] = {}
+        if state.nominated:
+            names = {t.name for t in state.teams}
+            for job_id, nom in state.nominated.items():
+                if nom.team in names:
+                    self.nominate(job_id, nom)
+
+    def nominate(self, job_id: int, nom: Nomination, sign: int = 1) -> None:
+        """Hold a nomination's room from the other jobs of this pass (sign -1: give it back)."""
+        pool = self.pool[nom.team]
+        self.held[pool] = self.held[pool] + nom.demand.scale(sign)
+        if self.rooms is not None and nom.nodes:
+            (self.rooms.take if sign > 0 else self.rooms.give)(nom.each, nom.nodes)
+        if sign > 0:
+            self.nominees[job_id] = nom
+        self._avail.clear()
+        self.misfit_to.clear()
 
     def usage_of(self, team: TeamState) -> Res:
         return self.usage.get(team.name, team.usage)
@@ -244,6 +262,20 @@ def _exceeds(d: Res, avail: tuple[int, int, int]) -> bool:
 
 
 def check(
+    sim: PassState, team: TeamState, job: Candidate, is_head: bool
+) -> tuple[Admission | None, Pending, bool]:
+    """Decide one job (`_check`), in the room held for it when it preempted others."""
+    nom = sim.nominees.pop(job.id, None) if sim.nominees else None
+    if nom is None:
+        return _check(sim, team, job, is_head)
+    sim.nominate(job.id, nom, -1)
+    out = _check(sim, team, job, is_head)
+    if out[0] is None:
+        sim.nominate(job.id, nom)
+    return out
+
+
+def _check(
     sim: PassState, team: TeamState, job: Candidate, is_head: bool
 ) -> tuple[Admission | None, Pending, bool]:
     """Decide one job. Returns (admission or None, pending, hold) where hold says the team's

@@ -92,6 +92,17 @@ class PassRooms:
             room[2] -= each.gpu
             room[3] -= 1
 
+    def give(self, each: Res, placement: Iterable[str]) -> None:
+        """Give back what `take` counted (a nomination's room, to its own job)."""
+        for name in placement:
+            room = self.taken.get(name)
+            if room is None:
+                room = self.taken[name] = list(self.index.rooms[name])
+            room[0] += each.cpu
+            room[1] += each.memory
+            room[2] += each.gpu
+            room[3] += 1
+
     def block(self, names: Iterable[str]) -> None:
         """Nothing more is counted on these nodes in this pass (held for an overdue gang)."""
         for name in names:

@@ -47,6 +47,18 @@ class TeamState:
 
 
 @dataclass(frozen=True)
+class Nomination:
+    """Room held for a job that preempted others (wrapper.admission.preemption): its victims'
+    pods are going, and what they free is the preemptor's, in sums and on the nodes it was
+    planned on, until it is admitted (or the nomination lapses)."""
+
+    team: str
+    demand: Res
+    each: Res
+    nodes: tuple[str, ...] = ()  # one per replica (): counted in sums
+
+
+@dataclass(frozen=True)
 class ClusterState:
     teams: tuple[TeamState, ...]
     capacity: Res | None  # all schedulable capacity (allocatable, capped); None: not known yet
@@ -63,3 +75,5 @@ class ClusterState:
     # `nodes` indexed for placement, kept by the snapshot's owner between snapshots (None:
     # each decision indexes `nodes` itself, as tests and one-off snapshots do).
     index: NodeIndex | None = None
+    # Job id -> room held for it (queued preemptors only).
+    nominated: dict[int, Nomination] = field(default_factory=dict)

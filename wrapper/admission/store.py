@@ -15,7 +15,16 @@ import time
 from redis import Redis
 
 from wrapper import admission
-from wrapper.admission import Admission, Candidate, ClusterState, Pool, Res, TeamState, rooms
+from wrapper.admission import (
+    Admission,
+    Candidate,
+    ClusterState,
+    Pool,
+    Res,
+    TeamState,
+    nominations,
+    rooms,
+)
 from wrapper.admission.cache import CacheWriter, NodeView, read_bound, read_nodes
 from wrapper.admission.resources import replica_request
 from wrapper.clock import epoch, utcnow
@@ -176,9 +185,10 @@ class AdmissionStore:
             pipe.get(keys.PLACEMENT_VERSION)
             # Jobs re-queued after their pods were not ready, still in backoff (a handful).
             pipe.zrangebyscore(keys.ADMISSION_BACKOFF, f"({now}", "+inf", withscores=True)
+            pipe.hgetall(keys.NOMINATIONS)  # (preemptors: a handful at most)
             # What changed in the nodes, placements and usage (read next, that only).
             self._view.queue_reads(pipe)
-            epoch, versions, events, pversion, backoff, *changes = pipe.execute()
+            epoch, versions, events, pversion, backoff, nominated, *changes = pipe.execute()
         stale = self._refresh_queues(teams, lookahead, epoch, versions, read_only)
         self._reread_at = time.monotonic()
         read_all = len(stale) == len(teams)
@@ -201,6 +211,7 @@ class AdmissionStore:
             nodes=node_state,
             index=index,
             backoff={int(k): float(v) for k, v in backoff},
+            nominated=nominations.of_queued(nominated, now, states),
         )
         redispatch = [(name, i) for name in sorted(self._redispatching, key=self._order.get)
                       for i in self._queues[name][2]]  # fmt: skip

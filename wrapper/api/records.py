@@ -7,6 +7,7 @@ from flask import g
 from wrapper.admission.views import AdmissionView
 from wrapper.api.schemas import JobRecord
 from wrapper.api.services import services
+from wrapper.jobs.preemption import run_seconds
 from wrapper.jobs.states import JobStatus
 
 PUBLIC = tuple(JobRecord.model_fields)
@@ -25,6 +26,12 @@ def public(record: dict, plan: bool = True) -> dict:
     queued jobs): the submit answer is on the hot path and knows its place already."""
     out = {k: record.get(k) for k in PUBLIC}
     out["suspensions"] = record.get("suspensions") or 0
+    out["preemptions"] = record.get("preemptions") or 0
+    out["run_seconds"] = run_seconds(record)
+    own = record.get("trainq_conditions")
+    if own:  # trainq's own (Preempted) among the PyTorchJob's, by time
+        merged = [*(record.get("conditions") or []), *own]
+        out["conditions"] = sorted(merged, key=lambda c: c.get("last_transition_time") or "")
     if record["status"] == JobStatus.QUEUED and "position" not in record:
         view = current_view() if plan else None
         found = view.job(record["id"]) if view else None

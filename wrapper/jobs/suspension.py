@@ -8,6 +8,7 @@ Resuming puts it back at its place in its team queue (its priority and id: the p
 and when admission picks it again, dispatch resumes its PyTorchJob where it has one."""
 
 from wrapper.clock import utcnow
+from wrapper.jobs.preemption import run_seconds
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
 
@@ -37,7 +38,8 @@ def suspend(store: JobStore, record: dict, by: str) -> bool:
             raise NotNow(status)
         fields = {"reason": "Suspended", "message": f"suspended by {by}",
                   "suspended_at": utcnow(), "pytorchjob_suspended": None, "ready_at": None,
-                  "suspensions": int(record.get("suspensions") or 0) + 1}  # fmt: skip
+                  "suspensions": int(record.get("suspensions") or 0) + 1,
+                  "run_seconds": run_seconds(record)}  # fmt: skip
         if store.transition(job_id, JobStatus.SUSPENDED, fields, expect={status}).applied:
             if status == JobStatus.QUEUED:
                 store.queues.set_aside(team, job_id)

@@ -43,6 +43,8 @@ CHANGES_FLOOR = PREFIX + "admission:changes-floor"
 # outlive their time harmlessly (snapshots read only those not yet due) and are dropped when
 # the job is requeued again or admitted; it stays as small as the jobs in backoff.
 ADMISSION_BACKOFF = PREFIX + "admission:backoff"
+# Room held for preemptors (job id -> JSON nomination: wrapper.admission.nominations).
+NOMINATIONS = PREFIX + "admission:nominations"
 # Bumped by whatever changes an admission plan (submission, admission, status change, re-queue,
 # capacity change), so the API redoes its cached queue view only then.
 ADMISSION_VERSION = PREFIX + "admission:version"

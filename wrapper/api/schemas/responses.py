@@ -64,6 +64,10 @@ class JobRecord(BaseModel):
     conditions: list[Condition]
     suspended_at: str | None = Field(default=None, description="While suspended: since when")
     suspensions: int = Field(default=0, description="How many times its team suspended it")
+    preemptions: int = Field(default=0, description="How many times it was preempted")
+    run_seconds: float = Field(
+        default=0.0, description="Time run across its admissions (preemptions, suspensions)"
+    )
 
 
 class JobList(BaseModel):

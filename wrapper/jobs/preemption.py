@@ -1,0 +1,56 @@
+"""A preempted job's record: back to `queued` at its place in its team queue (same id, spec,
+priority and submission time), its reservation given back in the same step, with a `Preempted`
+condition, its preemption count and the run time it had accumulated. The watcher suspends its
+PyTorchJob first (`queue_workers.watcher.preemption`); dispatch resumes it when admission picks
+the job again. What to preempt is decided by `wrapper.admission.preemption`."""
+
+import logging
+import time
+
+from wrapper.clock import epoch, utcnow
+from wrapper.jobs.states import JobStatus
+from wrapper.jobs.store import JobStore, empty_replicas
+
+log = logging.getLogger(__name__)
+PREEMPTED = "Preempted"
+# Dispatched, with a PyTorchJob to suspend, not finished: what may be preempted.
+PREEMPTIBLE = frozenset({JobStatus.CREATED, JobStatus.RUNNING, JobStatus.RESTARTING})
+
+
+def run_seconds(record: dict, now: float | None = None) -> float:
+    """Time it has run across its admissions: the runs that ended (preempted or suspended)
+    plus the current one (admission to its end, or to now while dispatched)."""
+    total = float(record.get("run_seconds") or 0.0)
+    admitted = record.get("admitted_at")
+    status = JobStatus(record["status"])
+    if admitted and status not in (JobStatus.QUEUED, JobStatus.SUSPENDED):
+        end = record.get("finished_at")
+        end_at = epoch(end) if end else (time.time() if now is None else now)
+        total += max(end_at - epoch(admitted), 0.0)
+    return round(total, 1)
+
+
+def condition(reason: str, message: str) -> dict:
+    return {"type": PREEMPTED, "status": "True", "reason": reason, "message": message,
+            "last_transition_time": utcnow()}  # fmt: skip
+
+
+def preempt(store: JobStore, record: dict, reason: str, message: str, by: dict) -> bool:
+    """Send a preempted job back to its place in its queue. `message` is what its team reads
+    (no other team's names: docs/security.md); `by` ({job, team}) is kept for operators.
+    False when its status changed meanwhile (nothing done)."""
+    job_id = record["id"]
+    conditions = [*(record.get("trainq_conditions") or []), condition(reason, message)]
+    fields = {"reason": PREEMPTED, "message": message, "ready_at": None,
+              "replicas": empty_replicas(), "preempted_at": utcnow(), "preempted_by": by,
+              "preemptions": int(record.get("preemptions") or 0) + 1,
+              "run_seconds": run_seconds(record),
+              "trainq_conditions": conditions[-20:]}  # fmt: skip
+    result = store.transition(job_id, JobStatus.QUEUED, fields, expect=PREEMPTIBLE)
+    if not result.applied:
+        return False
+    store.queues.requeue_in_place(record["team"], job_id, record["spec"]["priority"])
+    log.info("job %s (team %s): %s -> queued (%s by job %s of team %s): %s", job_id,
+             record["team"], result.previous, reason, by.get("job"), by.get("team"),
+             message)  # fmt: skip
+    return True
