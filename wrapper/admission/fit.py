@@ -272,6 +272,11 @@ def check(
     out = _check(sim, team, job, is_head)
     if out[0] is None:
         sim.nominate(job.id, nom)
+        if sim.explain:
+            msg = (
+                f"jobs were preempted for it; it starts once their pods are gone ({out[1].message})"
+            )
+            out = (None, Pending(out[1].reason, msg), out[2])
     return out
 
 

@@ -244,3 +244,31 @@ def test_no_thrash_in_a_closed_system(seed):
     assert len(victims) == len(set(victims)), f"a job was preempted twice: {log}"
     pairs = {(p, v) for p, v, _ in log if p != v}
     assert not any((v, p) in pairs for p, v in pairs), f"teams preempted each other: {log}"
+
+
+def test_a_nomination_holds_the_freed_room_for_its_preemptor():
+    """Victims gone, room free on n1: beta's requeued job (it would borrow) fits there, but
+    the nomination keeps it for alpha's job (even when the pass reaches beta first), which is
+    admitted on it."""
+    running = [run(2, "beta", ["n2"], 8), run(3, "beta", ["n3"], 8)]
+    nom = {10: Nomination("alpha", EACH[8], EACH[8], ("n1",))}
+    for alpha_queue, admitted in (([], []), ([gang(10, 1, 8)], [10])):
+        teams = {"alpha": (8, None, alpha_queue),
+                 "beta": (8, 16, [gang(1, 1, 8, submitted=NOW - 100)])}  # fmt: skip
+        state = snapshot(teams, running)
+        assert [a.job_id for a in A.decide(state, 10)] == ([10] if alpha_queue else [1])
+        held = ClusterState(state.teams, state.capacity, NOW, 60.0, None, {}, state.nodes,
+                            nominated=nom)  # fmt: skip
+        assert [a.job_id for a in A.decide(held, 10)] == admitted
+
+
+def test_a_preemptor_whose_victims_are_still_going_says_so():
+    running = [run(1, "beta", ["n1"], 8), run(2, "beta", ["n2"], 8), run(3, "beta", ["n3"], 8)]
+    state = snapshot({"alpha": (8, None, [gang(10, 1, 8)]), "beta": (8, 16, [])}, running)
+    held = ClusterState(state.teams, state.capacity, NOW, 60.0, None, {}, state.nodes,
+                        nominated={10: Nomination("alpha", EACH[8], EACH[8], ("n3",))})  # fmt: skip
+    pending = A.explain(held).pending[10]
+    assert pending.reason == A.WAITING_FOR_PLACEMENT or pending.reason == A.WAITING_FOR_CAPACITY
+    assert pending.message.startswith("jobs were preempted for it")
+    # and while it is nominated, no further preemption is planned in its pool
+    assert P.plan(held, running, RECLAIM) == []
