@@ -21,6 +21,7 @@ from benchmarks import (
     fairness,
     idle,
     packing,
+    reclaim,
     report,
     scale,
     status,
@@ -40,6 +41,7 @@ FULL = {
     "decision": {"team_counts": (10, 100, 1000), "jobs": 10_000, "repeats": 50},
     "packing": {"jobs": 30, "nodes": 4},
     "depth": {"depths": (1_000, 100_000), "samples": 200},
+    "reclaim": {"nodes": 4, "rounds": 25, "entitled": 2},
 }
 SMOKE = {
     "submission": {"seconds": 1, "connections": 4, "rounds": 1},
@@ -51,6 +53,7 @@ SMOKE = {
     "decision": {"team_counts": (2, 5), "jobs": 50, "repeats": 5},
     "packing": {"jobs": 4, "nodes": 1, "run_for": (2, 3), "head_wait": 1.0, "timeout_s": 90},
     "depth": {"depths": (20, 200), "samples": 10},
+    "reclaim": {"nodes": 2, "rounds": 1, "entitled": 1, "baseline_run_for": 4},
 }
 ALL = (
     "submission",
@@ -59,6 +62,7 @@ ALL = (
     "scale",
     "packing",
     "depth",
+    "reclaim",
     "idle",
     "fairness",
     "decision",
@@ -149,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         guarded("packing", lambda: packing.run(work / "packing", args.db, **sizes["packing"]))
     if "depth" in only:  # (it uses the DB after --db too)
         guarded("depth", lambda: depth.run(work / "depth", args.db, **sizes["depth"]))
+    if "reclaim" in only:
+        guarded("reclaim", lambda: reclaim.run(work / "reclaim", args.db, **sizes["reclaim"]))
     if "idle" in only:
         stack = idle.make_stack(work / "idle", args.db)
         try:

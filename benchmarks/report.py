@@ -206,6 +206,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
             f"vs {low['queued']:,} queued", f"{high['view_build']['p50_ms']} ms",
             f"{low['view_build']['p50_ms']} ms", _f(dp["view_build_ratio"], "x", 2), "", "n/a",
         ))  # fmt: skip
+    out += reclaim_rows(results.get("reclaim") or {})
     i = results.get("idle") or {}
     if "error" in i:
         out.append(("5. Idle cost", "failed: " + i["error"], "", "", "", "n/a"))
@@ -217,6 +218,23 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
             _met(i["mean_blocked"] < 2),
         ))  # fmt: skip
     return out
+
+
+def reclaim_rows(rc: dict) -> list[tuple]:
+    if "error" in rc:
+        return [("4d. Reclaim", "failed: " + rc["error"], "", "", "", "n/a")]
+    if not rc:
+        return []
+    a, never = rc["reclaim"], rc.get("no_preemption")
+    base = (f"no preemption: {never['p50_s']} s (borrowers' jobs of "
+            f"{rc['borrower_run_for_s_baseline']} s; in production: hours)") if never else ""
+    return [(
+        f"4d. Entitled team's job, submission to admission, while another team's borrowed "
+        f"jobs hold all {rc['gpus']} gpus ({a['samples']} jobs; p50 / p99)",
+        f"{a['p50_s']} / {a['p99_s']} s ({a['preemptions']} preemptions)", base,
+        _f(never["p50_s"] / a["p50_s"], "x", 1) if never and a["p50_s"] else "",
+        "p99 < 10 s", _met(a["p99_s"] < 10),
+    )]  # fmt: skip
 
 
 def table(results: dict) -> str:

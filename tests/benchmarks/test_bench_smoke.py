@@ -75,6 +75,15 @@ def test_scale_figures(results):
     assert set(with_nodes) == {"10"} and with_nodes["10"]["samples"] > 0
 
 
+def test_reclaim_figures(results):
+    rc = _ok(results, "reclaim")
+    assert rc["reclaim"]["samples"] == 1 and rc["reclaim"]["preemptions"] >= 1
+    assert rc["reclaim"]["p50_s"] > 0
+    # without preemption the entitled job waits for a borrower's job to end
+    assert rc["no_preemption"]["preemptions"] == 0
+    assert rc["no_preemption"]["p50_s"] >= 1
+
+
 def test_depth_figures(results):
     dp = _ok(results, "depth")
     assert [dp["by_depth"][str(n)]["queued"] >= n for n in dp["depths"]] == [True, True]
