@@ -96,7 +96,7 @@ test: venv trainer-deps redis-up cluster-up helm
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests
 
 # Benchmarks beside their baselines, one run (benchmarks/RESULTS.md).
-bench: venv redis-up cluster-up
+bench: venv trainer-deps redis-up cluster-up
 	source $(LOCAL)/env.sh && $(PY) -m benchmarks
 
 # Stops everything the targets above started (used by CI after `make test`).

@@ -22,6 +22,7 @@ from benchmarks import (
     idle,
     packing,
     reclaim,
+    redone,
     report,
     scale,
     status,
@@ -42,6 +43,7 @@ FULL = {
     "packing": {"jobs": 30, "nodes": 4},
     "depth": {"depths": (1_000, 100_000), "samples": 200},
     "reclaim": {"nodes": 4, "rounds": 25, "entitled": 2},
+    "redone": {"interruptions": 3},
 }
 SMOKE = {
     "submission": {"seconds": 1, "connections": 4, "rounds": 1},
@@ -54,6 +56,7 @@ SMOKE = {
     "packing": {"jobs": 4, "nodes": 1, "run_for": (2, 3), "head_wait": 1.0, "timeout_s": 90},
     "depth": {"depths": (20, 200), "samples": 10},
     "reclaim": {"nodes": 2, "rounds": 1, "entitled": 1, "baseline_run_for": 4},
+    "redone": {"interruptions": 1, "env": {"EPOCHS": "2", "FC_SIZE": "256", "BATCH_SIZE": "32"}},
 }
 ALL = (
     "submission",
@@ -63,6 +66,7 @@ ALL = (
     "packing",
     "depth",
     "reclaim",
+    "redone",
     "idle",
     "fairness",
     "decision",
@@ -155,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         guarded("depth", lambda: depth.run(work / "depth", args.db, **sizes["depth"]))
     if "reclaim" in only:
         guarded("reclaim", lambda: reclaim.run(work / "reclaim", args.db, **sizes["reclaim"]))
+    if "redone" in only:
+        guarded("redone", lambda: redone.run(work / "redone", **sizes["redone"]))
     if "idle" in only:
         stack = idle.make_stack(work / "idle", args.db)
         try:

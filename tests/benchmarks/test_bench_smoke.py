@@ -84,6 +84,15 @@ def test_reclaim_figures(results):
     assert rc["no_preemption"]["p50_s"] >= 1
 
 
+def test_redone_figures(results):
+    rd = _ok(results, "redone")
+    modes = rd["modes"]
+    assert rd["reference_s"] > 0 and set(modes) == {"sigterm", "epoch", "none"}
+    for m in modes.values():  # stopped once (unless it beat the stop) and then finished
+        assert m["attempts"] in (1, 2) and m["exit_codes"][-1] == 0 and m["weights_sha256"]
+    assert modes["sigterm"]["identical_weights"]
+
+
 def test_depth_figures(results):
     dp = _ok(results, "depth")
     assert [dp["by_depth"][str(n)]["queued"] >= n for n in dp["depths"]] == [True, True]
