@@ -1,7 +1,8 @@
 """The Kubernetes API as dispatch and the watcher use it (the only module of queue_workers that
 imports `kubernetes`): creating (or adopting), suspending or resuming, and deleting PyTorchJobs,
 reading and listing them, listing nodes and bound pods, the watch streams of PyTorchJobs, nodes
-and bound pods, the team namespaces, and telling transient errors from permanent ones."""
+and bound pods, the team namespaces, the watcher's leader-election Lease, and telling transient
+errors from permanent ones."""
 
 import json
 import logging
@@ -39,6 +40,10 @@ LIST_PAGE = 500  # pods per list request: a large cluster's list is not one huge
 
 class ResourceExpired(Exception):
     """A watch's resourceVersion is older than the apiserver keeps (410 Gone): relist."""
+
+
+class Conflict(Exception):
+    """Another writer changed (or created) the object first (409): our write did not happen."""
 
 
 class NotOurs(Exception):
@@ -91,6 +96,7 @@ class Kube:
         self.custom = client.CustomObjectsApi(self.api_client)
         self.core = client.CoreV1Api(self.api_client)
         self.networking = client.NetworkingV1Api(self.api_client)
+        self.coordination = client.CoordinationV1Api(self.api_client)
         self._known_namespaces: set[str] = set()
         # Namespaces of teams allowed to run as root: created "baseline", not "restricted".
         self.root_namespaces: set[str] = set()
@@ -223,6 +229,38 @@ class Kube:
             if exc.status == 404:
                 return False
             raise
+
+    def read_lease(self, namespace: str, name: str, timeout: float) -> dict | None:
+        """The Lease (as plain JSON), None when there is none; `timeout`: in total, seconds."""
+        try:
+            response = self.coordination.read_namespaced_lease(
+                name, namespace, _preload_content=False, _request_timeout=timeout
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return json.loads(response.data)
+
+    def write_lease(self, namespace: str, body: dict, timeout: float) -> dict:
+        """Create the Lease (a body without resourceVersion) or replace it (with the
+        resourceVersion it was read at, so the write happens only if nobody wrote since);
+        the Lease as written. Conflict when another writer got there first."""
+        name = body["metadata"]["name"]
+        try:
+            if body["metadata"].get("resourceVersion"):
+                response = self.coordination.replace_namespaced_lease(
+                    name, namespace, body, _preload_content=False, _request_timeout=timeout
+                )
+            else:
+                response = self.coordination.create_namespaced_lease(
+                    namespace, body, _preload_content=False, _request_timeout=timeout
+                )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(error_message(exc)) from exc
+            raise
+        return json.loads(response.data)
 
     def list_nodes(self) -> tuple[list[dict], str]:
         """Every node (as plain JSON) and the list's resourceVersion."""

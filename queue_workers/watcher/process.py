@@ -16,14 +16,23 @@ each in its own thread (the mirror's watch in the main thread):
   each after its configured time;
 - `queue_workers.watcher.nodes`: list-watches the nodes and the bound pods and caches, for
   admission, each schedulable node's allocatable and what its pods request (threads of its own).
+
+Several watchers may run (the chart runs two): only the one holding the Lease
+(`queue_workers.watcher.leader`) runs the reconcilers, the others stand by. A leader that
+loses the Lease exits at once with LOST_LEADERSHIP (its threads cannot all be stopped at
+once otherwise; in a cluster the pod restarts as a candidate); on SIGTERM or SIGINT it hands
+the Lease back before exiting, so a standby takes over within a poll.
 """
 
 import argparse
 import logging
+import os
+import signal
 import threading
 
 from queue_workers.kube.client import Kube, connect_or_exit
 from queue_workers.watcher.cancellations import Cancellations
+from queue_workers.watcher.leader import Elector, lease_name, lease_namespace
 from queue_workers.watcher.leases import LeaseSweep
 from queue_workers.watcher.mirror import Mirror
 from queue_workers.watcher.nodes import NodeWatch
@@ -35,6 +44,10 @@ from wrapper.admission.store import AdmissionStore
 from wrapper.config import TrainqConfig, load_or_exit
 from wrapper.jobs.store import JobStore
 from wrapper.redis import connect
+
+log = logging.getLogger(__name__)
+LOST_LEADERSHIP = 3  # exit status of a leader that lost its Lease
+WATCHDOG_SECONDS = 0.2  # how often the main thread checks the leader renewed in time
 
 
 class Watcher:
@@ -66,6 +79,17 @@ class Watcher:
         self.mirror.run()
 
 
+def exit_now(status: int) -> None:
+    """Stop every thread at once (a watch blocked in a read would not notice a flag)."""
+    logging.shutdown()  # flush the log first
+    os._exit(status)
+
+
+def lost(reason: str) -> None:
+    log.critical("lost the watcher lease (%s): exiting so that no two watchers act", reason)
+    exit_now(LOST_LEADERSHIP)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m queue_workers.watcher", description=__doc__)
     parser.add_argument("--log-level", default="INFO")
@@ -75,8 +99,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     settings, config = load_or_exit()
     store = JobStore(connect(settings.redis_url), [t.name for t in config.teams])
-    Watcher(config, store, settings.kubeconfig).run()
-    return 0
+    watcher = Watcher(config, store, settings.kubeconfig)  # no I/O yet: ready to start at once
+    elector = Elector(Kube(settings.kubeconfig), lease_namespace(),
+                      lease_name(config.instance), config.watcher)  # fmt: skip
+    finish = threading.Event()  # a signal to stop, or the reconcilers ended
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: finish.set())
+    if not elector.acquire(finish):
+        return 0  # stopped while standing by
+    elector.keep_leading(on_lost=lost)
+    failed = threading.Event()
+
+    def reconcile() -> None:
+        try:
+            watcher.run()  # returns only when it failed
+        finally:
+            failed.set()
+            finish.set()
+
+    threading.Thread(target=reconcile, name="mirror", daemon=True).start()
+    while not finish.wait(WATCHDOG_SECONDS):
+        if elector.overdue():  # the renewing thread is stuck past its deadline
+            lost(f"not renewed for {config.watcher.renew_seconds:g} s")
+    elector.release()
+    exit_now(1 if failed.is_set() else 0)
+    return 0  # (not reached)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from tests.deploy.tools import CHART, by_kind, documents, team, unique
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 PYTORCHJOBS = "pytorchjobs.kubeflow.org"
+LEASES = "leases.coordination.k8s.io"
 POD_READS = [("get", "pods"), ("get", "pods/log")]  # logs are read with get
 # The fake nodes are shared with scheduling tests: our pods are created but stay Pending.
 NOWHERE = {
@@ -132,7 +133,7 @@ def test_every_rendered_object_exists(tools, release):
 def test_every_workload_creates_its_pods(tools, release):
     """The pod templates pass admission in the release namespace (security context,
     service accounts, volumes): each workload's controller creates all its pods."""
-    want = {"api": 2, "workers": 2, "watcher": 1, "redis": 1}
+    want = {"api": 2, "workers": 2, "watcher": 2, "redis": 1}
     deadline = time.monotonic() + 30
     while True:
         out = tools.kubectl("get", "pods", "-n", release["ns"], "-o", "json").stdout
@@ -232,12 +233,20 @@ def test_least_privilege(tools, release):
             (role, "get", f"namespaces/{ns}", None),
         ]
         denied += [(role, v, "roles.rbac.authorization.k8s.io", a) for v in ("create", "bind")]
-        denied += [(role, "create", "leases.coordination.k8s.io", ns)]
+        if role != "watcher":
+            denied += [(role, v, LEASES, ns) for v in ("create", "get", "update")]
     # Outside the team namespaces: no writes, no pod read by name, no logs.
     for role in sa:
         denied += [(role, v, PYTORCHJOBS, other) for v in ("create", "delete", "patch")]
         denied += [(role, "get", r, other) for r in ("pods", "pods/log")]
     denied += [("workers", v, PYTORCHJOBS, other) for v in ("get", "list")]
+    # The watchers' leader election: their own Lease in the release namespace, nothing more.
+    lease = f"{LEASES}/trainq-watcher-{release['values'].get('instance', 'tq')}"
+    allowed += [("watcher", v, lease, ns) for v in ("get", "update")]
+    allowed += [("watcher", "create", LEASES, ns)]
+    denied += [("watcher", v, f"{LEASES}/another", ns) for v in ("get", "update")]
+    denied += [("watcher", v, LEASES, ns) for v in ("list", "watch", "delete", "patch")]
+    denied += [("watcher", v, lease, where) for v in ("get", "update") for where in (a, other)]
 
     cases = [(True, *c) for c in allowed] + [(False, *c) for c in denied]
 
@@ -401,6 +410,7 @@ def test_trainq_kube_calls_work_with_exactly_these_grants(tools, release, tmp_pa
 
     from queue_workers.kube import pytorchjob
     from queue_workers.kube.client import BOUND_PODS, Kube
+    from queue_workers.watcher.leader import claimed, lease_name, micro_time
 
     ns, name = release["ns"], release["name"]
     a = release["teams"][0]
@@ -466,5 +476,12 @@ def test_trainq_kube_calls_work_with_exactly_these_grants(tools, release, tmp_pa
         assert refused(api.list_pods)
         assert refused(lambda: next(workers.pod_events(version, threading.Event())))
         assert watcher.delete(a, job, "Background") is True
+        # Leader election: the watchers' own Lease at home, by name; no other, nobody else.
+        own = lease_name(release["values"].get("instance", "tq"))
+        written = watcher.write_lease(ns, claimed(None, own, "probe", 8, micro_time()), 5)
+        assert watcher.read_lease(ns, own, 5)["spec"]["holderIdentity"] == "probe"
+        watcher.write_lease(ns, claimed(written, own, "probe", 8, micro_time()), 5)  # renewal
+        assert refused(watcher.read_lease, ns, lease_name("another"), 5)
+        assert refused(workers.read_lease, ns, own, 5)
     finally:
         tools.kubectl("delete", PYTORCHJOBS, job, "-n", a, "--ignore-not-found", check=False)

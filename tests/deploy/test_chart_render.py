@@ -114,8 +114,9 @@ def test_default_values_render_and_dry_run(tools):
     api = one(docs, "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # Two watchers: one leads (a Lease), one stands by; a rolling update is safe.
     watcher = one(docs, "Deployment", "-watcher")["spec"]
-    assert watcher["replicas"] == 1 and watcher["strategy"]["type"] == "Recreate"
+    assert watcher["replicas"] == 2 and "strategy" not in watcher
     redis = one(docs, "StatefulSet", "-redis")["spec"]
     args = redis["template"]["spec"]["containers"][0]["command"]
     assert args[args.index("--appendonly") + 1] == "yes"
@@ -227,7 +228,7 @@ def test_two_teams_with_quotas(tools):
     assert limits == {a, b}
     assert {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in by_kind(docs, "Role")} == {
         (n, f"tq-trainq-{c}") for n in (a, b) for c in ("workers", "watcher")
-    }
+    } | {(ns, "tq-trainq-watcher-lease")}  # the watchers' leader election, at home
     workers_cr = one(docs, "ClusterRole", "-workers")
     assert workers_cr["rules"][0]["resourceNames"] == [a, b]
     config = yaml.safe_load(one(docs, "ConfigMap", "-config")["data"]["config.yaml"])

@@ -8,6 +8,9 @@ cluster."""
 import ast
 import re
 
+import yaml
+
+from queue_workers.watcher.leader import lease_name
 from tests.deploy import values_sets
 from tests.deploy.tools import BASE, by_kind, documents
 from tests.support import REPO
@@ -24,7 +27,8 @@ PROCESS_MODULES = {
     "watcher": ["queue_workers/watcher/*.py"],
 }
 # kubernetes client method -> (API group, resource, verb, scope). "namespace": in a team
-# namespace (a Role there); "cluster": across namespaces or cluster-scoped (a ClusterRole).
+# namespace (a Role there); "release": in trainq's own namespace (a Role there); "cluster":
+# across namespaces or cluster-scoped (a ClusterRole).
 CLIENT_METHODS = {
     "read_namespace": ("", "namespaces", "get", "cluster"),
     "create_namespace": ("", "namespaces", "create", "cluster"),
@@ -41,6 +45,10 @@ CLIENT_METHODS = {
         "create",
         "namespace",
     ),
+    # The watcher's leader-election Lease (queue_workers/watcher/leader.py).
+    "read_namespaced_lease": ("coordination.k8s.io", "leases", "get", "release"),
+    "create_namespaced_lease": ("coordination.k8s.io", "leases", "create", "release"),
+    "replace_namespaced_lease": ("coordination.k8s.io", "leases", "update", "release"),
 }
 # Called, deliberately not granted: a missing team namespace is created only where trainq runs
 # with a cluster admin's credentials (the local stack); the chart and the base create them.
@@ -68,6 +76,9 @@ GRANTS = {
         ("", "nodes", "watch", "cluster"),
         ("", "pods", "list", "cluster"),
         ("", "pods", "watch", "cluster"),
+        ("coordination.k8s.io", "leases", "get", "release"),  # leader election
+        ("coordination.k8s.io", "leases", "create", "release"),
+        ("coordination.k8s.io", "leases", "update", "release"),
     },
 }
 
@@ -85,7 +96,7 @@ def kube_methods() -> dict[str, set[tuple]]:
             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Attribute)
             and isinstance(n.value.value, ast.Name) and n.value.value.id == "self"
         }  # fmt: skip
-        apis = ("core", "custom", "networking")
+        apis = ("core", "custom", "networking", "coordination")
         unknown = {a for _, a in attrs if a not in CLIENT_METHODS and _ in apis}
         assert not unknown, f"Kube.{fn.name} calls {unknown}: add them to CLIENT_METHODS"
         watch = fn.name.endswith("_events")
@@ -131,11 +142,22 @@ def process_calls(process: str) -> set[tuple]:
     return set().union(*(methods[m] for m in used))
 
 
+def release_namespace(docs: list[dict]) -> str:
+    """trainq's own namespace: where its service accounts are."""
+    (namespace,) = {sa["metadata"]["namespace"] for sa in by_kind(docs, "ServiceAccount")}
+    return namespace
+
+
 def granted(docs: list[dict]) -> dict[str, set[tuple]]:
     out: dict[str, set[tuple]] = {}
-    for kind, scope in (("Role", "namespace"), ("ClusterRole", "cluster")):
+    home = release_namespace(docs)
+    for kind in ("Role", "ClusterRole"):
         for role in by_kind(docs, kind):
             component = role["metadata"]["labels"]["app.kubernetes.io/component"]
+            if kind == "ClusterRole":
+                scope = "cluster"
+            else:
+                scope = "release" if role["metadata"]["namespace"] == home else "namespace"
             for rule in role["rules"]:
                 out.setdefault(component, set()).update(
                     (g, r, v, scope)
@@ -154,9 +176,10 @@ def test_the_table_is_what_the_code_calls():
 def test_chart_grants_exactly_the_table(offline_tools):
     docs = documents(offline_tools.template("tq", "trainq", values_sets.two_teams()))
     assert granted(docs) == GRANTS
-    # Per team namespace, one Role per process: the same grants in each.
-    namespaces = {r["metadata"]["namespace"] for r in by_kind(docs, "Role")}
-    assert len(namespaces) == 2 and len(by_kind(docs, "Role")) == 4
+    # Per team namespace, one Role per process: the same grants in each; one in the release's.
+    roles = by_kind(docs, "Role")
+    namespaces = {r["metadata"]["namespace"] for r in roles} - {release_namespace(docs)}
+    assert len(namespaces) == 2 and len(roles) == 5
 
 
 def test_kustomize_base_grants_exactly_the_table(offline_tools):
@@ -171,3 +194,20 @@ def test_a_grant_no_code_uses_is_caught(offline_tools):
     role["rules"].append({"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]})
     extra = granted(docs)["workers"] - GRANTS["workers"]
     assert extra == {("", "pods/log", "get", "namespace")}
+
+
+def lease_names(docs: list[dict]) -> list[str]:
+    """The Lease names the watcher may get and update (create cannot be limited by name)."""
+    (role,) = [r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-lease")]
+    (rule,) = [r for r in role["rules"] if "update" in r["verbs"]]
+    return rule["resourceNames"]
+
+
+def test_lease_grant_names_the_watchers_lease(offline_tools):
+    """Granted by name: the name must be the one the watcher uses for the instance."""
+    values = {**values_sets.two_teams(), "instance": "prod"}
+    docs = documents(offline_tools.template("tq", "trainq", values))
+    assert lease_names(docs) == [lease_name("prod")]
+    base = documents(offline_tools.kubectl("kustomize", BASE).stdout)
+    instance = yaml.safe_load((BASE / "config.yaml").read_text())["instance"]
+    assert lease_names(base) == [lease_name(instance)]

@@ -2,6 +2,7 @@
 workers (`python -m queue_workers`) and the watcher (`python -m queue_workers.watcher`), each a
 real subprocess with its own log, and an HTTP client for the API."""
 
+import json
 import os
 import secrets
 import signal
@@ -13,6 +14,7 @@ import requests
 import yaml
 from kubernetes import client, config
 
+from queue_workers.watcher.leader import lease_name, lease_namespace
 from tests.support import LOCAL_CONFIG, REPO, free_port, wait_until
 
 TOKENS = {
@@ -150,8 +152,8 @@ class Stack:
         return self._start(name, [sys.executable, "-m", "queue_workers", "--name",
                                   f"{self.instance}-{name}"], extra_env)  # fmt: skip
 
-    def start_watcher(self, name: str = "watcher"):
-        return self._start(name, [sys.executable, "-m", "queue_workers.watcher"])
+    def start_watcher(self, name: str = "watcher", extra_env: dict | None = None):
+        return self._start(name, [sys.executable, "-m", "queue_workers.watcher"], extra_env)
 
     def start_all(self) -> Api:
         """The API, one worker (`w1`) and the watcher: the whole flow, as most tests want it."""
@@ -172,6 +174,19 @@ class Stack:
     def custom_api(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(config.new_client_from_config(config_file=self.kubeconfig))
 
+    def lease(self) -> dict | None:
+        """The watchers' leader-election Lease (queue_workers.watcher.leader), as plain JSON."""
+        api = client.CoordinationV1Api(config.new_client_from_config(config_file=self.kubeconfig))
+        try:
+            response = api.read_namespaced_lease(lease_name(self.instance),
+                                                 lease_namespace(self.env),
+                                                 _preload_content=False)  # fmt: skip
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return json.loads(response.data)
+
     def pytorchjobs(self, namespace: str, job_id: int | None = None) -> list[dict]:
         selector = f"trainq.dev/instance={self.instance}"
         if job_id is not None:
@@ -191,6 +206,17 @@ class Stack:
                     proc.kill()
                     proc.wait(5)
         self._delete_pytorchjobs()
+        self._delete_lease()
+
+    def _delete_lease(self) -> None:
+        """The watchers' Lease outlives them (a stopped leader only hands it back)."""
+        try:
+            client.CoordinationV1Api(
+                config.new_client_from_config(config_file=self.kubeconfig)
+            ).delete_namespaced_lease(lease_name(self.instance), lease_namespace(self.env))
+        except Exception as exc:  # noqa: BLE001 - best-effort cleanup
+            if getattr(exc, "status", None) != 404:
+                print(f"cleanup of {self.instance}'s watcher lease failed: {exc}")
 
     def _delete_pytorchjobs(self) -> None:
         """Remove this stack's PyTorchJobs (their pods go with them) so runs do not pile up."""

@@ -120,6 +120,26 @@ class RetentionSettings(_Strict):
         return self
 
 
+class WatcherSettings(_Strict):
+    """Leader election among watcher replicas (queue_workers.watcher.leader), on a
+    coordination.k8s.io Lease. A standby takes over at most lease_seconds + 2 x retry_seconds
+    after the leader's last renewal (it counts from when it saw the Lease change, its own
+    clock); a leader that could not renew for renew_seconds exits, before any standby may
+    take over. client-go's defaults are 15/10/2: these are shorter so a failover ends well
+    inside 15 s."""
+
+    lease_seconds: int = Field(default=8, ge=2, le=300)
+    renew_seconds: float = Field(default=6.0, gt=0)
+    retry_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "WatcherSettings":
+        if not self.retry_seconds < self.renew_seconds < self.lease_seconds:
+            raise ValueError("need retry_seconds < renew_seconds < lease_seconds (a leader "
+                             "must give up before a standby may take over)")  # fmt: skip
+        return self
+
+
 class AlgorithmConfig(_Strict):
     """An algorithm the API registers at start-up: created if the registry lacks it, and
     `version` published if the registry has never seen that version
@@ -179,6 +199,7 @@ class TrainqConfig(_Strict):
     pod_metadata: PodMetadata = PodMetadata()
     submissions: SubmissionLimits = SubmissionLimits()
     retention: RetentionSettings = RetentionSettings()
+    watcher: WatcherSettings = WatcherSettings()
     algorithms: list[AlgorithmConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

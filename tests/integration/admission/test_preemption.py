@@ -73,8 +73,8 @@ def test_reclaim_takes_back_borrowed_gpus_and_the_borrower_resumes(
         rec = api.wait_status("alpha", mine, {"running", "succeeded"}, 60)
         assert rec["status"] in ("running", "succeeded")
         victim = api.record("beta", held[2])  # the latest admitted borrowed job
-        assert victim["preemptions"] == 1 and victim["status"] in ("queued", "dispatching",
-                                                                    "created", "running")  # fmt: skip
+        assert victim["preemptions"] == 1
+        assert victim["status"] in ("queued", "dispatching", "created", "running")
         (cond,) = [c for c in victim["conditions"] if c["type"] == "Preempted"]
         assert cond["reason"] == "ReclaimQuota" and "alpha" not in cond["message"]
         assert api.record("beta", held[0])["preemptions"] == 0  # within beta's quota
