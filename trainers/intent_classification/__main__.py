@@ -9,7 +9,7 @@ import sys
 import warnings
 
 from . import config, data
-from .errors import EXIT_PEER_LOST, ConfigError, TrainerError
+from .errors import EXIT_PEER_LOST, EXIT_TERMINATED, ConfigError, TrainerError
 
 
 def main() -> int:
@@ -24,7 +24,8 @@ def main() -> int:
         from .train import run
 
         try:
-            run(cfg, prepared)
+            if not run(cfg, prepared):
+                return EXIT_TERMINATED  # stopped on SIGTERM, checkpoint written
         except RuntimeError as err:
             if not is_peer_failure(err):
                 raise

@@ -1,9 +1,11 @@
-"""Per-epoch checkpoints in CHECKPOINT_DIR, and the check that one belongs to this run.
+"""Checkpoints in CHECKPOINT_DIR, and the check that one belongs to this run.
 
-A checkpoint holds everything that decides the rest of training: weights, optimiser state, each
-rank's RNG states, the sampler's seed and next epoch, and the metrics so far. Rank 0 writes it
-atomically after every epoch (one file, replaced) and is the only rank that reads it: it sends
-the contents to the others, so only the master's pod needs the checkpoint volume.
+A checkpoint holds everything that decides the rest of training: weights, optimiser state, the
+epochs done and the steps done of the next (non-zero when SIGTERM stopped training mid-epoch),
+each rank's RNG states and partial loss sums, the sampler's seed and next epoch, and the metrics
+so far. Rank 0 writes it atomically after every epoch and on SIGTERM (one file, replaced, so the
+newest is the one there) and is the only rank that reads it: it sends the contents to the
+others, so only the master's pod needs the checkpoint volume.
 """
 
 import io
@@ -17,7 +19,7 @@ from .errors import CheckpointError
 from .files import atomic_write, remove_stale_temporaries
 
 CHECKPOINT_FILE = "checkpoint.pt"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a checkpoint may stop mid-epoch (step, per-rank progress)
 
 
 def path_in(directory: Path) -> Path:

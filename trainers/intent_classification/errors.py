@@ -12,6 +12,12 @@ EXIT_CHECKPOINT = 4
 # lost). The operator restarts the pods and the new run resumes from the last checkpoint, where a
 # plain RuntimeError's exit code 1 would have failed the whole job.
 EXIT_PEER_LOST = 200
+# Stopped on SIGTERM after writing a checkpoint (stopping.py): 128 + SIGTERM, what a process
+# killed by it reports, so everything reads it as "terminated". Never 0, which would mark the
+# PyTorchJob Succeeded; >= 128, so under restartPolicy ExitCode (and OnFailure) a rank stopped
+# because another was signalled is restarted and resumes, and a suspended job's pods are deleted
+# anyway.
+EXIT_TERMINATED = 143
 
 
 class TrainerError(Exception):

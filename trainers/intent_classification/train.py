@@ -1,13 +1,16 @@
-"""The training run: data-parallel training, per-epoch checkpoints, evaluation and outputs.
+"""The training run: data-parallel training, checkpoints, evaluation and outputs.
 
 Every rank builds the same model from SEED, trains on its DistributedSampler shard with DDP
 averaging gradients, and rank 0 evaluates, checkpoints and writes MODEL_DIR. Determinism comes
 from seeded generators, a sampler order fixed by (SEED, epoch), deterministic kernels, one
-intra-op thread, and a weights format without random bytes (weights.py).
+intra-op thread, and a weights format without random bytes (weights.py). A checkpoint is written
+after every epoch and, on SIGTERM, at the step boundary where the ranks stop (stopping.py); a
+resumed run continues from either exactly where it left off.
 """
 
 import itertools
 import time
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -20,20 +23,34 @@ from .config import TrainConfig
 from .data import TEST_PERCENT, VAL_PERCENT, EncodedSplit, Prepared
 from .errors import CheckpointError
 from .model import IntentClassifier, architecture
+from .stopping import StopRequest
 
 OPTIMIZER = "adam"
 EVAL_BATCH = 1024
 
 
-def run(cfg: TrainConfig, prepared: Prepared) -> None:
+@dataclass
+class EpochProgress:
+    """One rank's way through the current epoch: what a mid-epoch checkpoint must restore."""
+
+    step: int = 0  # batches done (the same on every rank: the sampler pads the shards)
+    loss_sum: float = 0.0
+    seen: int = 0
+    seconds: float = 0.0  # training time spent on this epoch before an interruption
+
+
+def run(cfg: TrainConfig, prepared: Prepared) -> bool:
+    """Trains to the end (True) or, on SIGTERM, to a checkpoint at a step boundary (False)."""
     _make_deterministic()
+    stop = StopRequest()  # before the rendezvous: a SIGTERM during it still stops training
     cluster = distributed.setup(cfg)
     clean = False
     try:
-        _train(cfg, prepared, cluster)
+        finished = _train(cfg, prepared, cluster, stop)
         clean = True
     finally:
         distributed.teardown(cluster, clean=clean)
+    return finished
 
 
 def _make_deterministic() -> None:
@@ -44,7 +61,8 @@ def _make_deterministic() -> None:
     torch.set_num_threads(1)
 
 
-def _train(cfg: TrainConfig, prepared: Prepared, cluster: distributed.Cluster) -> None:
+def _train(cfg: TrainConfig, prepared: Prepared, cluster: distributed.Cluster,
+           stop: StopRequest) -> bool:  # fmt: skip
     train_split = prepared.splits["train"]
     num_classes = len(prepared.dataset.labels)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
@@ -52,7 +70,7 @@ def _train(cfg: TrainConfig, prepared: Prepared, cluster: distributed.Cluster) -
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     torch.manual_seed(cfg.seed + cluster.rank)  # but each rank its own dropout masks
     fingerprint = _fingerprint(cfg, prepared, cluster)
-    start_epoch, history = _resume(cfg, cluster, net, optimizer, fingerprint)
+    start_epoch, history, progress = _resume(cfg, cluster, net, optimizer, fingerprint)
     if cluster.is_main:
         # A manifest from an earlier run must not vouch for files this run is about to replace.
         (cfg.model_dir / artifacts.MANIFEST_FILE).unlink(missing_ok=True)
@@ -60,6 +78,7 @@ def _train(cfg: TrainConfig, prepared: Prepared, cluster: distributed.Cluster) -
     if cluster.grouped:
         device_ids = [cluster.device.index] if cluster.device.type == "cuda" else None
         ddp_net = DistributedDataParallel(net, device_ids=device_ids)
+        stop.watch(ddp_net)
     # Also with one process: the permutation then depends on (SEED, epoch) alone, like with many.
     sampler = DistributedSampler(
         range(len(train_split)),  # a stand-in dataset: the sampler only needs its length
@@ -69,41 +88,71 @@ def _train(cfg: TrainConfig, prepared: Prepared, cluster: distributed.Cluster) -
         seed=cfg.seed,
     )
     _announce(prepared, cluster)
+    state = {"fingerprint": fingerprint, "model": net, "optimizer": optimizer, "history": history}
     for epoch in range(start_epoch, cfg.epochs):  # epoch = epochs completed so far
-        started = time.perf_counter()
+        started = time.perf_counter() - progress.seconds
         sampler.set_epoch(epoch)
-        loss_sum, seen = _train_epoch(ddp_net, optimizer, train_split, list(sampler), cfg, cluster)
-        loss_sum, seen = distributed.sum_across(cluster, [loss_sum, seen])
+        order = list(sampler)
+        if not _train_epoch(ddp_net, optimizer, train_split, order, cfg, cluster, progress, stop):
+            progress.seconds = time.perf_counter() - started
+            _checkpoint(cfg, cluster, state, epoch, progress)
+            _log_stop(cfg, cluster, epoch, progress)
+            return False
+        loss_sum, seen = distributed.sum_across(cluster, [progress.loss_sum, progress.seen])
         val_accuracy = (
             accuracy(net, prepared.splits["val"], cluster.device) if cluster.is_main else 0
         )
-        seconds = time.perf_counter() - started
-        rng_states = distributed.gather_to_all(cluster, _rng_state(cluster.device))
         if cluster.is_main:
             history.append(
                 {
                     "epoch": epoch + 1,
                     "train_loss": round(loss_sum / seen, 6),
                     "val_accuracy": round(val_accuracy, 6),
-                    "seconds": round(seconds, 3),
+                    "seconds": round(time.perf_counter() - started, 3),
                 }
             )
-            checkpoint.save(
-                cfg.checkpoint_dir,
-                {
-                    "fingerprint": fingerprint,
-                    "epoch": epoch + 1,
-                    "model": net.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": rng_states,
-                    "sampler": {"seed": cfg.seed, "next_epoch": epoch + 1},
-                    "history": history,
-                },
-            )
+        progress = EpochProgress()
+        _checkpoint(cfg, cluster, state, epoch + 1, progress)
+        if cluster.is_main:
             artifacts.write_metrics(cfg.model_dir, history)
             _log_epoch(history[-1], cfg.epochs)
     if cluster.is_main:
         _write_outputs(cfg, prepared, cluster, net, history, fingerprint)
+    return True
+
+
+def _checkpoint(cfg: TrainConfig, cluster: distributed.Cluster, state: dict[str, Any],
+                epoch: int, progress: EpochProgress) -> None:  # fmt: skip
+    """Rank 0 writes where training stands: `epoch` epochs done plus `progress.step` batches
+    of the next. The model and optimiser are the same on every rank; the RNG states and the
+    partial loss sums are each rank's own, so they are gathered (a collective: every rank)."""
+    ranks = distributed.gather_to_all(
+        cluster, {"rng": _rng_state(cluster.device), "progress": asdict(progress)}
+    )
+    if cluster.is_main:
+        checkpoint.save(
+            cfg.checkpoint_dir,
+            {
+                "fingerprint": state["fingerprint"],
+                "epoch": epoch,
+                "step": progress.step,
+                "model": state["model"].state_dict(),
+                "optimizer": state["optimizer"].state_dict(),
+                "ranks": ranks,
+                "sampler": {"seed": cfg.seed, "next_epoch": epoch},
+                "history": state["history"],
+            },
+        )
+
+
+def _log_stop(cfg: TrainConfig, cluster: distributed.Cluster, epoch: int,
+              progress: EpochProgress) -> None:  # fmt: skip
+    where = f"step {progress.step} of epoch {epoch + 1}/{cfg.epochs}"
+    if cluster.is_main:
+        path = checkpoint.path_in(cfg.checkpoint_dir)
+        print(f"SIGTERM: stopped at {where}; checkpoint written to {path}", flush=True)
+    else:
+        print(f"SIGTERM: rank {cluster.rank} stopped at {where}", flush=True)
 
 
 def _announce(prepared: Prepared, cluster: distributed.Cluster) -> None:
@@ -135,21 +184,26 @@ def _train_epoch(
     order: list[int],
     cfg: TrainConfig,
     cluster: distributed.Cluster,
-) -> tuple[float, int]:
-    """Trains one pass over this rank's shard; returns (sum of per-example losses, examples)."""
+    progress: EpochProgress,
+    stop: StopRequest,
+) -> bool:
+    """Trains the rest of one pass over this rank's shard, from `progress` on (updated in
+    place). False when the ranks agreed to stop before the pass was done."""
     model.train()
     loss_fn = nn.CrossEntropyLoss()
-    loss_sum, seen = 0.0, 0
-    for start in range(0, len(order), cfg.batch_size):
+    for start in range(progress.step * cfg.batch_size, len(order), cfg.batch_size):
+        if stop.agreed(cluster):
+            return False
         batch = order[start : start + cfg.batch_size]
         token_ids, offsets, targets = _collate(split, batch, cluster.device)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(token_ids, offsets), targets)
         loss.backward()  # under DDP this also averages the gradients across ranks
         optimizer.step()
-        loss_sum += loss.item() * len(batch)
-        seen += len(batch)
-    return loss_sum, seen
+        progress.step += 1
+        progress.loss_sum += loss.item() * len(batch)
+        progress.seen += len(batch)
+    return True
 
 
 @torch.no_grad()
@@ -207,8 +261,9 @@ def _resume(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     fingerprint: dict[str, Any],
-) -> tuple[int, list[dict[str, Any]]]:
-    """Restores the last checkpoint, if any: (epochs already done, their metrics)."""
+) -> tuple[int, list[dict[str, Any]], EpochProgress]:
+    """Restores the last checkpoint, if any: (epochs already done, their metrics, this rank's
+    progress through the next epoch)."""
     payload, error = None, None
     if cluster.is_main:
         try:
@@ -222,19 +277,21 @@ def _resume(
     if error is not None:
         raise CheckpointError(error)
     if payload is None:
-        return 0, []
+        return 0, [], EpochProgress()
     net.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
-    rng = payload["rng"][cluster.rank]
-    torch.set_rng_state(rng["cpu"])
-    if rng["cuda"] is not None:
-        torch.cuda.set_rng_state(rng["cuda"], cluster.device)
+    own = payload["ranks"][cluster.rank]
+    torch.set_rng_state(own["rng"]["cpu"])
+    if own["rng"]["cuda"] is not None:
+        torch.cuda.set_rng_state(own["rng"]["cuda"], cluster.device)
     if cluster.is_main:
         path = checkpoint.path_in(cfg.checkpoint_dir)
+        within = f", step {payload['step']} of the next" if payload["step"] else ""
         print(
-            f"resumed from checkpoint at epoch {payload['epoch']}/{cfg.epochs} ({path})", flush=True
+            f"resumed from checkpoint at epoch {payload['epoch']}/{cfg.epochs}{within} ({path})",
+            flush=True,
         )
-    return payload["epoch"], list(payload["history"])
+    return payload["epoch"], list(payload["history"]), EpochProgress(**own["progress"])
 
 
 def _write_outputs(
