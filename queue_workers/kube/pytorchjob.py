@@ -2,10 +2,14 @@
 plain data. The request can only express a safe subset of a pod spec (no privileged mode,
 hostPath, hostNetwork...), every container runs with a restrictive securityContext, pods run
 as non-root unless the team's config opts out, and a replica without GPUs gets none from the
-NVIDIA container runtime.
+NVIDIA container runtime. A team with a checkpoint claim gets it mounted in every replica, one
+subdirectory per PyTorchJob (its name is deterministic, so a resumed job finds its checkpoints).
 """
 
 import copy
+from dataclasses import dataclass
+
+from wrapper.config.team import CHECKPOINT_ENV
 
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "pytorchjobs", "PyTorchJob"
 CONTAINER = "pytorch"  # the operator finds the master port and injects env by this name
@@ -36,6 +40,26 @@ SECURITY_CONTEXT = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+CHECKPOINT_VOLUME = "checkpoints"
+
+
+@dataclass(frozen=True)
+class CheckpointMount:
+    """The team's checkpoint claim (`Team.checkpoints.claim`) and where every replica sees it
+    (`dispatch.checkpoint_path`, which CHECKPOINT_DIR then names)."""
+
+    claim: str
+    path: str
+
+    def volume(self) -> dict:
+        return {"name": CHECKPOINT_VOLUME, "persistentVolumeClaim": {"claimName": self.claim}}
+
+    def mount(self, job_name: str) -> dict:
+        # One directory per PyTorchJob: the same after a suspension or a restart (the name is
+        # deterministic), and no job sees another's checkpoints.
+        return {"name": CHECKPOINT_VOLUME, "mountPath": self.path, "subPath": job_name}
 
 
 def namespace_labels(allow_root: bool) -> dict[str, str]:
@@ -88,11 +112,13 @@ def job_id_of(obj: dict, instance: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-def _env(record: dict) -> list[dict]:
+def _env(record: dict, checkpoints: CheckpointMount | None) -> list[dict]:
     spec = record["spec"]
-    # NVIDIA_* are refused at submission; a record written before that rule never passes one.
+    # NVIDIA_* (and CHECKPOINT_DIR with a claim) are refused at submission; a record written
+    # before that rule never passes one.
     env = [{"name": k, "value": v} for k, v in sorted(spec["env"].items())
-           if not k.startswith(GPU_RUNTIME_ENV_PREFIX)]  # fmt: skip
+           if not k.startswith(GPU_RUNTIME_ENV_PREFIX)
+           and not (checkpoints and k == CHECKPOINT_ENV)]  # fmt: skip
     env += [
         {"name": "TRAINQ_JOB_ID", "value": str(record["id"])},
         {"name": "TRAINQ_TEAM", "value": record["team"]},
@@ -105,6 +131,8 @@ def _env(record: dict) -> list[dict]:
         ]
     if not spec["resources"]["gpu"]:
         env.append(dict(NO_GPUS))
+    if checkpoints:
+        env.append({"name": CHECKPOINT_ENV, "value": checkpoints.path})
     return env
 
 
@@ -136,16 +164,18 @@ def pins(counted: list[str] | None) -> dict[str, dict | None]:
     return {"Master": pinned(counted[:1]), "Worker": pinned(counted[1:])}
 
 
-def _replica(record: dict, labels: dict, replicas: int, placement: dict,
-             affinity: dict | None = None) -> dict:  # fmt: skip
+def _replica(record: dict, name: str, labels: dict, replicas: int, placement: dict,
+             affinity: dict | None, checkpoints: CheckpointMount | None) -> dict:  # fmt: skip
     spec = record["spec"]
     container = {
         "name": CONTAINER,
         "image": spec["image"],
-        "env": _env(record),
+        "env": _env(record, checkpoints),
         "resources": _resources(spec),
         "securityContext": dict(SECURITY_CONTEXT),
     }
+    if checkpoints:
+        container["volumeMounts"] = [checkpoints.mount(name)]
     if spec.get("command"):
         container["command"] = list(spec["command"])
     if spec.get("args"):
@@ -167,30 +197,35 @@ def _replica(record: dict, labels: dict, replicas: int, placement: dict,
                 "securityContext": security,
                 **placement,
                 **({"affinity": affinity} if affinity else {}),
+                **({"volumes": [checkpoints.volume()]} if checkpoints else {}),
             },
         },
     }
 
 
 def build(record: dict, namespace: str, instance: str, placement: dict | None = None,
-          counted: list[str] | None = None) -> dict:  # fmt: skip
+          counted: list[str] | None = None,
+          checkpoints: CheckpointMount | None = None) -> dict:  # fmt: skip
     """The PyTorchJob for a job record: 1 Master + spec.workers Workers. placement holds the
     pod-spec fields the team's config sets on every pod (`Team.pod_placement`: nodeSelector
     and tolerations of its machine pool, and the securityContext of a team allowed root);
-    counted: the node admission counted each replica on (`pins`; None: counted in sums)."""
+    counted: the node admission counted each replica on (`pins`; None: counted in sums);
+    checkpoints: the team's checkpoint claim, mounted in every replica (None: no volume)."""
     placement = placement or {}
     spec = record["spec"]
+    name = pytorchjob_name(instance, record["id"])
     labels = {**spec.get("labels", {}), **trainq_labels(instance, record["team"], record["id"])}
     affinity = pins(counted)
-    replica_specs = {"Master": _replica(record, labels, 1, placement, affinity["Master"])}
+    replica_specs = {"Master": _replica(record, name, labels, 1, placement, affinity["Master"],
+                                        checkpoints)}  # fmt: skip
     if spec["workers"] > 0:
-        replica_specs["Worker"] = _replica(record, labels, spec["workers"], placement,
-                                           affinity["Worker"])  # fmt: skip
+        replica_specs["Worker"] = _replica(record, name, labels, spec["workers"], placement,
+                                           affinity["Worker"], checkpoints)  # fmt: skip
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,
         "metadata": {
-            "name": pytorchjob_name(instance, record["id"]),
+            "name": name,
             "namespace": namespace,
             "labels": labels,
             "annotations": {ANNOTATION_JOB_NAME: record["name"], ANNOTATION_JOB_UID: record["uid"]},

@@ -162,7 +162,10 @@ def dispatch(ctx: Context, job_id: int) -> str:
         **team.pod_placement(),
         "terminationGracePeriodSeconds": ctx.config.dispatch.termination_grace_seconds,
     }
-    body = pytorchjob.build(record, namespace, instance, pod, counted)
+    checkpoints = team.checkpoints and pytorchjob.CheckpointMount(
+        team.checkpoints.claim, ctx.config.dispatch.checkpoint_path
+    )
+    body = pytorchjob.build(record, namespace, instance, pod, counted, checkpoints)
     name = body["metadata"]["name"]
     problems = pytorchjob.webhook_problems(body)
     if problems:

@@ -57,7 +57,7 @@ def submit_job(team: str):
     dry = dry_run.requested()
     body = json_body()
     key = idempotency_key()
-    req = JobRequest.model_validate(body, context={"config": svc.config})
+    req = JobRequest.model_validate(body, context={"config": svc.config, "team": team})
     sub = Submission(team, req.to_spec(svc.config), req.algorithm, idempotency_key=key, body=body)
     try:
         if dry:

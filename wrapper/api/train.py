@@ -71,7 +71,7 @@ def _body():
     return json_body(malformed=_invalid, refused=_refused, object_only=False)
 
 
-def _request(svc, body) -> tuple[dict, JobRequest]:
+def _request(svc, team: str, body) -> tuple[dict, JobRequest]:
     """The Train request's metadata and the job request it stands for (400 in the seed's words)."""
     try:
         metadata = miniautoml.parse_train(body)
@@ -80,7 +80,7 @@ def _request(svc, body) -> tuple[dict, JobRequest]:
         raise _invalid(str(exc)) from None
     try:
         req = JobRequest.model_validate(miniautoml.job_request(metadata, workers),
-                                        context={"config": svc.config})  # fmt: skip
+                                        context={"config": svc.config, "team": team})  # fmt: skip
     except pydantic.ValidationError as exc:
         errors = [{**e, "field": miniautoml.request_field(e["field"])} for e in field_errors(exc)]
         raise _refused(errors) from None
@@ -113,7 +113,7 @@ def train():
     dry = dry_run.requested()
     body = _body()
     key = idempotency_key()
-    metadata, req = _request(svc, body)
+    metadata, req = _request(svc, principal.team, body)
     sub = Submission(principal.team, req.to_spec(svc.config), metadata["algorithm"],
                      extra={"train_metadata": metadata}, idempotency_key=key,
                      body=body)  # fmt: skip

@@ -73,6 +73,10 @@ class Preemption(_Strict):
     min_runtime_seconds: float = Field(default=60.0, ge=0)
 
 
+# Where a replica finds its checkpoint directory; set by trainq when the team has a claim.
+CHECKPOINT_ENV = "CHECKPOINT_DIR"
+
+
 class Checkpoints(_Strict):
     """Storage for checkpoints that outlives a job's pods: the team's own PersistentVolumeClaim
     in its namespace (trainq mounts it, one subdirectory per job, and never creates or deletes

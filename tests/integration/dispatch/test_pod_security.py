@@ -2,7 +2,8 @@
 admitted in a namespace labelled the way team namespaces are ("restricted"), the Worker with
 the operator's init container from the local template too, while the operator's built-in init
 container and a root pod are refused there; a team allowed root is admitted under "baseline".
-Server-side dry runs: nothing is created but the namespaces."""
+A pod with its team's checkpoint claim is admitted there too. Server-side dry runs: nothing is
+created but the namespaces."""
 
 import secrets
 
@@ -69,3 +70,13 @@ def test_a_team_allowed_root_needs_baseline(kube_api, namespaces):
     restricted, baseline = namespaces(allow_root=False), namespaces(allow_root=True)
     assert "runAsNonRoot" in (admitted(kube_api, restricted, built["Master"]) or "")
     assert admitted(kube_api, baseline, built["Master"]) is None
+
+
+def test_restricted_admits_pods_with_their_team_s_checkpoint_claim(kube_api, namespaces):
+    ns = namespaces(allow_root=False)
+    mount = pytorchjob.CheckpointMount("team-checkpoints", "/checkpoints")
+    built = pods(pytorchjob.build(record(), ns, "tq", checkpoints=mount))
+    assert built["Master"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+    assert admitted(kube_api, ns, built["Master"]) is None
+    worker = with_operator_init(built["Worker"], INIT_TEMPLATE.read_text())
+    assert admitted(kube_api, ns, worker) is None

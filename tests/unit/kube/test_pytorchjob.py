@@ -214,3 +214,32 @@ def test_the_peers_policy_selects_the_job_s_pods_and_is_owned_by_its_pytorchjob(
     assert selector.items() <= pod_labels.items()  # it selects the job's own pods
     assert policy["spec"]["egress"] == [{"to": [{"podSelector": {"matchLabels": selector}}]}]
     assert peer_policy(obj, "tq", 8)["spec"]["podSelector"] != policy["spec"]["podSelector"]
+
+
+def test_a_checkpoint_claim_is_mounted_in_every_replica_at_one_directory_per_job():
+    mount = pytorchjob.CheckpointMount("team-ckpt", "/checkpoints")
+    rec = record(job_id=42, env={"LR": "0.1", "CHECKPOINT_DIR": "/from-an-old-record"})
+    obj = pytorchjob.build(rec, "team-alpha", "tq", checkpoints=mount)
+    for rtype, env in zip(("Master", "Worker"), _envs(obj), strict=True):
+        pod = obj["spec"]["pytorchReplicaSpecs"][rtype]["template"]["spec"]
+        assert pod["volumes"] == [
+            {"name": "checkpoints", "persistentVolumeClaim": {"claimName": "team-ckpt"}}
+        ]
+        assert pod["containers"][0]["volumeMounts"] == [
+            {"name": "checkpoints", "mountPath": "/checkpoints", "subPath": "tq-42"}
+        ]
+        # Ours wins over a record's (refused at submission for such a team).
+        assert env["CHECKPOINT_DIR"] == "/checkpoints" and env["LR"] == "0.1"
+    assert pytorchjob.webhook_problems(obj) == []
+    # The directory follows the PyTorchJob's name: another job, another directory.
+    other = pytorchjob.build(record(job_id=43), "team-alpha", "tq", checkpoints=mount)
+    assert _container(other)["volumeMounts"][0]["subPath"] == "tq-43"
+
+
+def test_without_a_claim_nothing_changes():
+    rec = record(env={"LR": "0.1", "CHECKPOINT_DIR": "/mine"})
+    obj = pytorchjob.build(rec, "team-alpha", "tq")
+    for rspec in obj["spec"]["pytorchReplicaSpecs"].values():
+        assert "volumes" not in rspec["template"]["spec"]
+        assert "volumeMounts" not in rspec["template"]["spec"]["containers"][0]
+    assert all(env["CHECKPOINT_DIR"] == "/mine" for env in _envs(obj))

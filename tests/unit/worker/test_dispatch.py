@@ -189,3 +189,18 @@ def test_every_replica_gets_the_configured_grace_period(config):
                      make_record(workers=1))  # fmt: skip
     for replica in kube.created[0]["spec"]["pytorchReplicaSpecs"].values():
         assert replica["template"]["spec"]["terminationGracePeriodSeconds"] == 90
+
+
+def test_a_team_with_a_checkpoint_claim_gets_it_mounted(config):
+    """The team's claim at dispatch.checkpoint_path; no volume for a team without one."""
+    dispatch_settings = config.dispatch.model_copy(update={"checkpoint_path": "/ckpt"})
+    configured = config.model_copy(update={"dispatch": dispatch_settings})
+    _, _, kube = run(configured, make_record(team="local", workers=1))
+    for replica in kube.created[0]["spec"]["pytorchReplicaSpecs"].values():
+        pod = replica["template"]["spec"]
+        (volume,) = pod["volumes"]
+        assert volume["persistentVolumeClaim"] == {"claimName": "trainq-checkpoints"}
+        assert pod["containers"][0]["volumeMounts"][0]["mountPath"] == "/ckpt"
+    _, _, kube = run(configured, make_record(team="alpha", workers=1))
+    for replica in kube.created[0]["spec"]["pytorchReplicaSpecs"].values():
+        assert "volumes" not in replica["template"]["spec"]

@@ -2,8 +2,9 @@
 env names that trainq, the operator or the GPU runtime read, the label and annotation keys the
 deployment allows (`pod_metadata`), and the deployment's upper bounds. Requests forbid unknown
 fields and are strict (no "3" for 3). Checks that need the deployment's policy (allowed
-images, key prefixes, upper bounds) read the config from the validation context:
-`JobRequest.model_validate(body, context={"config": c})`.
+images, key prefixes, upper bounds) read the config from the validation context, and those that
+depend on the submitting team (CHECKPOINT_DIR when it has a checkpoint claim) its name:
+`JobRequest.model_validate(body, context={"config": c, "team": name})`.
 """
 
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from wrapper.config import PodMetadata, TrainqConfig
+from wrapper.config.team import CHECKPOINT_ENV
 from wrapper.config.types import DnsLabel, LabelValue, Quantity, checked
 from wrapper.jobs.queues import PRIORITY_BOUND
 from wrapper.validation import k8s_names as kubenames
@@ -46,14 +48,24 @@ def reserved_env(name: str) -> str | None:
     return None
 
 
-def _env_name(name: str) -> str:
+def _env_name(name: str, info: ValidationInfo) -> str:
     message = kubenames.env_name(name)
     if message:
         raise ValueError(message)
-    reason = reserved_env(name)
+    reason = reserved_env(name) or _team_env(name, info)
     if reason:
         raise ValueError(f"{name} cannot be given: {reason}")
     return name
+
+
+def _team_env(name: str, info: ValidationInfo) -> str | None:
+    """Why the submitting team's config reserves an env name (context "team"), or None."""
+    cfg, team_name = config_of(info), (info.context or {}).get("team")
+    team = cfg.team(team_name) if cfg and team_name else None
+    if name == CHECKPOINT_ENV and team and team.checkpoints:
+        return (f"team {team.name}'s checkpoint claim is mounted there (it names the job's "
+                "own directory on the claim)")  # fmt: skip
+    return None
 
 
 def _metadata(info: ValidationInfo) -> PodMetadata:
