@@ -16,7 +16,22 @@ DATA="${TRAINQ_CLUSTER_DATA:-$TRAINQ_LOCAL/cluster}"
 PKI="$DATA/pki"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok training-operator nodeagent)
 
+# The checkpoint claims of the local config (k8s/local/claims.py): hostPath volumes under
+# $TRAINQ_LOCAL/volumes, pre-bound; also on an already running cluster (the config may be newer).
+ensure_claims() {
+  (cd "$TRAINQ_REPO" && PYTHONPATH="$TRAINQ_REPO" "$VENV/bin/python" "$HERE/claims.py")
+}
+
+# What the node agent runs: a running agent whose code differs (an older checkout) still runs
+# pods the old way, so cluster-up says so rather than killing the pods it runs.
+nodeagent_code() { cat "$HERE"/nodeagent/*.py | sha256sum | cut -d' ' -f1; }
+
 if all_running "${COMPONENTS[@]}" && kubectl get --raw /readyz >/dev/null 2>&1; then
+  if [ "$(cat "$TRAINQ_RUN/nodeagent.code" 2>/dev/null)" != "$(nodeagent_code)" ]; then
+    log "warning: the running node agent's code is not k8s/local/nodeagent's; to restart it:" \
+        "make cluster-down cluster-up (stops the pods it runs)"
+  fi
+  ensure_claims
   log "control plane already running (KUBECONFIG=$KUBECONFIG)"
   exit 0
 fi
@@ -176,6 +191,8 @@ wait_for "training operator reconciling PyTorchJobs" 120 \
 start_component nodeagent env PYTHONPATH="$HERE" "$VENV/bin/python" -m nodeagent \
   --kubeconfig "$KUBECONFIG" --node-name "$NODEAGENT_NODE_NAME" --port "$NODEAGENT_PORT" \
   --state-dir "$TRAINQ_LOCAL/nodeagent"
+nodeagent_code >"$TRAINQ_RUN/nodeagent.code"
 wait_for "local node $NODEAGENT_NODE_NAME Ready" 60 local_node_ready
+ensure_claims
 
 log "control plane up in $(( $(date +%s) - t0 ))s; export KUBECONFIG=$KUBECONFIG"

@@ -48,8 +48,9 @@ def real_job(out: Path, name: str = NAME) -> dict:
             "FC_SIZE": "128",
             "SEED": "42",
             "TRAINING_DATA_PATH": str(REPO / "trainers/intent_classification/data"),
+            # No CHECKPOINT_DIR: team local's checkpoint claim sets it (one directory per job
+            # under .local/volumes/team-local/trainq-checkpoints/), so a suspended job resumes.
             "MODEL_DIR": str(out / "model"),
-            "CHECKPOINT_DIR": str(out / "checkpoints"),
             "MODEL_NAME": "intent-demo",
         },
         "dataset": {"id": "intents-bundled", "version_hash": "v1"},

@@ -9,18 +9,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import uuid
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from tests.support import REPO, wait_until
+from tests.nodeagent.cluster import (
+    TAINT_KEY,
+    create_job,
+    pid_alive,
+    pid_of,
+    pod_container,
+    replica,
+    wait_job,
+)
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
-
-TAINT_KEY = "trainq.dev/local-node"
 
 # Master listens on MASTER_ADDR:MASTER_PORT, the worker connects and says hello: a rendezvous
 # without torch that only works if both pods got 127.0.0.1 and the same remapped port.
@@ -47,158 +51,6 @@ else:
     conn.sendall(f"hello from rank {rank}".encode())
     print("worker sent", flush=True)
 """
-
-
-class Agent:
-    """The agent as a real subprocess, the way cluster-up.sh starts it."""
-
-    def __init__(self, kubeconfig: str, state_dir: Path, node: str, pool: str):
-        self.kubeconfig, self.state_dir, self.node, self.pool = kubeconfig, state_dir, node, pool
-        self.proc: subprocess.Popen | None = None
-        self.log = state_dir / "agent.log"
-
-    def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO / "k8s/local")}
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nodeagent", "--kubeconfig", self.kubeconfig,
-                 "--node-name", self.node, "--port", "0", "--state-dir", str(self.state_dir),
-                 "--label", f"trainq.dev/pool={self.pool}"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def stop(self, sig=signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture(scope="module")
-def core(kube_api):
-    return client.CoreV1Api(kube_api)
-
-
-@pytest.fixture(scope="module")
-def agent(kubeconfig, core, tmp_path_factory):
-    suffix = uuid.uuid4().hex[:6]
-    agent = Agent(kubeconfig, tmp_path_factory.mktemp("nodeagent"), f"na-test-{suffix}",
-                  f"nodeagent-test-{suffix}")  # fmt: skip
-    agent.start()
-    try:
-        wait_until("the node to be Ready", lambda: node_ready(core, agent.node), timeout=30)
-        yield agent
-    finally:
-        agent.stop()
-        try:
-            core.delete_node(agent.node)
-        except client.ApiException:
-            pass
-        if agent.proc and agent.proc.returncode not in (0, None):
-            print(agent.log.read_text()[-4000:])
-
-
-@pytest.fixture(scope="module")
-def namespace(core, agent):
-    """A namespace for this module's jobs; deleted while the agent still runs, so the pods'
-    processes are stopped and their objects removed."""
-    name = f"na-{uuid.uuid4().hex[:8]}"
-    core.create_namespace({"metadata": {"name": name}})
-    wait_until("the default service account",
-               lambda: core.list_namespaced_service_account(name).items, timeout=30)  # fmt: skip
-    yield name
-    core.delete_namespace(name)
-
-    def gone():
-        try:
-            core.read_namespace(name)
-        except client.ApiException as exc:
-            return exc.status == 404
-        return False
-
-    wait_until("the namespace to go", gone, timeout=60)
-
-
-def node_ready(core, name):
-    try:
-        node = core.read_node(name)
-    except client.ApiException:
-        return False
-    ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
-    # The node-lifecycle controller lifts its not-ready taint a few seconds after Ready.
-    lifecycle_taints = [
-        t for t in node.spec.taints or [] if t.key.startswith("node.kubernetes.io/")
-    ]
-    return ready and not lifecycle_taints
-
-
-def replica(agent, script, restart_policy="Never", replicas=1):
-    return {
-        "replicas": replicas,
-        "restartPolicy": restart_policy,
-        "template": {
-            "spec": {
-                "nodeSelector": {"kubernetes.io/hostname": agent.node},
-                "tolerations": [{"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
-                "terminationGracePeriodSeconds": 5,
-                "containers": [
-                    {"name": "pytorch", "image": "local", "command": ["python", "-c", script]}
-                ],
-            }
-        },
-    }
-
-
-def create_job(kube_api, namespace, name, specs):
-    body = {
-        "apiVersion": "kubeflow.org/v1",
-        "kind": "PyTorchJob",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"pytorchReplicaSpecs": specs},
-    }
-    client.CustomObjectsApi(kube_api).create_namespaced_custom_object(
-        "kubeflow.org", "v1", namespace, "pytorchjobs", body
-    )
-
-
-def job_status(kube_api, namespace, name):
-    job = client.CustomObjectsApi(kube_api).get_namespaced_custom_object(
-        "kubeflow.org", "v1", namespace, "pytorchjobs", name
-    )
-    return job.get("status") or {}
-
-
-def condition(status, ctype):
-    return any(c["type"] == ctype and c["status"] == "True" for c in status.get("conditions") or [])
-
-
-def wait_job(kube_api, namespace, name, ctype, timeout=60):
-    return wait_until(
-        f"job {name} {ctype}",
-        lambda: (s := job_status(kube_api, namespace, name)) and condition(s, ctype) and s,
-        timeout,
-    )
-
-
-def pod_container(core, namespace, pod):
-    return core.read_namespaced_pod(pod, namespace).status.container_statuses[0]
-
-
-def pid_of(container_status) -> int:
-    return int(container_status.container_id.rsplit("/", 1)[1])
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead for our purposes
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
 def test_node_registers_ready_tainted_and_labelled(core, kube_api, agent):
@@ -367,3 +219,32 @@ def test_agent_restart_reports_lost_processes(core, kube_api, agent, namespace):
     wait_job(kube_api, namespace, "orphan", "Failed")
     term = pod_container(core, namespace, "orphan-master-0").state.terminated
     assert (term.exit_code, term.reason) == (137, "ContainerLost")
+
+
+def test_deletion_sends_sigterm_and_kills_only_after_the_grace_period(
+    core, kube_api, agent, namespace, tmp_path
+):
+    """A replica that ignores SIGTERM runs on through terminationGracePeriodSeconds (the time a
+    trainer has to write its checkpoint), then is SIGKILLed."""
+    beats = tmp_path / "beats"
+    stubborn = (
+        "import signal, time\n"
+        f"out = open({str(beats)!r}, 'a', buffering=1)\n"
+        "signal.signal(signal.SIGTERM, lambda *_: out.write(f'term {time.time()}\\n'))\n"
+        "while True:\n"
+        "    out.write(f'beat {time.time()}\\n'); time.sleep(0.05)\n"
+    )
+    grace = 3
+    create_job(kube_api, namespace, "stubborn", {"Master": replica(agent, stubborn, grace=grace)})
+    wait_job(kube_api, namespace, "stubborn", "Running")
+    pid = pid_of(pod_container(core, namespace, "stubborn-master-0"))
+    wait_until("the first beat", lambda: beats.exists() and "beat" in beats.read_text())
+    client.CustomObjectsApi(kube_api).delete_namespaced_custom_object(
+        "kubeflow.org", "v1", namespace, "pytorchjobs", "stubborn",
+        propagation_policy="Foreground",
+    )  # fmt: skip
+    wait_until("the process to be killed", lambda: not pid_alive(pid), timeout=30)
+    lines = [line.split() for line in beats.read_text().splitlines()]
+    (term,) = [float(t) for kind, t in lines if kind == "term"]
+    last_beat = max(float(t) for kind, t in lines if kind == "beat")
+    assert grace - 0.5 <= last_beat - term < grace + 2, (term, last_beat)

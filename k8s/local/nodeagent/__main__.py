@@ -20,6 +20,7 @@ from .logserver import LogServer
 from .node import NodeKeeper, machine_capacity, parse_labels, parse_taint
 from .pods import PodManager
 from .runner import RunnerContext
+from .volumes import ClaimDirs
 
 log = logging.getLogger("nodeagent")
 REPO = Path(__file__).resolve().parents[3]
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         base_env=base_env(workdir),
         lookup=secret_lookup(core),
         pod_ip=args.pod_ip,
+        claim_dir=ClaimDirs(core, layout.claims),
     )
     pods = PodManager(core, args.node_name, ctx)
     server = LogServer(args.port, layout.pki, args.node_name, pods.log_path, pods.is_writing)

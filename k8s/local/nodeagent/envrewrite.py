@@ -1,16 +1,18 @@
 """A container's environment and command line as the kubelet would build them, then bent to fit
 one host: every pod and service of a job is this machine, so names of the job's pods/services
-become 127.0.0.1, and the job's rendezvous ports are remapped to free local ports (one map per
-job, shared by all its pods, so several jobs can run at once without clashing). Pure functions
-plus one small thread-safe map; no Kubernetes or process I/O here."""
+become 127.0.0.1, the job's rendezvous ports are remapped to free local ports (one map per
+job, shared by all its pods, so several jobs can run at once without clashing), and paths under
+a volume's mountPath become the host directory behind it (there is no mount namespace). Pure
+functions plus one small thread-safe map; no Kubernetes or process I/O here."""
 
 from __future__ import annotations
 
 import re
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 LOCAL_IP = "127.0.0.1"
 JOB_NAME_LABEL = "training.kubeflow.org/job-name"
@@ -147,6 +149,23 @@ class HostRewriter:
         return out
 
 
+@dataclass(frozen=True)
+class Mount:
+    """A volumeMount on this host: what the container calls `path` is the directory `host`."""
+
+    path: str
+    host: Path
+
+
+def host_path(value: str, mounts: Sequence[Mount]) -> str:
+    """`value` with a leading mountPath (the whole value, or up to a '/') replaced by its host
+    directory; the deepest mount wins, as it would shadow the others in a container."""
+    for mount in sorted(mounts, key=lambda m: len(m.path), reverse=True):
+        if value == mount.path or value.startswith(mount.path + "/"):
+            return str(mount.host) + value[len(mount.path) :]
+    return value
+
+
 def free_port() -> int:
     # The kernel picks a port nobody holds right now; the tiny window before the job binds it
     # is acceptable on a developer machine.
@@ -192,6 +211,7 @@ def process_spec(
     python: str,
     lookup: SourceLookup | None = None,
     pod_ip: str = LOCAL_IP,
+    mounts: Sequence[Mount] = (),
 ) -> tuple[list[str], dict[str, str]]:
     """(argv, env) for one container on this host. Raises ValueError when there is nothing to
     run (no command: the image's entrypoint is unknown here)."""
@@ -202,8 +222,11 @@ def process_spec(
     rewriter = HostRewriter(job, lambda p: ports.port(job, p)) if job else None
     if rewriter:
         env = rewriter.env(env)
-    argv = [expand(a, env) for a in (container.get("command") or [])]
-    argv += [expand(a, env) for a in (container.get("args") or [])]
+    env = {name: host_path(value, mounts) for name, value in env.items()}
+    # Literal paths are rewritten before $(VAR) expansion: expanded values already were, and a
+    # host directory that itself starts with a mountPath must not be rewritten twice.
+    raw = [*(container.get("command") or []), *(container.get("args") or [])]
+    argv = [expand(host_path(a, mounts), env) for a in raw]
     if rewriter:
         argv = [rewriter.text(a) for a in argv]
     # "python" in a pod means the image's interpreter; here that is the project's venv.

@@ -1,5 +1,6 @@
 """Where the agent keeps things under its state directory: container logs, per-pod process
-records (so a restarted agent can find processes its predecessor left behind) and TLS files."""
+records (so a restarted agent can find processes its predecessor left behind), TLS files, and
+the directories of claims not backed by a host path (volumes.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ class Layout:
         self.logs = self.root / "logs"
         self.pods = self.root / "pods"
         self.pki = self.root / "pki"
+        self.claims = self.root / "claims"
 
     def make(self) -> None:
         for d in (self.logs, self.pods, self.pki):

@@ -24,7 +24,7 @@ from pathlib import Path
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .envrewrite import JobPorts, SourceLookup, process_spec
+from .envrewrite import JobPorts, SourceLookup, host_path, process_spec
 from .layout import Layout
 from .podstatus import (
     RUNNING,
@@ -40,6 +40,7 @@ from .podstatus import (
     runs_from_status,
     should_restart,
 )
+from .volumes import ClaimDir, VolumeError, container_mounts
 
 log = logging.getLogger(__name__)
 # API answers meaning "this pod object is gone or is another pod now": stop talking to it.
@@ -56,6 +57,8 @@ class RunnerContext:
     base_env: Mapping[str, str]
     pod_ip: str = "127.0.0.1"
     lookup: SourceLookup | None = None
+    # Where a claim's data lives on this host (volumes.ClaimDirs); None: under layout.claims.
+    claim_dir: ClaimDir | None = None
     on_done: Callable[[PodRunner], None] = field(default=lambda runner: None)
 
 
@@ -135,7 +138,11 @@ class PodRunner(threading.Thread):
 
     def _start(self, run: ContainerRun) -> None:
         spec = self.specs[run.name]
+        claims = self.ctx.claim_dir or (lambda ns, claim: self.ctx.layout.claims / ns / claim)
         try:
+            mounts = container_mounts(self.pod, spec, claims)
+            for mount in mounts:
+                mount.host.mkdir(parents=True, exist_ok=True)
             argv, env = process_spec(
                 self.pod,
                 spec,
@@ -144,8 +151,9 @@ class PodRunner(threading.Thread):
                 self.ctx.python,
                 self.ctx.lookup,
                 self.ctx.pod_ip,
+                mounts,
             )
-        except ValueError as exc:
+        except (ValueError, VolumeError, OSError) as exc:
             self._failed_start(run, str(exc))
             return
         logfile = self.ctx.layout.container_log(self.namespace, self.pod_name, self.uid, run.name)
@@ -154,7 +162,7 @@ class PodRunner(threading.Thread):
             prev = self.ctx.layout.previous_log(self.namespace, self.pod_name, self.uid, run.name)
             logfile.replace(prev)  # `kubectl logs --previous` reads it
         # An image's workingDir rarely exists on this host; use it only when it does.
-        workdir = Path(spec.get("workingDir") or self.ctx.workdir)
+        workdir = Path(host_path(spec.get("workingDir") or "", mounts) or self.ctx.workdir)
         if not workdir.is_dir():
             workdir = self.ctx.workdir
         try:

@@ -10,6 +10,7 @@ The local node has this machine's CPUs (2), so replicas request little; only thi
 import hashlib
 import importlib.util
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,6 +23,16 @@ from tests.support.stack import unique, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 LOCAL_NODE = "trainq-local-node"
+# Team local's checkpoint claim (k8s/local/trainq.yaml), bound by `make cluster-up`.
+CHECKPOINT_CLAIM = ("team-local", "trainq-checkpoints")
+
+
+def claim_directory(core: client.CoreV1Api) -> Path:
+    """The host directory of team local's checkpoint claim (its hostPath volume's)."""
+    namespace, claim = CHECKPOINT_CLAIM
+    pvc = core.read_namespaced_persistent_volume_claim(claim, namespace)
+    assert pvc.status.phase == "Bound", "run `make cluster-up` (it binds the checkpoint claim)"
+    return Path(core.read_persistent_volume(pvc.spec.volume_name).spec.host_path.path)
 
 
 def _load_demo():
@@ -45,12 +56,16 @@ def assert_local_node_ready(kube_api) -> None:
     )
 
 
-def test_real_ddp_training_through_the_api(stack, tmp_path, kube_api, kubeconfig, kubectl_bin):
+def test_real_ddp_training_through_the_api(
+    stack, tmp_path, kube_api, kubeconfig, kubectl_bin, request
+):
     assert_local_node_ready(kube_api)
     api = stack.api
     body = training_body(unique("train"), tmp_path)
     epochs = int(body["env"]["EPOCHS"])
     rec = api.submit_ok("local", body)
+    checkpoints = claim_directory(client.CoreV1Api(kube_api)) / f"{stack.instance}-{rec['id']}"
+    request.addfinalizer(lambda: shutil.rmtree(checkpoints, ignore_errors=True))
     seen = []
 
     def finished():

@@ -1,0 +1,115 @@
+"""A real training job suspended mid-training and resumed, end to end: team `local` has a
+checkpoint claim (`make cluster-up` binds it to a hostPath volume under .local/volumes), so
+trainq mounts it in both replicas, one directory per PyTorchJob, with CHECKPOINT_DIR naming it.
+Suspended through the API, the job's pods get SIGTERM from the node agent; both ranks stop at
+the same step, the master writes a mid-epoch checkpoint into the claim's directory on this host,
+and they exit on their own long before the grace period ends (SIGKILL). Resumed, the same
+PyTorchJob's new pods continue from that step, and the final weights are bit-identical to an
+uninterrupted run's.
+
+The pods run on a node agent of the test's own (running the code under test, on a pool only
+this test's team `local` selects) beside the cluster's; the claim is the cluster's own."""
+
+import re
+import shutil
+import time
+import uuid
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.integration.end_to_end.test_real_training import (
+    CHECKPOINT_CLAIM,
+    claim_directory,
+    training_body,
+)
+from tests.support import LOCAL_CONFIG, wait_until
+from tests.support.nodeagent import running_agent
+from tests.support.stack import Stack, unique
+from tests.trainers.helpers import run_ranks
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+NAMESPACE = CHECKPOINT_CLAIM[0]
+# One-utterance batches: an epoch is hundreds of steps (about 2 s on 2 cores), so SIGTERM lands
+# mid-epoch, and 4 epochs leave time to suspend after the first checkpoint.
+TRAINING = {"EPOCHS": "4", "BATCH_SIZE": "1"}
+GRACE = 20
+
+
+@pytest.fixture
+def local_stack(tmp_path, kubeconfig, kube_api, private_redis):
+    """A stack whose team `local` is pinned to a node agent of this test's own."""
+    core = client.CoreV1Api(kube_api)
+    pool = f"ckpt-{uuid.uuid4().hex[:6]}"
+    with running_agent(kubeconfig, core, tmp_path / "agent", pool, pool) as agent:
+        teams = yaml.safe_load(LOCAL_CONFIG.read_text())["teams"]
+        for team in teams:
+            if team["name"] == "local":
+                team["node_selector"] = {"trainq.dev/pool": pool}
+        stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams,
+                      dispatch={"termination_grace_seconds": GRACE})  # fmt: skip
+        try:
+            stack.start_all()
+            yield stack, agent
+        finally:
+            stack.close()
+
+
+def pod_logs(agent, pod: str) -> list[str]:
+    """Every run of the pod on the agent's node, oldest first (logs outlive the pods)."""
+    dirs = sorted((agent.state_dir / "logs").glob(f"{NAMESPACE}_{pod}_*"),
+                  key=lambda d: d.stat().st_mtime)  # fmt: skip
+    return [(d / "pytorch.log").read_text() for d in dirs]
+
+
+def test_a_suspended_job_checkpoints_on_sigterm_and_resumes_bit_identical(
+    local_stack, kube_api, tmp_path, request
+):
+    stack, agent = local_stack
+    core = client.CoreV1Api(kube_api)
+    body = training_body(unique("ckpt"), tmp_path / "out")
+    body["env"].update(TRAINING)
+    job_id = stack.api.submit_ok("local", body)["id"]
+    name = f"{stack.instance}-{job_id}"
+    saved = claim_directory(core) / name / "checkpoint.pt"
+    request.addfinalizer(lambda: shutil.rmtree(saved.parent, ignore_errors=True))
+    wait_until("the first epoch's checkpoint on the claim", saved.exists, timeout=180,
+               interval=0.1)  # fmt: skip
+
+    suspended_at = time.monotonic()
+    response = stack.api.act("local", job_id, "suspend")
+    assert response.status_code == 202, response.text
+    selector = f"trainq.dev/job-id={job_id},trainq.dev/instance={stack.instance}"
+    wait_until("the pods to be gone", lambda: not core.list_namespaced_pod(
+        NAMESPACE, label_selector=selector).items, timeout=GRACE + 30)  # fmt: skip
+    # Gone long before SIGKILL was due: the trainers exited on their own, checkpoint written.
+    assert time.monotonic() - suspended_at < GRACE / 2
+    (master,) = pod_logs(agent, f"{name}-master-0")
+    (worker,) = pod_logs(agent, f"{name}-worker-0")
+    stopped = re.search(r"SIGTERM: stopped at step (\d+) of epoch (\d)/4; checkpoint written "
+                        r"to (\S+)$", master, re.M)  # fmt: skip
+    assert stopped and stopped.group(3) == str(saved), master  # on this host, in the claim
+    step, epoch = int(stopped.group(1)), int(stopped.group(2))
+    assert 2 <= epoch <= 4 and "done:" not in master, master
+    # The worker stopped after the very same step (whichever rank's signal came first).
+    assert f"SIGTERM: rank 1 stopped at step {step} of epoch {epoch}/4" in worker, worker
+    assert stack.api.record("local", job_id)["status"] == "suspended"
+
+    # The uninterrupted reference, while the job holds nothing: the same training, 2 processes.
+    env = {**body["env"], "MODEL_DIR": str(tmp_path / "ref" / "model"),
+           "CHECKPOINT_DIR": str(tmp_path / "ref" / "checkpoints")}  # fmt: skip
+    reference = run_ranks(2, **env)
+    assert all(r.returncode == 0 for r in reference), reference[0].stderr[-2000:]
+    expected = re.search(r"weights_sha256=([0-9a-f]{64})", reference[0].stdout).group(1)
+
+    assert stack.api.act("local", job_id, "resume").status_code == 202
+    final = stack.api.wait_status("local", job_id, {"succeeded", "failed"}, timeout=180)
+    masters = pod_logs(agent, f"{name}-master-0")
+    assert final["status"] == "succeeded", (final, masters[-1][-3000:])
+    assert final["suspensions"] == 1
+    resumed = masters[-1]
+    within = f", step {step} of the next" if step else ""
+    assert f"resumed from checkpoint at epoch {epoch - 1}/4{within} ({saved})" in resumed, resumed
+    assert f"weights_sha256={expected}" in resumed, (expected, resumed[-2000:])
