@@ -53,7 +53,8 @@ fi
 start api "$PY" -m gunicorn -c wrapper/gunicorn.conf.py wrapper.wsgi:app
 start worker-1 "$PY" -m queue_workers --name "trainq-local-worker-1"
 start worker-2 "$PY" -m queue_workers --name "trainq-local-worker-2"
-start watcher "$PY" -m queue_workers.watcher
+# (exit 3: it lost its Lease; it comes back as a candidate, as a pod would)
+start watcher "$HERE/respawn.sh" 3 "$PY" -m queue_workers.watcher
 
 if ! wait_for "trainq API on 127.0.0.1:$TRAINQ_API_PORT" 30 api_healthy; then
   tail -n 20 "$TRAINQ_LOGS/api.log" >&2 || true
