@@ -13,10 +13,11 @@ RUFF    := $(VENV)/bin/ruff
 PYTEST_WORKERS ?= 2
 
 .PHONY: help venv trainer-deps lint fmt build helm test-deploy bench redis-up redis-down cluster-up cluster-down cluster-status \
-        up down demo test test-unit test-integration test-trainers services-down clean
+        up down demo demo-preempt test test-unit test-integration test-trainers services-down clean
 
 help:
 	@echo "make demo          start the control plane, Redis and trainq; run a sample job end to end"
+	@echo "make demo-preempt  a real training job preempted mid-training resumes with identical weights"
 	@echo "make test          the whole suite against real Redis and the local control plane"
 	@echo "make test-unit     tests that need no services (seconds)"
 	@echo "make cluster-up    start the local control plane (kubeconfig: .local/kubeconfig)"
@@ -78,6 +79,11 @@ down:
 
 demo: venv trainer-deps cluster-up up
 	$(PY) $(LOCAL)/demo.py
+
+# A real training job preempted mid-training by a higher-priority one resumes from its
+# checkpoint and ends with the weights of an uninterrupted run (prints the timeline).
+demo-preempt: venv trainer-deps cluster-up up
+	$(PY) $(LOCAL)/demo_preempt.py
 
 test-unit: venv
 	$(PYTEST) -q tests/unit tests/nodeagent -m "not integration"
