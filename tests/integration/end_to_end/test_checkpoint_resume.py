@@ -113,3 +113,59 @@ def test_a_suspended_job_checkpoints_on_sigterm_and_resumes_bit_identical(
     within = f", step {step} of the next" if step else ""
     assert f"resumed from checkpoint at epoch {epoch - 1}/4{within} ({saved})" in resumed, resumed
     assert f"weights_sha256={expected}" in resumed, (expected, resumed[-2000:])
+
+
+def test_a_job_preempted_by_a_higher_priority_one_resumes_bit_identical(
+    local_stack, kube_api, tmp_path, request
+):
+    """Team local may preempt its own lower-priority jobs (within_team: LowerPriority in the
+    local config). A priority-10 job that cannot run beside the training job (the node's cpus,
+    or the team's 4-cpu quota on a bigger machine) preempts it mid-training; the trainer
+    checkpoints on SIGTERM, the urgent job runs, and the first resumes on its same PyTorchJob
+    and ends with the uninterrupted run's weights."""
+    stack, agent = local_stack
+    core = client.CoreV1Api(kube_api)
+    body = training_body(unique("victim"), tmp_path / "out")
+    body["env"].update(TRAINING)
+    job_id = stack.api.submit_ok("local", body)["id"]
+    name = f"{stack.instance}-{job_id}"
+    saved = claim_directory(core) / name / "checkpoint.pt"
+    request.addfinalizer(lambda: shutil.rmtree(saved.parent, ignore_errors=True))
+    wait_until("the first epoch's checkpoint on the claim", saved.exists, timeout=180,
+               interval=0.1)  # fmt: skip
+    (uid,) = [o["metadata"]["uid"] for o in stack.pytorchjobs(NAMESPACE, job_id)]
+
+    node_cpu = int(float(core.read_node(agent.node).status.allocatable["cpu"]) * 1000)
+    each = (min(node_cpu, 4000) - 1000 + 200) // 2  # fits alone, not beside the 1-cpu job
+    urgent = training_body(unique("urgent"), tmp_path / "urgent")
+    urgent["env"].update({"EPOCHS": "1"})
+    urgent.update(priority=10, resources={"cpu": f"{each}m", "memory": "1Gi"})
+    urgent_id = stack.api.submit_ok("local", urgent)["id"]
+    request.addfinalizer(lambda: shutil.rmtree(claim_directory(core) / f"{stack.instance}-"
+                                               f"{urgent_id}", ignore_errors=True))  # fmt: skip
+
+    def preempted():
+        rec = stack.api.record("local", job_id)
+        return rec if rec["preemptions"] == 1 else None
+
+    rec = wait_until("the training job to be preempted", preempted, timeout=60)
+    (cond,) = [c for c in rec["conditions"] if c["type"] == "Preempted"]
+    assert cond["reason"] == "WithinTeamPriority" and f"job {urgent_id}" in cond["message"]
+    assert stack.api.wait_status("local", urgent_id, {"succeeded", "failed"}, 180)["status"] == \
+        "succeeded"  # fmt: skip
+    final = stack.api.wait_status("local", job_id, {"succeeded", "failed"}, timeout=180)
+    masters = pod_logs(agent, f"{name}-master-0")
+    assert final["status"] == "succeeded", (final, masters[-1][-3000:])
+    assert final["preemptions"] == 1 and final["run_seconds"] > 0
+    stopped = re.search(r"SIGTERM: stopped at step (\d+) of epoch (\d)/4", masters[0], re.M)
+    assert stopped, masters[0][-2000:]
+    assert "resumed from checkpoint" in masters[-1], masters[-1][-2000:]
+    (after,) = stack.pytorchjobs(NAMESPACE, job_id)
+    assert after["metadata"]["uid"] == uid  # the same PyTorchJob, resumed
+
+    env = {**body["env"], "MODEL_DIR": str(tmp_path / "ref" / "model"),
+           "CHECKPOINT_DIR": str(tmp_path / "ref" / "checkpoints")}  # fmt: skip
+    reference = run_ranks(2, **env)
+    assert all(r.returncode == 0 for r in reference), reference[0].stderr[-2000:]
+    expected = re.search(r"weights_sha256=([0-9a-f]{64})", reference[0].stdout).group(1)
+    assert f"weights_sha256={expected}" in masters[-1], (expected, masters[-1][-2000:])
