@@ -253,10 +253,13 @@ def redone_rows(rd: dict) -> list[tuple]:
     sig, epoch, none = m["sigterm"], m["epoch"], m["none"]
     same = "identical weights" if sig["identical_weights"] else "DIFFERENT weights"
     return [(
-        f"4e. Replica-seconds redone after {rd['interruptions']} preemptions of a real training "
-        f"run ({rd['reference_s']} s uninterrupted, incl. start-up)",
-        f"{sig['redone_s']} s with SIGTERM checkpoints ({same})",
-        f"epoch checkpoints only {epoch['redone_s']} s; none {none['redone_s']} s",
+        f"4e. Replica-seconds of training redone, a real training run ({rd['reference_s']} s of "
+        f"training, epochs of {rd.get('epoch_s', '?')} s) preempted every {rd['stops_s'][0]} s "
+        "of training until done",
+        f"{sig['redone_s']} s with SIGTERM checkpoints ({sig['attempts'] - 1} preemptions, "
+        f"{same})",
+        f"epoch checkpoints only {epoch['redone_s']} s ({epoch['attempts'] - 1}); none "
+        f"{none['redone_s']} s ({none['attempts'] - 1}, then run whole)",
         _f(none["redone_s"] / sig["redone_s"], "x", 1) if sig["redone_s"] > 0 else "",
         "less than without", _met(sig["redone_s"] < none["redone_s"] and sig["identical_weights"]),
     )]  # fmt: skip
