@@ -14,6 +14,10 @@ guard, as it was). Every SAMPLE_S, the pods are listed:
 
 Utilisation = useful gpu-seconds / gpu-seconds of the pool, over the samples in which some job
 was still waiting (queued in trainq or Pending in Kubernetes).
+
+Every job declares a time limit (`max_runtime_seconds`: its run time x 1.25 + 10 s), as a
+Slurm user gives one: placement-true admission lets a job bound to end before a held gang's
+nodes drain use them meanwhile (backfill); the sum-only policy has no use for it.
 """
 
 import random
@@ -102,6 +106,9 @@ def _run_mode(workdir: Path, db: int, placement: str, shapes, nodes: int, head_w
                     "command": ["sh", "-c", "echo training"],
                     "workers": replicas - 1,
                     "resources": {"cpu": "1", "memory": "1Gi", "gpu": gpu},
+                    # A declared time limit, as Slurm users give one: what lets a short job
+                    # use a held gang's nodes until they drain (backfill).
+                    "max_runtime_seconds": int(run_for[:-1]) * 5 // 4 + 10,
                     "annotations": {"trainq.dev/sim-run-for": run_for}}  # fmt: skip
             r = session.post(f"{stack.base}/v1/teams/{team}/jobs", json=body, timeout=10,
                              headers={"Authorization": f"Bearer {TOKENS[team]}"})  # fmt: skip

@@ -3,6 +3,7 @@ state, the check of one job against its team's quota and borrowing limit and the
 nodes) its pool has left. The answers' types and reasons are in `reasons`, why a job waits in
 words in `waits`, the order of turns and a worker's early stop in `turns`."""
 
+import math
 from collections import defaultdict
 
 import wrapper.admission.waits as waits
@@ -20,6 +21,10 @@ from wrapper.admission.reasons import (
 )
 from wrapper.admission.resources import Res, fmt, fmt_res
 from wrapper.admission.snapshot import Candidate, ClusterState, Nomination, TeamState
+
+# A backfilled job must be due to end this long before the held nodes drain: its pods start
+# (and its deadline counts) a little after its admission.
+BACKFILL_SLACK_S = 5.0
 
 
 def dominant_share(usage: Res, capacity: Res | None, weight: float) -> float:
@@ -115,6 +120,8 @@ class PassState:
                 {pid: p.nodes for pid, p in state.pools.items()})  # fmt: skip
             self.rooms = PassRooms(self.index)
         self._ever: dict[tuple, bool] = {}  # (pool, replicas, replica) -> can ever be placed
+        # Jobs admitted onto held nodes must have ended by then (epoch; -inf: no backfill).
+        self.backfill_until = math.inf
         # Preemptors' held room (job id -> nomination), until the pass reaches them.
         self.nominees: dict[int, Nomination] = {}
         if state.nominated:
@@ -171,6 +178,10 @@ class PassState:
             if k:
                 chosen.append(n)
                 fit += k
+        # The gang starts at the latest when every job on its nodes has reached its deadline:
+        # a job bound to end before that may use their room meanwhile (backfill, as Slurm's).
+        drain = max((self.index.nodes[n].drain_at for n in chosen), default=math.inf)
+        self.backfill_until = min(self.backfill_until, drain)
         self.rooms.block(chosen)
         self.holders[pool].append((job.id, team))
         self._avail.clear()
@@ -353,6 +364,13 @@ def _check(
     placed: tuple[str, ...] = ()
     if sim.rooms is not None:
         found = sim.rooms.place(job.replica(), job.replicas, pool)
+        until = sim.backfill_until  # (inf: no hold, or one whose nodes' end is unknown)
+        if (
+            found is None
+            and until < math.inf
+            and sim.now + job.max_runtime + BACKFILL_SLACK_S <= until
+        ):
+            found = sim.rooms.place_backfill(job.replica(), job.replicas, pool)
         if found is None:
             sim.misfits += 1
             pending = waits.placement_pending(sim, pool, job, overdue) if explain else _WAITS
@@ -361,7 +379,7 @@ def _check(
             return None, pending, overdue
         placed = tuple(found)
     adm = Admission(name, job.id, d, limit, team.max_jobs, borrowing,
-                    sim.pools[pool].capacity, pool, placed)  # fmt: skip
+                    sim.pools[pool].capacity, pool, placed, job.max_runtime)  # fmt: skip
     return adm, Pending(None, "admissible now: a worker is dispatching it"), False
 
 

@@ -76,15 +76,16 @@ class PassRooms:
     def __init__(self, index: NodeIndex):
         self.index = index
         self.taken: dict[str, Room] = {}
+        self.blocked: dict[str, Room] = {}  # held nodes' own room, set aside for backfill
 
     def __getitem__(self, name: str) -> Room:
         room = self.taken.get(name)
         return room if room is not None else self.index.rooms[name]
 
     def take(self, each: Res, placement: Iterable[str]) -> None:
-        """Count a placement against the nodes' room."""
+        """Count a placement against the nodes' room (a held node's own, when backfilled)."""
         for name in placement:
-            room = self.taken.get(name)
+            room = self.blocked.get(name) or self.taken.get(name)
             if room is None:
                 room = self.taken[name] = list(self.index.rooms[name])
             room[0] -= each.cpu
@@ -104,9 +105,21 @@ class PassRooms:
             room[3] += 1
 
     def block(self, names: Iterable[str]) -> None:
-        """Nothing more is counted on these nodes in this pass (held for an overdue gang)."""
+        """Nothing more is counted on these nodes in this pass (held for an overdue gang),
+        except by `place_backfill`."""
         for name in names:
+            if name not in self.blocked:
+                self.blocked[name] = list(self[name])
             self.taken[name] = [0, 0, 0, 0]
+
+    def place_backfill(self, each: Res, replicas: int, pool: str) -> list[str] | None:
+        """`place`, the held nodes' own room included (a job that ends before they drain)."""
+        held = {name: self.taken[name] for name in self.blocked}
+        self.taken.update(self.blocked)
+        try:
+            return self.place(each, replicas, pool)
+        finally:
+            self.taken.update(held)
 
     def place(self, each: Res, replicas: int, pool: str) -> list[str] | None:
         """The node each replica is counted on, or None when they do not all fit at once on

@@ -10,6 +10,7 @@ they are counted on, and how a decision finds them without visiting every node:
 Amounts are plain ints (cpu millicores, memory bytes, gpus, pod slots), as in `Res`.
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +30,10 @@ class Node:
     slots: int  # pod slots (allocatable pods)
     free: Res  # allocatable less what is requested or reserved on it now
     free_slots: int
+    # Epoch by which every pod on it will have ended: the latest deadline (admission + its
+    # max_runtime_seconds) of the trainq jobs counted there; inf when a pod of unknown end is
+    # there (not trainq's, or of a job no longer reserved); -inf when it holds nothing.
+    drain_at: float = math.inf
 
     def room(self) -> Room:
         return [self.free.cpu, self.free.memory, self.free.gpu, self.free_slots]

@@ -113,7 +113,7 @@ def _walk(state: ClusterState, limit: int | None) -> Plan:
     # team -> demand -> why such a job waits, while nothing was admitted since (admissions only
     # tighten the picture, so identical jobs behind a blocked one wait for the same reason).
     # Keyed by the demand's ints: hashing and comparing plain tuples is much cheaper than Res.
-    memo: dict[str, dict[tuple[int, int, int, int], Pending]] = {}
+    memo: dict[str, dict[tuple[int, int, int, int, float], Pending]] = {}
     # A worker's pass asks whether it may stop (none_can_fit) once a job does not fit the
     # capacity left; answered no, again when twice as many did (it reads the whole heap).
     scan_at = 1 if limit is not None else None
@@ -131,19 +131,23 @@ def _walk(state: ClusterState, limit: int | None) -> Plan:
         blocked = memo.get(name)
         d = job.demand
         head_open = name not in closed
-        if not head_open and blocked and (d.cpu, d.memory, d.gpu, job.replicas) in blocked:
+        if (
+            not head_open
+            and blocked
+            and (d.cpu, d.memory, d.gpu, job.replicas, job.max_runtime) in blocked
+        ):
             # Blocked like the job before it; so are the identical ones behind it (the team's
             # share does not change while nothing is admitted), without going through the heap.
             start, end = at - 1, len(queue)
             while at < end:
                 nj = queue[at]
                 nd = nj.demand
-                if (nd.cpu, nd.memory, nd.gpu, nj.replicas) not in blocked:
+                if (nd.cpu, nd.memory, nd.gpu, nj.replicas, nj.max_runtime) not in blocked:
                     break
                 at += 1
             if explain:
                 for j in queue[start:at]:
-                    key = (j.demand.cpu, j.demand.memory, j.demand.gpu, j.replicas)
+                    key = (j.demand.cpu, j.demand.memory, j.demand.gpu, j.replicas, j.max_runtime)
                     out.pending[j.id] = blocked[key]
             cursor[name] = at
         else:
@@ -161,7 +165,9 @@ def _walk(state: ClusterState, limit: int | None) -> Plan:
                 sim.admit(team, d, job, adm.placement)
             else:
                 if not head_open and pending.reason != WAITING_FOR_BACKOFF:
-                    memo.setdefault(name, {})[(d.cpu, d.memory, d.gpu, job.replicas)] = pending
+                    memo.setdefault(name, {})[
+                        (d.cpu, d.memory, d.gpu, job.replicas, job.max_runtime)
+                    ] = pending
                 closed.add(name)
                 if hold:
                     # Its later jobs all wait behind this head and the team admits nothing more

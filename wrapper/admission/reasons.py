@@ -44,6 +44,7 @@ class Admission:
     capacity: Res = _NOTHING  # what the teams of its (overlapping) pools may hold together
     pool: str = ""
     placement: tuple[str, ...] = ()  # the node each replica is counted on (nodes known)
+    max_runtime: float = float("inf")  # its placement's deadline is admission + this
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ those touch are worked out again. A cache written before it held pod usage has n
 then the nodes' room is not known and admission reasons in sums."""
 
 import json
+import math
 from collections import Counter
 
 from wrapper.admission.placement import Node, Room
@@ -42,6 +43,10 @@ class NodeLedger:
         # job id -> (a replica's [cpu, memory, gpu], node -> its replicas counted there, unbound)
         self._counted: dict[str, tuple[list[int], Counter]] = {}
         self._reserved: dict[str, list[int]] = {}  # node -> [cpu, memory, gpu, pods] of those
+        # node -> {job id: its deadline (None: unknown)} for trainq's jobs counted or bound
+        # there, and node -> {job id: its pods bound there}: when the node drains (Node.drain_at)
+        self._deadlines: dict[str, dict[str, float | None]] = {}
+        self._ours: dict[str, dict[str, int]] = {}
         self._no_usage = 0  # nodes cached without `used` (an older cache)
 
     @property
@@ -65,10 +70,13 @@ class NodeLedger:
                 bound: dict[str, int] | None = None, *, which: str) -> set[str]:  # fmt: skip
         """A job's placement (which="placement") or bound pods (which="bound") changed to the
         given value (None: gone). Returns the nodes whose room moved."""
+        before = self._nodes_of(job_id)
         if which == "placement":
             _put(self.placements, job_id, placement)
         else:
             _put(self.bound, job_id, bound)
+        after = self._nodes_of(job_id)
+        self._track(job_id, before, after)
         old_each, old = self._counted.pop(job_id, (None, Counter()))
         where = self.placements.get(job_id)
         new = _unbound(where, self.bound.get(job_id, {})) if where else Counter()
@@ -79,9 +87,40 @@ class NodeLedger:
             self._count(name, old_each, -old.get(name, 0))
             self._count(name, where["each"] if where else None, new.get(name, 0))
             touched.add(name)
+        for name in touched | before | after:
             if name in self.compact:
                 self._refresh(name)
-        return touched
+        return touched | before | after
+
+    def _nodes_of(self, job_id: str) -> set[str]:
+        where = self.placements.get(job_id)
+        return set(where["nodes"] if where else ()) | set(self.bound.get(job_id) or ())
+
+    def _track(self, job_id: str, before: set[str], after: set[str]) -> None:
+        """Keep each node's trainq jobs (their deadline, their bound pods) for drain_at."""
+        where = self.placements.get(job_id)
+        deadline = where.get("until") if where else None
+        on = self.bound.get(job_id) or {}
+        for name in before - after:
+            self._deadlines.get(name, {}).pop(job_id, None)
+            self._ours.get(name, {}).pop(job_id, None)
+        for name in after:
+            self._deadlines.setdefault(name, {})[job_id] = deadline
+            if on.get(name):
+                self._ours.setdefault(name, {})[job_id] = on[name]
+            else:
+                self._ours.get(name, {}).pop(job_id, None)
+
+    def drain_at(self, name: str, pods: int) -> float:
+        """When every pod on the node will have ended (see Node.drain_at); `pods`: bound there."""
+        if pods > sum(self._ours.get(name, {}).values()):
+            return math.inf  # a pod not of a reserved trainq job: its end is unknown
+        deadlines = self._deadlines.get(name)
+        if not deadlines:
+            return -math.inf
+        if None in deadlines.values():
+            return math.inf
+        return max(deadlines.values())
 
     def _count(self, name: str, each: list[int] | None, n: int) -> None:
         if not n or each is None:
@@ -101,8 +140,9 @@ class NodeLedger:
         room = [n["cpu"] - u["cpu"] - r[0], n["memory"] - u["memory"] - r[1],
                 n["gpu"] - u["gpu"] - r[2], n.get("pods", 0) - u["pods"] - r[3]]  # fmt: skip
         self.rooms[name] = room
+        drain = self.drain_at(name, u["pods"])
         self.nodes[name] = Node(name, Res(n["cpu"], n["memory"], n["gpu"]), n.get("pods", 0),
-                                Res(*room[:3]), room[3])  # fmt: skip
+                                Res(*room[:3]), room[3], drain)  # fmt: skip
 
 
 def _put(table: dict, key: str, value) -> None:
@@ -135,11 +175,15 @@ def node_rooms(nodes: list[dict] | None, bound: dict[str, dict[str, int]],
     return ledger.nodes if ledger.known else None
 
 
-def placement_json(adm_demand: Res, nodes: tuple[str, ...]) -> str:
-    """What ADMIT records for an admission counted on `nodes` (one per identical replica)."""
+def placement_json(adm_demand: Res, nodes: tuple[str, ...], until: float | None = None) -> str:
+    """What ADMIT records for an admission counted on `nodes` (one per identical replica);
+    `until`: the job's deadline (epoch), when it has one."""
     n = len(nodes)
     each = [adm_demand.cpu // n, adm_demand.memory // n, adm_demand.gpu // n]
-    return json.dumps({"each": each, "nodes": list(nodes)}, separators=(",", ":"))
+    out: dict = {"each": each, "nodes": list(nodes)}
+    if until is not None and math.isfinite(until):
+        out["until"] = round(until, 3)
+    return json.dumps(out, separators=(",", ":"))
 
 
 def largest(nodes: dict[str, Node], names) -> Res | None:

@@ -2,6 +2,7 @@
 cluster (in sums, and per node when the nodes' free room is known), as plain data.
 `wrapper.admission.store` loads it from Redis; tests and benchmarks build it directly."""
 
+import math
 from dataclasses import dataclass, field
 
 from wrapper.admission.index import NodeIndex
@@ -20,6 +21,7 @@ class Candidate:
     submitted: float  # epoch seconds
     replicas: int = 1  # pods (1 Master + its Workers), each asking for `each`
     each: Res | None = None  # one replica's request (None: `demand`, one replica)
+    max_runtime: float = math.inf  # seconds it may run (the operator ends it then)
 
     def replica(self) -> Res:
         return self.demand if self.each is None else self.each
@@ -29,7 +31,8 @@ class Candidate:
         """A job as admission sees it, from its validated spec: 1 Master + `workers` Workers,
         each asking for `resources`."""
         each, replicas = replica_request(spec), 1 + spec["workers"]
-        return cls(job_id, each.scale(replicas), spec["priority"], submitted, replicas, each)
+        return cls(job_id, each.scale(replicas), spec["priority"], submitted, replicas, each,
+                   float(spec.get("max_runtime_seconds") or math.inf))  # fmt: skip
 
 
 @dataclass(frozen=True)

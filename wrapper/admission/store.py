@@ -26,6 +26,14 @@ from wrapper.admission import (
     rooms,
 )
 from wrapper.admission.cache import CacheWriter, NodeView, read_bound, read_nodes
+from wrapper.admission.limits import (
+    admission_rate,
+    borrowing_of,
+    cap_of,
+    int_or_zero,
+    quota_of,
+    res_of_hash,
+)
 from wrapper.admission.resources import replica_request
 from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
@@ -48,36 +56,6 @@ assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what ADMIT doe
 
 
 _NO_POOLS: dict = {}  # (one object: a team's state is made again when its pools object moves)
-
-
-def _int(value) -> int:
-    return int(value) if value is not None else 0
-
-
-def _res(raw: dict) -> Res:
-    return Res(_int(raw.get(b"cpu")), _int(raw.get(b"memory")), _int(raw.get(b"gpu")))
-
-
-def _rate(events: list[tuple[bytes, float]], now: float) -> float | None:
-    """Admissions per second from the recent admission events; None until two are known."""
-    if len(events) < 2:
-        return None
-    return len(events) / max(now - events[0][1], 1.0)
-
-
-def quota_of(team) -> Res:
-    q = team.quota
-    return Res.parse(q.cpu, q.memory, q.gpu)
-
-
-def borrowing_of(team) -> Res | None:
-    b = team.borrowing_limit
-    return None if b is None else Res.parse(b.cpu, b.memory, b.gpu)
-
-
-def cap_of(config: TrainqConfig) -> Res | None:
-    c = config.admission.capacity_cap
-    return None if c is None else Res.parse(c.cpu, c.memory, c.gpu)
 
 
 class AdmissionStore:
@@ -206,7 +184,7 @@ class AdmissionStore:
             capacity=total,
             now=now,
             head_wait_seconds=self.config.admission.head_wait_seconds,
-            admission_rate=_rate(events, now),
+            admission_rate=admission_rate(events, now),
             pools=pools,
             nodes=node_state,
             index=index,
@@ -237,7 +215,8 @@ class AdmissionStore:
             quota, borrowing = self._limits[name]
             made[self._order[name]] = TeamState(
                 name=name, weight=t.weight, quota=quota, max_jobs=t.quota.max_running_jobs,
-                borrowing_limit=borrowing, usage=_res(u), running=_int(u.get(b"jobs")),
+                borrowing_limit=borrowing, usage=res_of_hash(u),
+                running=int_or_zero(u.get(b"jobs")),
                 queue=self._queues[name][1], pool=team_pool.get(name, ""),
                 last_admitted=float(u.get(b"last_admitted") or 0),
             )  # fmt: skip
@@ -369,7 +348,8 @@ class AdmissionStore:
         another idle worker in the same step (more jobs are admissible)."""
         pool = self.pool_map.get(adm.pool)
         sharing = [t for t, p in self.team_pool.items() if pool and p in pool.overlaps]
-        placed = rooms.placement_json(adm.demand, adm.placement) if adm.placement else ""
+        placed = rooms.placement_json(adm.demand, adm.placement, time.time() + adm.max_runtime) \
+            if adm.placement else ""  # fmt: skip
         return self._run(adm.team, adm.job_id, adm.demand, adm.team_limit, adm.max_jobs,
                          adm.capacity, lease_seconds, sharing or [adm.team],
                          wake_another, placed)  # fmt: skip

@@ -2,6 +2,8 @@
 a node at once; two admissions never count the same free gpu; a job that can never fit holds
 nothing and blocks no one."""
 
+from dataclasses import replace
+
 import pytest
 
 from wrapper import admission as A
@@ -214,3 +216,27 @@ def test_an_overdue_gang_holds_whole_nodes_while_others_backfill_the_rest():
     drained = [node("n1", 3), node("n2", 3), node("n3", 8), node("n4", 8), node("n5", 4)]
     p = A.explain(state(alpha, beta, nodes=drained, head_wait=60.0))
     assert {a.job_id: a.placement for a in p.admit}[1] == ("n3", "n4")
+
+
+def test_a_job_that_ends_before_the_held_nodes_drain_backfills_them():
+    """beta's overdue gang holds n3 and n4 (n1 and n2 are full); their jobs end by NOW + 600 at
+    the latest. A job of alpha's bound to end before (max_runtime 300 s) may use their room
+    meanwhile; one that may run longer (900 s) may not, and nothing backfills held nodes whose
+    end is unknown (a pod of no trainq job there, say)."""
+
+    def nodes(held_drain):
+        return [node("n1", 0), node("n2", 0), replace(node("n3", 4), drain_at=held_drain),
+                replace(node("n4", 4), drain_at=NOW + 300)]  # fmt: skip
+
+    beta = team("beta", [gang(1, 2, 8, submitted=NOW - 1000)])
+    for max_runtime, held_drain, placed in ((300.0, NOW + 600, ("n3",)),
+                                            (900.0, NOW + 600, None),
+                                            (300.0, float("inf"), None)):  # fmt: skip
+        job = replace(gang(2, 1, 4, submitted=NOW - 1), max_runtime=max_runtime)
+        snap = state(team("alpha", [job]), beta, nodes=nodes(held_drain), head_wait=60.0)
+        p = A.explain(snap)
+        assert p.pending[1].reason == A.WAITING_FOR_PLACEMENT
+        got = {a.job_id: a.placement for a in p.admit}.get(2)
+        assert got == placed, (max_runtime, held_drain, got)
+        # a worker's decision agrees with the full plan
+        assert [a.placement for a in A.decide(snap, 5)] == ([placed] if placed else [])

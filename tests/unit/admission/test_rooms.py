@@ -74,6 +74,8 @@ def test_a_ledger_kept_from_changes_equals_one_built_from_the_whole_picture(seed
             where = None if rng.random() < 0.3 else {
                 "each": [1000, GI, rng.randint(0, 4)],
                 "nodes": [rng.choice(names) for _ in range(rng.randint(1, 4))]}  # fmt: skip
+            if where and rng.random() < 0.7:
+                where["until"] = rng.choice([100.0, 200.0, 300.0])
             placements.pop(job, None) if where is None else placements.__setitem__(job, where)
             live.set_job(job, where, which="placement")
         else:
@@ -83,3 +85,21 @@ def test_a_ledger_kept_from_changes_equals_one_built_from_the_whole_picture(seed
             live.set_job(job, bound=on, which="bound")
         whole = ledger_of(list(nodes.values()), bound, placements)
         assert live.rooms == whole.rooms and live.nodes == whole.nodes
+
+
+def test_a_node_drains_when_the_last_deadline_of_its_jobs_passes():
+    """drain_at: the latest deadline of the trainq jobs counted or bound there; unknown (inf)
+    with a pod of no reserved trainq job or a job without a deadline; -inf when empty."""
+    placements = {"7": {"each": [1000, GI, 2], "nodes": ["n1", "n1"], "until": 500.0},
+                  "8": {"each": [1000, GI, 2], "nodes": ["n1", "n2"], "until": 900.0},
+                  "9": {"each": [1000, GI, 1], "nodes": ["n3"]}}  # fmt: skip
+    bound = {"7": {"n1": 2}, "8": {"n1": 1, "n2": 1}}
+    nodes = [node("n1", used_gpu=6, used_pods=3), node("n2", used_gpu=2, used_pods=2),
+             node("n3"), node("n4")]  # fmt: skip
+    rooms = node_rooms(nodes, bound, placements)
+    assert rooms["n1"].drain_at == 900.0  # jobs 7 and 8
+    assert rooms["n2"].drain_at == float("inf")  # a second pod there is not a trainq job's
+    assert rooms["n3"].drain_at == float("inf")  # job 9 has no deadline
+    assert rooms["n4"].drain_at == float("-inf")  # nothing there
+    assert placement_json(Res(2000, 2 * GI, 12), ("n1", "n2"), 1234.5678) == (
+        '{"each":[1000,1073741824,6],"nodes":["n1","n2"],"until":1234.568}')  # fmt: skip
