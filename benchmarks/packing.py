@@ -23,6 +23,7 @@ nodes drain use them meanwhile (backfill); the sum-only policy has no use for it
 import random
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -89,16 +90,31 @@ def _gpus(pod) -> int:
     return int(limits.get("nvidia.com/gpu") or requests_.get("nvidia.com/gpu") or 0)
 
 
-def _run_mode(workdir: Path, db: int, placement: str, shapes, nodes: int, head_wait: float,
-              timeout_s: float) -> dict:  # fmt: skip
-    pool = f"{placement}-{uuid.uuid4().hex[:6]}"
-    stack = _stack(workdir / placement, db, pool, placement, head_wait)
+@contextmanager
+def pool_stack(stack: BenchStack, pool: str, nodes: int):
+    """`stack` (API, watcher, two workers) with `nodes` kwok nodes of `pool` made for it;
+    yields a Kubernetes client; stops the stack and deletes the nodes after."""
     core = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig()))
     names = _nodes(core, pool, nodes)
     try:
         stack.start_api()
         stack.start_watcher()
         stack.start_workers(2)
+        yield core
+    finally:
+        stack.close()
+        for name in names:
+            try:
+                core.delete_node(name)
+            except client.ApiException:
+                pass
+
+
+def _run_mode(workdir: Path, db: int, placement: str, shapes, nodes: int, head_wait: float,
+              timeout_s: float) -> dict:  # fmt: skip
+    pool = f"{placement}-{uuid.uuid4().hex[:6]}"
+    stack = _stack(workdir / placement, db, pool, placement, head_wait)
+    with pool_stack(stack, pool, nodes) as core:
         session = requests.Session()
         ids = {}
         for i, (team, gpu, replicas, run_for) in enumerate(shapes):
@@ -116,13 +132,6 @@ def _run_mode(workdir: Path, db: int, placement: str, shapes, nodes: int, head_w
                 raise RuntimeError(f"submission answered {r.status_code}: {r.text[:300]}")
             ids[str(r.json()["id"])] = replicas
         return _observe(stack, core, ids, nodes * GPUS_PER_NODE, timeout_s)
-    finally:
-        stack.close()
-        for name in names:
-            try:
-                core.delete_node(name)
-            except client.ApiException:
-                pass
 
 
 def _observe(stack: BenchStack, core, ids: dict[str, int], pool_gpus: int,

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import requests
 import yaml
-from kubernetes import client, config
 
-from benchmarks.packing import GPUS_PER_NODE, POOL_KEY, _nodes
-from benchmarks.stack import LOCAL_CONFIG, BenchStack, kubeconfig
+from benchmarks.packing import GPUS_PER_NODE, POOL_KEY, pool_stack
+from benchmarks.stack import LOCAL_CONFIG, BenchStack
 from benchmarks.stats import percentile
 from wrapper.clock import epoch
 
@@ -112,26 +111,18 @@ def _run_mode(workdir: Path, db: int, nodes: int, reclaim: str, rounds: int, ent
               borrower_run_for: str, timeout: float) -> dict:  # fmt: skip
     pool = f"reclaim-{uuid.uuid4().hex[:6]}"
     stack = _stack(workdir / reclaim, db, pool, nodes, reclaim)
-    core = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig()))
-    names = _nodes(core, pool, nodes)
-    try:
-        stack.start_api()
-        stack.start_watcher()
-        stack.start_workers(2)
+    with pool_stack(stack, pool, nodes):
         waits, preempted = _rounds(_Client(stack.base), nodes, rounds, entitled,
                                    borrower_run_for, timeout)  # fmt: skip
-        if not waits:
-            return {"samples": 0}
-        return {"samples": len(waits), "p50_s": percentile(waits, 50),
-                "p99_s": percentile(waits, 99), "max_s": max(waits),
-                "preemptions": preempted}  # fmt: skip
-    finally:
-        stack.close()
-        for name in names:
-            try:
-                core.delete_node(name)
-            except client.ApiException:
-                pass
+    if not waits:
+        return {"samples": 0}
+    return {
+        "samples": len(waits),
+        "p50_s": percentile(waits, 50),
+        "p99_s": percentile(waits, 99),
+        "max_s": max(waits),
+        "preemptions": preempted,
+    }
 
 
 def run(workdir: Path, db: int, nodes: int = 4, rounds: int = 25, entitled: int = 2,

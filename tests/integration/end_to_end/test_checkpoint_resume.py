@@ -64,12 +64,10 @@ def pod_logs(agent, pod: str) -> list[str]:
     return [(d / "pytorch.log").read_text() for d in dirs]
 
 
-def test_a_suspended_job_checkpoints_on_sigterm_and_resumes_bit_identical(
-    local_stack, kube_api, tmp_path, request
-):
-    stack, agent = local_stack
-    core = client.CoreV1Api(kube_api)
-    body = training_body(unique("ckpt"), tmp_path / "out")
+def start_training(stack, core, tmp_path, request, prefix: str):
+    """Submit the training job for team local and wait for its first checkpoint on the claim:
+    (body, job id, PyTorchJob name, the checkpoint's path on this host)."""
+    body = training_body(unique(prefix), tmp_path / "out")
     body["env"].update(TRAINING)
     job_id = stack.api.submit_ok("local", body)["id"]
     name = f"{stack.instance}-{job_id}"
@@ -77,6 +75,15 @@ def test_a_suspended_job_checkpoints_on_sigterm_and_resumes_bit_identical(
     request.addfinalizer(lambda: shutil.rmtree(saved.parent, ignore_errors=True))
     wait_until("the first epoch's checkpoint on the claim", saved.exists, timeout=180,
                interval=0.1)  # fmt: skip
+    return body, job_id, name, saved
+
+
+def test_a_suspended_job_checkpoints_on_sigterm_and_resumes_bit_identical(
+    local_stack, kube_api, tmp_path, request
+):
+    stack, agent = local_stack
+    core = client.CoreV1Api(kube_api)
+    body, job_id, name, saved = start_training(stack, core, tmp_path, request, "ckpt")
 
     suspended_at = time.monotonic()
     response = stack.api.act("local", job_id, "suspend")
@@ -125,14 +132,7 @@ def test_a_job_preempted_by_a_higher_priority_one_resumes_bit_identical(
     and ends with the uninterrupted run's weights."""
     stack, agent = local_stack
     core = client.CoreV1Api(kube_api)
-    body = training_body(unique("victim"), tmp_path / "out")
-    body["env"].update(TRAINING)
-    job_id = stack.api.submit_ok("local", body)["id"]
-    name = f"{stack.instance}-{job_id}"
-    saved = claim_directory(core) / name / "checkpoint.pt"
-    request.addfinalizer(lambda: shutil.rmtree(saved.parent, ignore_errors=True))
-    wait_until("the first epoch's checkpoint on the claim", saved.exists, timeout=180,
-               interval=0.1)  # fmt: skip
+    body, job_id, name, _ = start_training(stack, core, tmp_path, request, "victim")
     (uid,) = [o["metadata"]["uid"] for o in stack.pytorchjobs(NAMESPACE, job_id)]
 
     node_cpu = int(float(core.read_node(agent.node).status.allocatable["cpu"]) * 1000)
