@@ -10,6 +10,8 @@ each in its own thread (the mirror's watch in the main thread):
   a job whose replicas are not all running in time after admission;
 - `queue_workers.watcher.preemption`: preempts running jobs for queued ones that may
   (reclaiming borrowed quota, or within a team by priority), suspending their PyTorchJobs;
+- `queue_workers.watcher.nodeloss`: sends back to their queue the jobs counted on a node that
+  was deleted or stayed NotReady (their pinned pods could never start again);
 - `queue_workers.watcher.releases`: gives back what finished jobs reserved once their pods are
   gone;
 - `queue_workers.watcher.retention`: deletes finished jobs' PyTorchJobs, then their records,
@@ -35,6 +37,7 @@ from queue_workers.watcher.cancellations import Cancellations
 from queue_workers.watcher.leader import Elector, lease_name, lease_namespace
 from queue_workers.watcher.leases import LeaseSweep
 from queue_workers.watcher.mirror import Mirror
+from queue_workers.watcher.nodeloss import NodeLossSweep
 from queue_workers.watcher.nodes import NodeWatch
 from queue_workers.watcher.preemption import PreemptionSweep
 from queue_workers.watcher.readiness import ReadinessGuard
@@ -60,6 +63,7 @@ class Watcher:
         self.readiness = ReadinessGuard(config, store, Kube(kubeconfig), self.stop)
         self.preemption = PreemptionSweep(config, store, AdmissionStore(store, config, True),
                                           Kube(kubeconfig), self.stop)  # fmt: skip
+        self.node_loss = NodeLossSweep(config, store, Kube(kubeconfig), self.stop)
         self.releases = ReleaseSweep(store, AdmissionStore(store, config), self.stop)
         self.retention = RetentionSweep(config, store, Kube(kubeconfig), self.stop)
         self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop,
@@ -71,6 +75,7 @@ class Watcher:
             ("leases", self.leases),
             ("readiness", self.readiness),
             ("preemption", self.preemption),
+            ("node-loss", self.node_loss),
             ("releases", self.releases),
             ("retention", self.retention),
             ("nodes", self.nodes),

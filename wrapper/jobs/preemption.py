@@ -35,6 +35,25 @@ def condition(reason: str, message: str) -> dict:
             "last_transition_time": utcnow()}  # fmt: skip
 
 
+NODE_LOST = "NodeLost"
+
+
+def requeue_node_lost(store: JobStore, record: dict, node: str, why: str) -> bool:
+    """Send a job back to its place in its queue because a node its replicas were counted on
+    is gone (`why`: deleted, or NotReady for how long): its pods there cannot come back (they
+    are pinned to their counted nodes), so it is admitted again elsewhere and resumes from its
+    checkpoint. False when its status changed meanwhile."""
+    message = f"node {node} holding its replicas {why}; back in its queue at its place"
+    fields = {"reason": NODE_LOST, "message": message, "ready_at": None,
+              "replicas": empty_replicas(), "run_seconds": run_seconds(record),
+              "node_losses": int(record.get("node_losses") or 0) + 1}  # fmt: skip
+    if not store.transition(record["id"], JobStatus.QUEUED, fields, expect=PREEMPTIBLE).applied:
+        return False
+    store.queues.requeue_in_place(record["team"], record["id"], record["spec"]["priority"])
+    log.warning("job %s (team %s): %s", record["id"], record["team"], message)
+    return True
+
+
 def preempt(store: JobStore, record: dict, reason: str, message: str, by: dict) -> bool:
     """Send a preempted job back to its place in its queue. `message` is what its team reads
     (no other team's names: docs/security.md); `by` ({job, team}) is kept for operators.
