@@ -59,7 +59,7 @@ def _with_nodes(stack: BenchStack, cfg, store, nodes: int, repeats: int) -> dict
 
     samples = []
     deadline = time.monotonic() + 30
-    while len(samples) < max(3, repeats // 4) and time.monotonic() < deadline:
+    while len(samples) < max(3, repeats) and time.monotonic() < deadline:
         change()
         t0 = time.perf_counter()
         state, _ = worker.load(lookahead)
