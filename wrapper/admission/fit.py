@@ -166,10 +166,14 @@ class PassState:
 
     def hold_nodes(self, pool: str, job: Candidate, team: str) -> None:
         """An overdue head that fits in sum but not on nodes holds whole nodes, not a sum: the
-        fewest nodes with the most free room that could take all its replicas once drained.
+        nodes due to drain first (then with the most free room) that could take all its
+        replicas once drained.
         Later jobs of the pass are placed on the other nodes (they backfill), and the held
         nodes drain as their jobs end, so the head starts when they are free."""
-        names = sorted(self.node_names(pool), key=lambda n: _free_first(self.rooms[n]))
+        # The nodes due to drain first (their jobs' deadlines), then with the most free room.
+        nodes = self.index.nodes
+        names = sorted(self.node_names(pool),
+                       key=lambda n: (nodes[n].drain_at, *_free_first(self.rooms[n])))  # fmt: skip
         each, chosen, fit = job.replica(), [], 0
         for n in names:
             if fit >= job.replicas:
