@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings, config = load_or_exit()
-    store = JobStore(connect(settings.redis_url), [t.name for t in config.teams])
+    store = JobStore(connect(*settings.redis_target), [t.name for t in config.teams])
     kube = connect_or_exit(settings.kubeconfig)
     kube.root_namespaces = {t.namespace for t in config.teams if t.allow_root}
     ensure_namespaces(kube, [t.namespace for t in config.teams])

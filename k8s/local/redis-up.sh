@@ -11,12 +11,15 @@ source "$HERE/env.sh"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-if ! command -v redis-server >/dev/null; then
+# redis-sentinel: the Redis failover test runs real sentinels beside real servers.
+if ! command -v redis-server >/dev/null || ! command -v redis-sentinel >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    log "installing redis-server (Debian package)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null
+    log "installing redis-server and redis-sentinel (Debian packages)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq redis-server redis-sentinel) >/dev/null
   else
-    log "redis-server is not installed: sudo apt-get install redis-server"; exit 1
+    log "redis-server/redis-sentinel missing: sudo apt-get install redis-server redis-sentinel"
+    exit 1
   fi
 fi
 # redis-cli answers an error (NOAUTH) with exit status 0: compare the reply. The password

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings, config = load_or_exit()
-    store = JobStore(connect(settings.redis_url), [t.name for t in config.teams])
+    store = JobStore(connect(*settings.redis_target), [t.name for t in config.teams])
     watcher = Watcher(config, store, settings.kubeconfig)  # no I/O yet: ready to start at once
     elector = Elector(Kube(settings.kubeconfig), lease_namespace(),
                       lease_name(config.instance), config.watcher)  # fmt: skip

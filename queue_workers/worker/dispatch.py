@@ -66,7 +66,9 @@ def context() -> Context:
         settings, config = load_or_exit()
         teams = [t.name for t in config.teams]
         configure(
-            Context(config, JobStore(connect(settings.redis_url), teams), Kube(settings.kubeconfig))
+            Context(
+                config, JobStore(connect(*settings.redis_target), teams), Kube(settings.kubeconfig)
+            )
         )
     return _context
 

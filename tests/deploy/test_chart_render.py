@@ -208,6 +208,35 @@ def test_external_redis(tools):
     assert "dry run" in dry_run(tools, text)
 
 
+def test_sentinel_redis(tools):
+    """redis.sentinel.enabled: three Redis pods with a sentinel each, reachable by trainq's
+    pods and by each other on both ports; every trainq process is told the sentinels, the
+    service name and the WAIT it must see before acknowledging a submission."""
+    ns = unique()
+    text = tools.template("tq", ns, values_sets.sentinel_redis())
+    docs = documents(text)
+    (redis_set,) = by_kind(docs, "StatefulSet")
+    assert redis_set["spec"]["replicas"] == 3
+    pod = redis_set["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == ["redis", "sentinel"]
+    assert "sentinel monitor trainq $primary 6379 2" in pod["containers"][1]["command"][2]
+    assert "--replicaof" in pod["containers"][0]["command"][2]
+    assert "masterauth" in one(docs, "Secret", "-redis")["stringData"]["redis.conf"]
+    sentinels = [f"tq-trainq-redis-{i}.tq-trainq-redis-headless.{ns}.svc:26379" for i in range(3)]
+    for d in by_kind(docs, "Deployment"):
+        env = {
+            e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env["REDIS_SENTINELS"] == ",".join(sentinels)
+        assert (env["REDIS_SENTINEL_MASTER"], env["REDIS_MIN_REPLICAS_ACKED"]) == ("trainq", "1")
+    policy = one(docs, "NetworkPolicy", "-redis")
+    assert [{p["port"] for p in rule["ports"]} for rule in policy["spec"]["ingress"]] == [
+        {6379, 26379},
+        {6379, 26379},
+    ]
+    assert "dry run" in dry_run(tools, text)
+
+
 def test_two_teams_with_quotas(tools):
     ns = unique()
     values = values_sets.two_teams()

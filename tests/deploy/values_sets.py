@@ -16,6 +16,11 @@ def external_redis() -> dict:
     }
 
 
+def sentinel_redis() -> dict:
+    ns = unique()
+    return {"teams": [team("ha", f"{ns}-a")], "redis": {"sentinel": {"enabled": True}}}
+
+
 def two_teams() -> dict:
     ns = unique()
     return {

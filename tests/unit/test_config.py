@@ -201,3 +201,23 @@ def test_pod_metadata_prefixes(tmp_path, config):
     raw["pod_metadata"] = {"annotation_prefixes": ["example.com"]}
     with pytest.raises(ConfigError, match=r"pod_metadata\.annotation_prefixes\[0\]"):
         load_config(_write(tmp_path, raw))
+
+
+def test_redis_sentinel_settings_from_env(monkeypatch):
+    from wrapper.config import settings_from_env
+
+    monkeypatch.setenv("TRAINQ_CONFIG", str(LOCAL_CONFIG))
+    for name in ("REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_MIN_REPLICAS_ACKED",
+                 "REDIS_ACK_TIMEOUT_MS"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    plain = settings_from_env()
+    assert (plain.redis_sentinels, plain.redis_replicas_acked) == ((), 0)  # nothing changes
+    monkeypatch.setenv("REDIS_SENTINELS", "s0:26379, s1:26379,")
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "tq")
+    monkeypatch.setenv("REDIS_MIN_REPLICAS_ACKED", "1")
+    ha = settings_from_env()
+    assert ha.redis_target[1:] == (("s0:26379", "s1:26379"), "tq")
+    assert (ha.redis_replicas_acked, ha.redis_ack_timeout_ms) == (1, 1000)
+    monkeypatch.setenv("REDIS_ACK_TIMEOUT_MS", "0")
+    with pytest.raises(ConfigError, match="REDIS_ACK_TIMEOUT_MS"):
+        settings_from_env()

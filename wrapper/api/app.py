@@ -23,10 +23,12 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
     app.json.sort_keys = False
     team_names = [t.name for t in config.teams]
     store = JobStore(
-        connect(settings.redis_url),
+        connect(*settings.redis_target),
         team_names,
         config.api.idempotency_ttl_seconds,
         limits=config.submission_limits,
+        replicas=settings.redis_replicas_acked,
+        ack_timeout_ms=settings.redis_ack_timeout_ms,
     )
     admissions = AdmissionStore(store, config)
     app.extensions["trainq"] = Services(

@@ -10,7 +10,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from wrapper.api.schemas.responses import Problem
-from wrapper.jobs.store import OutcomeUnknown, SubmissionLimited
+from wrapper.jobs.store import NotReplicated, OutcomeUnknown, SubmissionLimited
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -147,6 +147,17 @@ def register(app: Flask) -> None:
             "whether it was queued is unknown. Retry with the same Idempotency-Key to submit "
             "it at most once, or list the team's jobs first.",
             headers={"Retry-After": "5"},
+        )  # fmt: skip
+
+    @app.errorhandler(NotReplicated)
+    def _not_replicated(exc: NotReplicated):
+        log.error("a write was not acknowledged by enough Redis replicas in time: %s", exc)
+        return problem(
+            503, "not-replicated", "Service Unavailable",
+            "The change was not confirmed by the job store's replicas in time, so it could be "
+            "lost in a failover; it may or may not have been made. Retry (a submission with "
+            "the same Idempotency-Key) to have it confirmed.",
+            headers={"Retry-After": "2"},
         )  # fmt: skip
 
     @app.errorhandler(redis.exceptions.ConnectionError)

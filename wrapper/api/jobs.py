@@ -127,6 +127,7 @@ def cancel_job(team: str, job_id: int):
     except AlreadyFinished as exc:
         detail = f"Job {job_id} already finished ({exc.status.value})."
         raise ApiError(409, "conflict", "Conflict", detail) from None
+    svc.store.durable()
     return records.public(_record(svc, team, job_id))
 
 
@@ -138,6 +139,7 @@ def _change(team: str, job_id: int, change, done: str):
     except NotNow as exc:
         detail = f"Job {job_id} cannot be {done} while {exc.status.value}."
         raise ApiError(409, "conflict", "Conflict", detail) from None
+    svc.store.durable()
     return records.public(_record(svc, team, job_id))
 
 

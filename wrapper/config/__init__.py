@@ -1,5 +1,6 @@
 """trainq's configuration: the pydantic-validated YAML file named by TRAINQ_CONFIG, plus the
-few process settings that come from the environment (REDIS_URL, KUBECONFIG).
+few process settings that come from the environment (REDIS_URL, the REDIS_SENTINEL* and
+REDIS_*ACK* ones, KUBECONFIG).
 
 A bad file stops the process with a message naming the bad key (`ConfigError`)."""
 
@@ -293,17 +294,41 @@ class Settings:
     config_path: str
     redis_url: str
     kubeconfig: str | None  # None: the client's default chain (in-cluster, ~/.kube/config)
+    # Sentinel mode ("host:port", ...): the primary of `redis_sentinel_master` is asked of
+    # them, so every process follows a failover. Empty: REDIS_URL names the one Redis.
+    redis_sentinels: tuple[str, ...] = ()
+    redis_sentinel_master: str = "trainq"
+    # Replicas that must hold a submission (Redis WAIT) before the API acknowledges it.
+    redis_replicas_acked: int = 0
+    redis_ack_timeout_ms: int = 1000
+
+    @property
+    def redis_target(self) -> tuple[str, tuple[str, ...], str]:
+        """The arguments of `wrapper.redis.connect`, for every process alike."""
+        return self.redis_url, self.redis_sentinels, self.redis_sentinel_master
 
 
 def settings_from_env() -> Settings:
     config_path = os.environ.get("TRAINQ_CONFIG")
     if not config_path:
         raise ConfigError("TRAINQ_CONFIG is not set (path of trainq's YAML configuration)")
+    sentinels = os.environ.get("REDIS_SENTINELS", "")
     return Settings(
         config_path=config_path,
         redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0"),
         kubeconfig=os.environ.get("KUBECONFIG") or None,
+        redis_sentinels=tuple(s.strip() for s in sentinels.split(",") if s.strip()),
+        redis_sentinel_master=os.environ.get("REDIS_SENTINEL_MASTER") or "trainq",
+        redis_replicas_acked=_env_int("REDIS_MIN_REPLICAS_ACKED", 0, 0),
+        redis_ack_timeout_ms=_env_int("REDIS_ACK_TIMEOUT_MS", 1000, 1),
     )
+
+
+def _env_int(name: str, default: int, least: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < least:
+        raise ConfigError(f"{name} must be an integer >= {least}, got {raw!r}")
+    return int(raw)
 
 
 def load_or_exit() -> tuple[Settings, TrainqConfig]:

@@ -21,7 +21,7 @@ from wrapper.clock import utcnow
 from wrapper.config import SubmissionLimits
 from wrapper.jobs.queues import QUEUE_ID_SPAN, TeamQueues, queue_rank
 from wrapper.jobs.states import ACTIVE, TERMINAL, JobStatus, can_transition
-from wrapper.redis import keys, scripts, without_retry
+from wrapper.redis import keys, replicas_acked, scripts, without_retry
 
 
 def empty_replicas() -> dict:
@@ -88,6 +88,12 @@ class OutcomeUnknown(Exception):
     whether the job was queued (so the caller must not claim either)."""
 
 
+class NotReplicated(Exception):
+    """Fewer replicas than required acknowledged a write in time (Redis WAIT): it may be
+    lost in a failover, so it must not be acknowledged; a retry with the same
+    Idempotency-Key repeats nothing (it replays, and waits again)."""
+
+
 # A full queue empties at the admission pace, which the store cannot know: a polite wait.
 QUEUE_FULL_RETRY_SECONDS = 30
 # How long a submission whose reply was lost keeps trying to learn its outcome.
@@ -103,9 +109,13 @@ def _never_sent(exc: redis.exceptions.RedisError) -> bool:
 
 class JobStore:
     def __init__(self, client: redis.Redis, teams: list[str], idempotency_ttl: int = 86_400,
-                 limits: Callable[[str], SubmissionLimits] | None = None):  # fmt: skip
-        """limits: a team's submission caps (None: uncapped, for tools that fill a store)."""
+                 limits: Callable[[str], SubmissionLimits] | None = None,
+                 replicas: int = 0, ack_timeout_ms: int = 1000):  # fmt: skip
+        """limits: a team's submission caps (None: uncapped, for tools that fill a store).
+        replicas: how many Redis replicas must hold a write before it is acknowledged
+        (`durable`, and every submission); 0: no replication promised."""
         self.redis = client
+        self.replicas, self.ack_timeout_ms = replicas, ack_timeout_ms
         self.idempotency_ttl = idempotency_ttl
         self.limits = limits
         self.queues = TeamQueues(client, teams)
@@ -154,6 +164,7 @@ class JobStore:
                 rq_description=self.queues.rq_description(team), idempotency_key=idem_key,
                 body_digest=digest, idempotency_ttl=self.idempotency_ttl,
                 nonce=record["nonce"], caps=caps, now=time.time(),
+                replicas=self.replicas, timeout_ms=self.ack_timeout_ms,
             )  # fmt: skip
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             if _never_sent(exc):
@@ -162,7 +173,10 @@ class JobStore:
             job_id = self._resolve(record["nonce"])
             if job_id is None:
                 raise  # voided: it never ran and never will
+            self.durable()  # read on this primary, then acknowledged by its replicas
             return self.get(job_id), False
+        if result.replicas_acked is not None and result.replicas_acked < self.replicas:
+            raise NotReplicated(f"{result.replicas_acked} of {self.replicas} replicas")
         if result.outcome == "new":
             return {"id": result.job_id, **record, "position": result.position}, False
         if result.outcome == "conflict":
@@ -181,6 +195,17 @@ class JobStore:
             self.redis.delete(idem_key)
             return self.submit(team, spec, idempotency_key, digest)
         return replayed, True
+
+    def durable(self) -> None:
+        """Raise NotReplicated unless `replicas` replicas hold every write made so far (a
+        no-op without replication): call before acknowledging a change."""
+        if not self.replicas:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            replicas_acked(pipe, self.replicas, self.ack_timeout_ms)
+            acked = pipe.execute()[-1]
+        if acked < self.replicas:
+            raise NotReplicated(f"{acked} of {self.replicas} replicas")
 
     def _resolve(self, nonce: str) -> int | None:
         deadline = time.monotonic() + RESOLVE_SECONDS

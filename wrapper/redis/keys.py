@@ -8,6 +8,9 @@ PREFIX = "trainq:"
 JOB_KEY_PREFIX = PREFIX + "job:"
 
 JOB_ID_COUNTER = PREFIX + "job-id-counter"
+# Bumped before WAIT so that WAIT covers writes its connection did not make itself
+# (wrapper.redis.replicas_acked).
+REPLICATION_MARK = PREFIX + "replication-mark"
 # job id -> lease deadline (epoch seconds) while a job is `dispatching`.
 DISPATCH_LEASES = PREFIX + "dispatch-leases"
 # Wake-up list for the canceller; the `cancelling` index set is the source of truth.

@@ -121,6 +121,40 @@ capabilities:
     secretKeyRef:
       name: {{ include "trainq.redisSecret" . }}
       key: {{ .Values.redis.bundled | ternary "url" .Values.redis.external.existingSecretKey }}
+{{- with .Values.redis.sentinel }}{{ if and .enabled $.Values.redis.bundled }}
+{{- /* Sentinel mode: the primary is asked of the sentinels; submissions WAIT for replicas. */}}
+- name: REDIS_SENTINELS
+  value: {{ include "trainq.redisSentinels" $ | quote }}
+- name: REDIS_SENTINEL_MASTER
+  value: {{ .masterName | quote }}
+- name: REDIS_MIN_REPLICAS_ACKED
+  value: {{ .minReplicasAcked | quote }}
+- name: REDIS_ACK_TIMEOUT_MS
+  value: {{ .ackTimeoutMs | quote }}
+{{- end }}{{ end }}
+{{- end -}}
+
+{{/* host:port of every bundled sentinel (one per Redis pod), comma-separated. */}}
+{{- define "trainq.redisSentinels" -}}
+{{- $fullname := include "trainq.fullname" . -}}
+{{- $out := list -}}
+{{- range $i := until (int .Values.redis.sentinel.replicas) -}}
+{{- $out = append $out (printf "%s-redis-%d.%s-redis-headless.%s.svc:26379" $fullname $i $fullname $.Release.Namespace) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+
+{{/* Shell: sets $me (this pod's DNS name) and $primary (what a sentinel names, else pod 0). */}}
+{{- define "trainq.redisPrimary" -}}
+{{- $fullname := include "trainq.fullname" . -}}
+me="$(hostname).{{ $fullname }}-redis-headless.{{ .Release.Namespace }}.svc"
+primary=""
+for s in $(echo "{{ include "trainq.redisSentinels" . }}" | tr , ' '); do
+  primary="$(redis-cli -h "${s%:*}" -p 26379 --raw sentinel get-master-addr-by-name {{ .Values.redis.sentinel.masterName }} 2>/dev/null | head -n1)" || true
+  case "$primary" in *[!A-Za-z0-9.-]*) primary="" ;; esac  # an error, not a host name
+  [ -n "$primary" ] && break
+done
+[ -n "$primary" ] || primary="{{ $fullname }}-redis-0.{{ $fullname }}-redis-headless.{{ .Release.Namespace }}.svc"
 {{- end -}}
 
 {{/* The init container writing TRAINQ_CONFIG from the ConfigMap and the token Secret. */}}

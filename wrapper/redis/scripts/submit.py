@@ -8,8 +8,9 @@ it on a client `without_retry`, and resolve a lost reply by its nonce (`resolve_
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.exceptions import NoScriptError
 
-from wrapper.redis import keys
+from wrapper.redis import keys, replicas_acked
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # KEYS: 1 job id counter, 2 idempotency record (the counter again when there is none),
@@ -89,6 +90,7 @@ class SubmitResult:
     position: int | None = None  # a new job's 0-based place in its team queue
     exceeded: str | None = None
     retry_after: float | None = None
+    replicas_acked: int | None = None  # asked for: how many replicas had it in time
 
 
 @dataclass(frozen=True)
@@ -109,21 +111,24 @@ class RqQueue:
 
 class Submit:
     def __init__(self, client: Redis):
+        self._client = client
         self._script = client.register_script(LUA)
 
     def __call__(self, *, team: str, rank: int, id_span: int, queued: str, record: list,
                  rq: RqQueue, rq_job: list, rq_description: tuple[str, str],
                  idempotency_key: str | None, body_digest: str, idempotency_ttl: int,
                  nonce: str, caps: Caps | None = None,
-                 now: float = 0.0) -> SubmitResult:  # fmt: skip
+                 now: float = 0.0, replicas: int = 0,
+                 timeout_ms: int = 0) -> SubmitResult:  # fmt: skip
         """rank, id_span: the queue score is rank * id_span + id (`wrapper.jobs.queues`).
         record / rq_job: flat field/value pairs (encoded) of the job record (all but its
         id) and of its RQ job hash (all but its description, which is `rq_description`'s two
         halves around the id). queued: the status string of a queued job. idempotency_key:
         the Redis key of the Idempotency-Key record (None without one). nonce: unique per
-        request; the script records it with the new job's id."""
+        request; the script records it with the new job's id. replicas: WAIT for that many
+        replicas (up to timeout_ms) on the same connection, in the same round trip."""
         caps = caps or Caps()
-        result = self._script(
+        call = dict(
             keys=[keys.JOB_ID_COUNTER, idempotency_key or keys.JOB_ID_COUNTER,
                   keys.status_index(queued), keys.team_jobs(team), keys.team_queue(team),
                   keys.team_status(team, queued), keys.ADMISSION_WAKE, keys.ADMISSION_VERSION,
@@ -134,15 +139,36 @@ class Submit:
                   repr(caps.per_second), repr(now), NONCE_TTL_SECONDS,
                   len(record), *record, *rq_job],
         )  # fmt: skip
+        acked = None
+        if replicas:
+            result, acked = self._replicated(call, replicas, timeout_ms)
+        else:
+            result = self._script(**call)
         outcome = result[0].decode()
         if outcome == "new":
-            return SubmitResult(outcome, int(result[1]), int(result[2]))
+            return SubmitResult(outcome, int(result[1]), int(result[2]), replicas_acked=acked)
         if outcome == "replay":
-            return SubmitResult(outcome, int(result[1]))
+            return SubmitResult(outcome, int(result[1]), replicas_acked=acked)
         if outcome == "limit":
             return SubmitResult(outcome, exceeded=result[1].decode(),
                                 retry_after=float(result[2]))  # fmt: skip
         return SubmitResult(outcome)
+
+    def _replicated(self, call: dict, replicas: int, timeout_ms: int) -> tuple[list, int]:
+        # EVALSHA by hand: a pipeline's own script handling costs a SCRIPT EXISTS round trip
+        # per call. NOSCRIPT means the script did not run, so loading it and resending is safe.
+        for attempt in (1, 2):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.evalsha(self._script.sha, len(call["keys"]), *call["keys"], *call["args"])
+            replicas_acked(pipe, replicas, timeout_ms)
+            try:
+                result, _, acked = pipe.execute()
+                return result, acked
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                self._client.script_load(LUA)
+        raise AssertionError("unreachable")
 
 
 def _opt(value) -> str:
