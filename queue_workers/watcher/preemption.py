@@ -83,15 +83,10 @@ class PreemptionSweep:
         return out
 
     def carry_out(self, p: P.Preemption, now: float) -> None:
-        record = self.store.get(p.job_id)
-        if record is None:
-            return
-        spec = record["spec"]
-        each = replica_request(spec)
         until = now + self.config.dispatch.termination_grace_seconds + NOMINATION_SLACK_SECONDS
-        nominations.nominate(self.store.redis, p.job_id,
-                             Nomination(p.team, each.scale(1 + spec["workers"]), each,
-                                        p.placement), until)  # fmt: skip
+        nominations.nominate(
+            self.store.redis, p.job_id, Nomination(p.team, p.demand, p.each, p.placement), until
+        )
         for victim in self.store.get_many([v.id for v in p.victims]):
             if victim is None:
                 continue

@@ -64,6 +64,8 @@ class Preemption:
     reason: str  # RECLAIM when any victim is another team's, else PRIORITY
     victims: tuple[Running, ...]
     placement: tuple[str, ...]  # where the preemptor would be counted once they are gone
+    demand: Res  # the preemptor's, whole
+    each: Res  # one of its replicas
 
 
 def plan(state: ClusterState, running: list[Running], policies: dict[str, Policy],
@@ -89,7 +91,8 @@ def plan(state: ClusterState, running: list[Running], policies: dict[str, Policy
             victims, placement = found
             if victims:
                 reason = RECLAIM if any(v.team != name for v in victims) else PRIORITY
-                out.append(Preemption(job.id, name, reason, victims, placement))
+                out.append(Preemption(job.id, name, reason, victims, placement, job.demand,
+                                      job.replica()))  # fmt: skip
             for v in victims:
                 del alive[v.id]
             # (admitted in this plan: counted in its team's usage, never a victim in it)

@@ -38,18 +38,30 @@ def condition(reason: str, message: str) -> dict:
 NODE_LOST = "NodeLost"
 
 
+def _back_to_queue(store: JobStore, record: dict, reason: str, message: str,
+                   fields: dict) -> str | None:  # fmt: skip
+    """The shared step: from a dispatched status back to its place in its queue, its reservation
+    given back by the same TRANSITION, with the run so far added to `run_seconds`. Returns the
+    previous status, or None when its status changed meanwhile (nothing done)."""
+    fields = {"reason": reason, "message": message, "ready_at": None,
+              "replicas": empty_replicas(), "run_seconds": run_seconds(record),
+              **fields}  # fmt: skip
+    result = store.transition(record["id"], JobStatus.QUEUED, fields, expect=PREEMPTIBLE)
+    if not result.applied:
+        return None
+    store.queues.requeue_in_place(record["team"], record["id"], record["spec"]["priority"])
+    return result.previous
+
+
 def requeue_node_lost(store: JobStore, record: dict, node: str, why: str) -> bool:
     """Send a job back to its place in its queue because a node its replicas were counted on
     is gone (`why`: deleted, or NotReady for how long): its pods there cannot come back (they
     are pinned to their counted nodes), so it is admitted again elsewhere and resumes from its
     checkpoint. False when its status changed meanwhile."""
     message = f"node {node} holding its replicas {why}; back in its queue at its place"
-    fields = {"reason": NODE_LOST, "message": message, "ready_at": None,
-              "replicas": empty_replicas(), "run_seconds": run_seconds(record),
-              "node_losses": int(record.get("node_losses") or 0) + 1}  # fmt: skip
-    if not store.transition(record["id"], JobStatus.QUEUED, fields, expect=PREEMPTIBLE).applied:
+    losses = int(record.get("node_losses") or 0) + 1
+    if _back_to_queue(store, record, NODE_LOST, message, {"node_losses": losses}) is None:
         return False
-    store.queues.requeue_in_place(record["team"], record["id"], record["spec"]["priority"])
     log.warning("job %s (team %s): %s", record["id"], record["team"], message)
     return True
 
@@ -58,18 +70,13 @@ def preempt(store: JobStore, record: dict, reason: str, message: str, by: dict) 
     """Send a preempted job back to its place in its queue. `message` is what its team reads
     (no other team's names: docs/security.md); `by` ({job, team}) is kept for operators.
     False when its status changed meanwhile (nothing done)."""
-    job_id = record["id"]
     conditions = [*(record.get("trainq_conditions") or []), condition(reason, message)]
-    fields = {"reason": PREEMPTED, "message": message, "ready_at": None,
-              "replicas": empty_replicas(), "preempted_at": utcnow(), "preempted_by": by,
+    fields = {"preempted_at": utcnow(), "preempted_by": by,
               "preemptions": int(record.get("preemptions") or 0) + 1,
-              "run_seconds": run_seconds(record),
               "trainq_conditions": conditions[-20:]}  # fmt: skip
-    result = store.transition(job_id, JobStatus.QUEUED, fields, expect=PREEMPTIBLE)
-    if not result.applied:
+    previous = _back_to_queue(store, record, PREEMPTED, message, fields)
+    if previous is None:
         return False
-    store.queues.requeue_in_place(record["team"], job_id, record["spec"]["priority"])
-    log.info("job %s (team %s): %s -> queued (%s by job %s of team %s): %s", job_id,
-             record["team"], result.previous, reason, by.get("job"), by.get("team"),
-             message)  # fmt: skip
+    log.info("job %s (team %s): %s -> queued (%s by job %s of team %s): %s", record["id"],
+             record["team"], previous, reason, by.get("job"), by.get("team"), message)  # fmt: skip
     return True
