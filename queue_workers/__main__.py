@@ -5,6 +5,10 @@ import argparse
 import logging
 import os
 import socket
+import time
+
+import redis.exceptions
+from rq.exceptions import StopRequested
 
 from queue_workers.kube.client import Kube, connect_or_exit
 from queue_workers.worker import dispatch
@@ -39,12 +43,44 @@ def main(argv: list[str] | None = None) -> int:
     kube.root_namespaces = {t.namespace for t in config.teams if t.allow_root}
     ensure_namespaces(kube, [t.namespace for t in config.teams])
     dispatch.configure(dispatch.Context(config, store, kube))
-    # The pid suffix keeps names unique: RQ refuses a name whose registration (from a killed
-    # worker) has not expired yet.
-    worker = TrainqWorker(store, config, kube, name=f"{args.name}.{os.getpid()}")
-    log.info("worker %s serving teams %s", worker.name, ", ".join(t.name for t in config.teams))
-    worker.work(burst=args.burst, logging_level=args.log_level, with_scheduler=False)
-    return 0
+    return run(lambda name: TrainqWorker(store, config, kube, name=name), args)
+
+
+def stop_requested(worker: TrainqWorker) -> bool:
+    """SIGTERM/SIGINT reached RQ's handler (it notes the time, busy or idle)."""
+    return worker._shutdown_requested_date is not None
+
+
+def run(make_worker, args) -> int:
+    """RQ's work loop, again after it quits on an error (RQ ends it on any exception outside a
+    job, e.g. Redis gone mid-heartbeat during a failover): the process stays up and serves
+    again once Redis answers, instead of leaving recovery to a supervisor."""
+    backoff = 1.0
+    for generation in range(1_000_000):
+        # The pid (and generation) suffix keeps names unique: RQ refuses a name whose
+        # registration (from a killed worker, or one whose teardown found Redis gone) lives on.
+        name = f"{args.name}.{os.getpid()}" + (f".{generation}" if generation else "")
+        worker, started = None, time.monotonic()
+        try:
+            worker = make_worker(name)  # (RQ names its Redis connection: a round trip)
+            teams = ", ".join(q.name for q in worker.queues)
+            log.info("worker %s serving teams %s", worker.name, teams)
+            worker.work(burst=args.burst, logging_level=args.log_level, with_scheduler=False)
+        except redis.exceptions.RedisError as exc:  # starting, registering or tearing down
+            log.error("worker %s: Redis unavailable: %s", name, exc)
+        if worker is not None and (args.burst or stop_requested(worker)):
+            return 0
+        if time.monotonic() - started > 60:  # it had served well: a fresh fault
+            backoff = 1.0
+        log.error("worker %s stopped on an error; serving again in %.0f s", name, backoff)
+        try:
+            time.sleep(backoff)
+        except StopRequested:  # SIGTERM while waiting (RQ's handler raises it when idle)
+            return 0
+        if worker is not None and stop_requested(worker):
+            return 0
+        backoff = min(backoff * 2, 30.0)
+    return 1
 
 
 if __name__ == "__main__":
