@@ -13,7 +13,7 @@ RUFF    := $(VENV)/bin/ruff
 PYTEST_WORKERS ?= 2
 
 .PHONY: help venv trainer-deps lint fmt build helm test-deploy bench redis-up redis-down cluster-up cluster-down cluster-status \
-        up down demo demo-preempt test test-unit test-integration test-trainers services-down clean
+        up down demo demo-preempt test test-unit test-integration test-trainers services-down clean chaos
 
 help:
 	@echo "make demo          start the control plane, Redis and trainq; run a sample job end to end"
@@ -24,6 +24,7 @@ help:
 	@echo "make cluster-down  stop it and remove its state"
 	@echo "make up / down     start / stop Redis-backed trainq (API, workers, watcher)"
 	@echo "make bench         benchmarks beside their baselines (benchmarks/RESULTS.md)"
+	@echo "make chaos         1,000 jobs while faults land (stops the apiserver, etcd, operator: run alone)"
 	@echo "make lint          ruff"
 
 $(VENV)/.stamp: requirements.txt
@@ -104,6 +105,11 @@ test: venv trainer-deps redis-up cluster-up helm
 # Benchmarks beside their baselines, one run (benchmarks/RESULTS.md).
 bench: venv trainer-deps redis-up cluster-up
 	source $(LOCAL)/env.sh && $(PY) -m benchmarks
+
+# 1,000 jobs from 3 teams while trainq's processes, Redis, the apiserver, etcd, the operator
+# and a node fail (tests/chaos); needs the control plane to itself. CHAOS_ARGS: e.g. --seed 2.
+chaos: venv redis-up cluster-up
+	source $(LOCAL)/env.sh && $(PY) -m tests.chaos $(CHAOS_ARGS)
 
 # Stops everything the targets above started (used by CI after `make test`).
 services-down:

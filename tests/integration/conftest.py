@@ -3,17 +3,13 @@ xdist worker and purpose, or a private throw-away redis-server), the real local 
 and trainq's processes started as real subprocesses (see `stack.py`)."""
 
 import os
-import secrets
-import shutil
-import subprocess
-import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import redis
 
-from tests.support import LOCAL_CONFIG, free_port
+from tests.support import LOCAL_CONFIG
+from tests.support.redis_server import PrivateRedis
 from tests.support.stack import Stack
 from wrapper.config import Settings, load_config
 
@@ -53,45 +49,6 @@ def scratch_url(shared_redis_up) -> str:
 @pytest.fixture
 def local_config():
     return load_config(LOCAL_CONFIG)
-
-
-class PrivateRedis:
-    """A throw-away redis-server with AOF persistence in a temp dir, which a test may crash
-    (SIGKILL) and restart without disturbing the shared one. Like every Redis of trainq's it
-    requires a password (in its URL; the server reads it from a config file)."""
-
-    def __init__(self, directory: Path):
-        self.dir, self.port, self.proc = directory, free_port(), None
-        self.password = secrets.token_hex(16)
-        self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        conf = self.dir / "auth.conf"
-        conf.write_text(f"requirepass {self.password}\n")
-        self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", str(conf), "--port", str(self.port),
-             "--bind", "127.0.0.1", "--dir", str(self.dir), "--appendonly", "yes",
-             "--appendfsync", "everysec", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return
-            except redis.exceptions.RedisError:
-                time.sleep(0.1)
-        raise RuntimeError("private redis-server did not start")
-
-    def crash(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 @pytest.fixture
