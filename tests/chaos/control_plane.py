@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import urllib3
 
-RUN = Path(os.environ.get("TRAINQ_RUN", "")) if os.environ.get("TRAINQ_RUN") else None
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the local CA: not checked
 
 
 @dataclass

@@ -64,7 +64,7 @@ def api_pod(run, rnd: Random):
 
 def rq_worker(run, rnd: Random):
     """A running RQ worker SIGKILLed at a random moment (claiming, creating or idle)."""
-    name = rnd.choice(sorted(n for n in run.stack.procs if n.startswith("w")))
+    name = rnd.choice(sorted(n for n in run.stack.procs if n in ("w1", "w2")))
     last = (run.stack.log(name).strip().splitlines() or [""])[-1][-120:]
     run.stack.procs[name].send_signal(signal.SIGKILL)
     ended = run.wait_respawned(name)
@@ -156,8 +156,9 @@ def node_loss(run, rnd: Random):
 
     name = wait_until("a node running replicas", busy_node, 60, 0.5)
     node = core.read_node(name)
-    pods = sum(1 for ns in run.namespaces for p in core.list_namespaced_pod(ns).items
-               if p.spec.node_name == name)  # fmt: skip
+    running = sum(1 for ns in run.namespaces
+                  for p in core.list_namespaced_pod(ns, field_selector="status.phase=Running").items
+                  if p.spec.node_name == name)  # fmt: skip
     core.delete_node(name)
     time.sleep(NODE_GONE_S)
     core.create_node(client.V1Node(
@@ -166,7 +167,7 @@ def node_loss(run, rnd: Random):
         status=client.V1NodeStatus(capacity=node.status.capacity,
                                    allocatable=node.status.allocatable),
     ))  # fmt: skip
-    return f"{name} deleted with {pods} replicas on it, back after {NODE_GONE_S:.0f} s", (
+    return f"{name} deleted with {running} running replicas, back after {NODE_GONE_S:.0f} s", (
         time.monotonic()
     )
 

@@ -216,10 +216,15 @@ class ChaosRun:
         duplicates = {}
         with self.jobs_watch.lock:
             uids = {j: len(u) for j, u in self.jobs_watch.uids.items()}
+        with client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(keys.job_key(job_id), "preemptions")
+            requeues = {j: int(r or 0) for j, r in zip(ids, pipe.execute(), strict=True)}
         for job_id, count in uids.items():
-            requeues = int(client.hget(keys.job_key(job_id), "preemptions") or 0)
-            if count > 1 + requeues:
-                duplicates[job_id] = {"pytorchjobs": count, "requeues": requeues}
+            # A job sent back to its queue (node lost) keeps its PyTorchJob, suspended: more
+            # than one PyTorchJob is a duplicate unless the first was deleted for a requeue.
+            if count > 1 + requeues.get(job_id, 0):
+                duplicates[job_id] = {"pytorchjobs": count, "requeues": requeues.get(job_id, 0)}
         samples = sorted(self.staleness.samples)
         resumed = [f.resumed_s for f in self.faults if f.resumed_s is not None]
         return {
@@ -234,7 +239,7 @@ class ChaosRun:
             "stuck": len(stuck),
             "stuck_ids": dict(list(stuck.items())[:20]),
             "by_status": _count(statuses.values()),
-            "requeued_jobs": sum(1 for j in ids if uids.get(j, 0) > 1),
+            "requeued_jobs": sum(1 for r in requeues.values() if r),
             "refused_submission_attempts": self.refused_attempts,
             "respawns": self.respawns,
             "faults": [asdict(f) for f in self.faults],
