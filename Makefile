@@ -12,7 +12,7 @@ RUFF    := $(VENV)/bin/ruff
 # Integration tests share one control plane; independent ones run in parallel.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv trainer-deps lint fmt build helm test-deploy bench redis-up redis-down cluster-up cluster-down cluster-status \
+.PHONY: help venv trainer-deps browser-deps ui-vendor lint fmt build helm test-deploy bench redis-up redis-down cluster-up cluster-down cluster-status \
         up down demo demo-preempt test test-unit test-integration test-trainers services-down clean chaos
 
 help:
@@ -26,12 +26,16 @@ help:
 	@echo "make bench         benchmarks beside their baselines (benchmarks/RESULTS.md)"
 	@echo "make chaos         1,000 jobs while faults land (stops the apiserver, etcd, operator: run alone)"
 	@echo "make lint          ruff"
+	@echo "make ui-vendor     fetch the dashboard's pinned front-end files again (npm), checksums checked"
 
-$(VENV)/.stamp: requirements.txt
+# The last step installs the project itself (editable, its pins come from requirements.txt):
+# the `trainq` command in $(VENV)/bin (docs/cli.md).
+$(VENV)/.stamp: requirements.txt pyproject.toml
 	@command -v python3.11 >/dev/null || command -v python3 >/dev/null
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	@touch $@
 
 venv: $(VENV)/.stamp
@@ -42,6 +46,23 @@ $(VENV)/.trainer-stamp: $(VENV)/.stamp trainers/requirements.txt
 	@touch $@
 
 trainer-deps: $(VENV)/.trainer-stamp
+
+# The dashboard's browser test: Playwright (pip) drives Debian's Chromium, installed here when
+# root (Playwright's own browser downloads are never used).
+BROWSER_REQ := tests/integration/ui/requirements.txt
+$(VENV)/.browser-stamp: $(VENV)/.stamp $(BROWSER_REQ)
+	$(VENV)/bin/pip install -q -r $(BROWSER_REQ)
+	@touch $@
+
+browser-deps: $(VENV)/.browser-stamp
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+	@command -v chromium >/dev/null || echo "chromium missing (apt-get install chromium): the browser test skips"
+
+# The dashboard's front-end dependencies (wrapper/ui/vendor.json): fetched again with npm pack,
+# each tarball's sha512 and each file's sha256 checked, into wrapper/ui/static/vendor/.
+ui-vendor: venv
+	$(PY) -m wrapper.ui.vendor
 
 lint: venv
 	$(RUFF) check .
@@ -95,11 +116,11 @@ test-trainers: trainer-deps
 test-deploy: venv cluster-up helm
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests/deploy
 
-test-integration: venv redis-up cluster-up
+test-integration: venv browser-deps redis-up cluster-up
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests/integration
 
 # The whole suite: one pytest run so its closing line counts everything.
-test: venv trainer-deps redis-up cluster-up helm
+test: venv trainer-deps browser-deps redis-up cluster-up helm
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests
 
 # Benchmarks beside their baselines, one run (benchmarks/RESULTS.md).

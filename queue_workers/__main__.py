@@ -15,6 +15,7 @@ from queue_workers.worker import dispatch
 from queue_workers.worker.rq_worker import TrainqWorker
 from wrapper.config import load_or_exit
 from wrapper.jobs.store import JobStore
+from wrapper.metrics import serving
 from wrapper.redis import connect
 
 log = logging.getLogger("queue_workers")
@@ -38,11 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings, config = load_or_exit()
-    store = JobStore(connect(*settings.redis_target), [t.name for t in config.teams])
+    store = JobStore(connect(*settings.redis_target), [t.name for t in config.teams],
+                     max_events=config.events.max_per_team)  # fmt: skip
     kube = connect_or_exit(settings.kubeconfig)
     kube.root_namespaces = {t.namespace for t in config.teams if t.allow_root}
     ensure_namespaces(kube, [t.namespace for t in config.teams])
     dispatch.configure(dispatch.Context(config, store, kube))
+    serving.serve_from_env("worker")  # (its admissions and dispatches; no team gauges)
     return run(lambda name: TrainqWorker(store, config, kube, name=name), args)
 
 

@@ -6,8 +6,15 @@ import time
 
 
 def utcnow() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return iso(time.time())
+
+
+def iso(seconds: float) -> str:
+    """Epoch seconds -> '2026-01-01T10:00:00.123Z'."""
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        + f".{int(seconds % 1 * 1000):03d}Z"
+    )
 
 
 def epoch(timestamp: str) -> float:

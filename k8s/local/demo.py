@@ -161,6 +161,26 @@ def report_model(model_dir: Path) -> bool:
     return True
 
 
+def report_channel(team: str, token: str, job_id: int) -> None:
+    """What the trainer reported to trainq (docs/observability.md), and where to see it."""
+    status, got = call("GET", f"/v1/teams/{team}/jobs/{job_id}/metrics", token)
+    final = (got.get("final") or {}) if status == 200 else {}
+    if final:
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(final.items())
+                          if k.startswith("test_") and isinstance(v, float))  # fmt: skip
+        print(f"reported to trainq: {len(got['epochs'])} epochs; {shown}")
+    else:
+        print(f"no metrics reported to trainq ({status}): is dispatch.metrics_url {BASE}?")
+    auth = "Authorization: Bearer " + ("$TRAINQ_DEMO_TOKEN" if os.environ.get(
+        "TRAINQ_DEMO_TOKEN") else token)  # fmt: skip
+    job = f"{BASE}/v1/teams/{team}/jobs/{job_id}"
+    print(f"training metrics: curl -s -H '{auth}' {job}/metrics")
+    runs = f"{BASE}/v1/teams/{team}/runs?dataset_id=intents-bundled&sort=-test_accuracy"
+    print(f"run comparison: curl -s -H '{auth}' '{runs}'")
+    print(f"logs (kept after the pods are gone): curl -s -H '{auth}' "
+          f"'{job}/logs?replica=Master&tail=20'")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--simulated", action="store_true",
@@ -179,6 +199,11 @@ def main() -> int:
         return 1
     print(f"submitted job {rec['id']} ({NAME}) for team {team}: "
           f"{BASE}/v1/teams/{team}/jobs/{rec['id']}")  # fmt: skip
+    shown = "$TRAINQ_DEMO_TOKEN" if os.environ.get("TRAINQ_DEMO_TOKEN") else token
+    cli = Path(sys.executable).parent / "trainq"  # make venv installs it beside python
+    cli = os.path.relpath(cli) if cli.exists() else "trainq"
+    print(f"watch it with the CLI (docs/cli.md): TRAINQ_TOKEN={shown} {cli} status "
+          f"{rec['id']} --watch --team {team} --url {BASE}")  # fmt: skip
     if not args.simulated:
         print(f"training {job['command'][-1]} with 1 Master + {job['workers']} Worker on the "
               f"local node; outputs in {out}")  # fmt: skip
@@ -193,7 +218,16 @@ def main() -> int:
         ok = report_model(out / "model")
     namespace, name = ref.get("namespace"), ref.get("name")
     print(f"see it with: kubectl get pytorchjobs -n {namespace} -l trainq.dev/team={team}")
+    # (the ports k8s/local/trainq-up.sh gives them)
+    api_m, worker_m, watcher_m = (os.environ.get(k, d) for k, d in (
+        ("TRAINQ_METRICS_PORT", "18090"), ("TRAINQ_WORKER1_METRICS_PORT", "18091"),
+        ("TRAINQ_WATCHER_METRICS_PORT", "18093")))  # fmt: skip
+    print(
+        f"metrics (docs/observability.md): curl -s 127.0.0.1:{watcher_m}/metrics (the watcher: "
+        f"team gauges, finished jobs), :{worker_m} (a worker: admissions), :{api_m} (the API)"
+    )
     if not args.simulated and name:
+        report_channel(team, token, rec["id"])
         print(f"master's log: kubectl logs -n {namespace} {name}-master-0")
     return 0 if ok else 1
 

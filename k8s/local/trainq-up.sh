@@ -51,10 +51,18 @@ if ! trainq_running api; then
   rm -rf "$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 start api "$PY" -m gunicorn -c wrapper/gunicorn.conf.py wrapper.wsgi:app
-start worker-1 "$PY" -m queue_workers --name "trainq-local-worker-1"
-start worker-2 "$PY" -m queue_workers --name "trainq-local-worker-2"
+# Workers and the watcher serve their own metrics, each on its port, from the process itself:
+# without PROMETHEUS_MULTIPROC_DIR (that directory is the API's, summed by its master).
+own_metrics() { echo env -u PROMETHEUS_MULTIPROC_DIR "TRAINQ_METRICS_PORT=$1"; }
+WORKER_METRICS_PORTS=("${TRAINQ_WORKER1_METRICS_PORT:-18091}" "${TRAINQ_WORKER2_METRICS_PORT:-18092}")
+WATCHER_METRICS_PORT="${TRAINQ_WATCHER_METRICS_PORT:-18093}"
+# shellcheck disable=SC2046
+start worker-1 $(own_metrics "${WORKER_METRICS_PORTS[0]}") "$PY" -m queue_workers --name "trainq-local-worker-1"
+# shellcheck disable=SC2046
+start worker-2 $(own_metrics "${WORKER_METRICS_PORTS[1]}") "$PY" -m queue_workers --name "trainq-local-worker-2"
 # (exit 3: it lost its Lease; it comes back as a candidate, as a pod would)
-start watcher "$HERE/respawn.sh" 3 "$PY" -m queue_workers.watcher
+# shellcheck disable=SC2046
+start watcher $(own_metrics "$WATCHER_METRICS_PORT") "$HERE/respawn.sh" 3 "$PY" -m queue_workers.watcher
 
 if ! wait_for "trainq API on 127.0.0.1:$TRAINQ_API_PORT" 30 api_healthy; then
   tail -n 20 "$TRAINQ_LOGS/api.log" >&2 || true
@@ -69,3 +77,4 @@ for name in "${TRAINQ_COMPONENTS[@]}"; do
   fi
 done
 log "trainq is up: http://127.0.0.1:$TRAINQ_API_PORT (logs in $TRAINQ_LOGS)"
+log "metrics: http://127.0.0.1:$TRAINQ_METRICS_PORT/metrics (API), :${WORKER_METRICS_PORTS[0]} and :${WORKER_METRICS_PORTS[1]} (workers), :$WATCHER_METRICS_PORT (watcher: team gauges)"

@@ -177,6 +177,25 @@ class Kube:
                 return None
             raise
 
+    def pod_log_tail(self, namespace: str, pod: str, container: str, keep: int) -> bytes | None:
+        """The last `keep` bytes of a container's log, read as a stream (memory stays bounded
+        at any log size); None when the pod is gone or its container never started."""
+        try:
+            response = self.core.read_namespaced_pod_log(
+                pod, namespace, container=container, _preload_content=False,
+                _request_timeout=(5, 120))  # fmt: skip
+        except ApiException as exc:
+            if exc.status in (400, 404):
+                return None
+            raise
+        tail = b""
+        try:
+            for chunk in response.stream(64 * 1024):
+                tail = (tail + chunk)[-keep:]
+        finally:
+            response.release_conn()
+        return tail
+
     def create_network_policy(self, body: dict) -> bool:
         """Create a NetworkPolicy (`queue_workers.kube.peers`); False when it exists."""
         try:

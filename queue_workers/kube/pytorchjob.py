@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass
 
 from wrapper.config.team import CHECKPOINT_ENV
+from wrapper.runs import tokens
 
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "pytorchjobs", "PyTorchJob"
 CONTAINER = "pytorch"  # the operator finds the master port and injects env by this name
@@ -112,7 +113,8 @@ def job_id_of(obj: dict, instance: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-def _env(record: dict, checkpoints: CheckpointMount | None) -> list[dict]:
+def _env(record: dict, checkpoints: CheckpointMount | None,
+         metrics_url: str | None) -> list[dict]:  # fmt: skip
     spec = record["spec"]
     # NVIDIA_* (and CHECKPOINT_DIR with a claim) are refused at submission; a record written
     # before that rule never passes one.
@@ -133,6 +135,10 @@ def _env(record: dict, checkpoints: CheckpointMount | None) -> list[dict]:
         env.append(dict(NO_GPUS))
     if checkpoints:
         env.append({"name": CHECKPOINT_ENV, "value": checkpoints.path})
+    if metrics_url and record.get("uid"):
+        # The training-metrics channel: this job's own token, good for this job only.
+        env += [{"name": tokens.URL_ENV, "value": tokens.report_url(metrics_url, record)},
+                {"name": tokens.TOKEN_ENV, "value": tokens.metrics_token(record)}]  # fmt: skip
     return env
 
 
@@ -165,12 +171,13 @@ def pins(counted: list[str] | None) -> dict[str, dict | None]:
 
 
 def _replica(record: dict, name: str, labels: dict, replicas: int, placement: dict,
-             affinity: dict | None, checkpoints: CheckpointMount | None) -> dict:  # fmt: skip
+             affinity: dict | None, checkpoints: CheckpointMount | None,
+             metrics_url: str | None = None) -> dict:  # fmt: skip
     spec = record["spec"]
     container = {
         "name": CONTAINER,
         "image": spec["image"],
-        "env": _env(record, checkpoints),
+        "env": _env(record, checkpoints, metrics_url),
         "resources": _resources(spec),
         "securityContext": dict(SECURITY_CONTEXT),
     }
@@ -205,22 +212,25 @@ def _replica(record: dict, name: str, labels: dict, replicas: int, placement: di
 
 def build(record: dict, namespace: str, instance: str, placement: dict | None = None,
           counted: list[str] | None = None,
-          checkpoints: CheckpointMount | None = None) -> dict:  # fmt: skip
+          checkpoints: CheckpointMount | None = None,
+          metrics_url: str | None = None) -> dict:  # fmt: skip
     """The PyTorchJob for a job record: 1 Master + spec.workers Workers. placement holds the
     pod-spec fields the team's config sets on every pod (`Team.pod_placement`: nodeSelector
     and tolerations of its machine pool, and the securityContext of a team allowed root);
     counted: the node admission counted each replica on (`pins`; None: counted in sums);
-    checkpoints: the team's checkpoint claim, mounted in every replica (None: no volume)."""
+    checkpoints: the team's checkpoint claim, mounted in every replica (None: no volume);
+    metrics_url: the API's base URL for the training-metrics channel (None: no channel)."""
     placement = placement or {}
     spec = record["spec"]
     name = pytorchjob_name(instance, record["id"])
     labels = {**spec.get("labels", {}), **trainq_labels(instance, record["team"], record["id"])}
     affinity = pins(counted)
     replica_specs = {"Master": _replica(record, name, labels, 1, placement, affinity["Master"],
-                                        checkpoints)}  # fmt: skip
+                                        checkpoints, metrics_url)}  # fmt: skip
     if spec["workers"] > 0:
         replica_specs["Worker"] = _replica(record, name, labels, spec["workers"], placement,
-                                           affinity["Worker"], checkpoints)  # fmt: skip
+                                           affinity["Worker"], checkpoints,
+                                           metrics_url)  # fmt: skip
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,

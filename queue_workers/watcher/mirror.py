@@ -24,14 +24,28 @@ from queue_workers.kube.status import observe
 from queue_workers.watcher.loops import keep_following
 from queue_workers.watcher.records import gone, location, team_namespaces
 from wrapper.admission import readiness
-from wrapper.clock import utcnow
+from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
 from wrapper.jobs import storage
 from wrapper.jobs.states import TERMINAL, JobStatus
 from wrapper.jobs.store import JobStore
+from wrapper.metrics import events
 from wrapper.redis import keys
 
 log = logging.getLogger(__name__)
+
+
+def condition_changed_at(new: list[dict], old: list[dict] | None) -> float | None:
+    """When the newest condition in `new` changed (epoch), if it changed after every one in
+    `old` (the record's): the change this mirror carries; None when no condition changed."""
+
+    def newest(conditions) -> float | None:
+        times = [epoch(c["last_transition_time"]) for c in conditions or ()
+                 if c.get("last_transition_time")]  # fmt: skip
+        return max(times, default=None)
+
+    changed, before = newest(new), newest(old)
+    return changed if changed is not None and (before is None or changed > before) else None
 
 
 class Mirror:
@@ -87,6 +101,9 @@ class Mirror:
                 return True  # nothing trainq shows changed (the operator's own bookkeeping)
             result = self.store.transition(job_id, observation.status, fields,
                                            known=known)  # fmt: skip
+            changed_at = condition_changed_at(fields["conditions"], record.get("conditions"))
+            if result.applied and changed_at is not None:
+                events.mirrored(changed_at)
             if result.applied and result.previous != observation.status:
                 log.info("job %s: %s -> %s", job_id, result.previous, observation.status.value)
         return True

@@ -16,6 +16,12 @@ each in its own thread (the mirror's watch in the main thread):
   gone;
 - `queue_workers.watcher.retention`: deletes finished jobs' PyTorchJobs, then their records,
   each after its configured time;
+- `queue_workers.watcher.webhooks`: delivers the teams' job events to their webhooks (signed,
+  retried with backoff), noting each attempt on the job;
+- `queue_workers.watcher.runlogs`: keeps the last 1 MiB of each replica's log when a job ends,
+  so its logs outlive its pods;
+- `queue_workers.watcher.stalls`: the stalled-run alert (no reported progress, a non-finite
+  loss);
 - `queue_workers.watcher.nodes`: list-watches the nodes and the bound pods and caches, for
   admission, each schedulable node's allocatable and what its pods request (threads of its own).
 
@@ -43,9 +49,13 @@ from queue_workers.watcher.preemption import PreemptionSweep
 from queue_workers.watcher.readiness import ReadinessGuard
 from queue_workers.watcher.releases import ReleaseSweep
 from queue_workers.watcher.retention import RetentionSweep
+from queue_workers.watcher.runlogs import LogKeeper
+from queue_workers.watcher.stalls import StallSweep
+from queue_workers.watcher.webhooks import WebhookDelivery
 from wrapper.admission.store import AdmissionStore
 from wrapper.config import TrainqConfig, load_or_exit
 from wrapper.jobs.store import JobStore
+from wrapper.metrics import serving, teams
 from wrapper.redis import connect
 
 log = logging.getLogger(__name__)
@@ -66,6 +76,9 @@ class Watcher:
         self.node_loss = NodeLossSweep(config, store, Kube(kubeconfig), self.stop)
         self.releases = ReleaseSweep(store, AdmissionStore(store, config), self.stop)
         self.retention = RetentionSweep(config, store, Kube(kubeconfig), self.stop)
+        self.run_logs = LogKeeper(config, store, Kube(kubeconfig), self.stop)
+        self.stalls = StallSweep(config, store, self.stop)
+        self.webhooks = WebhookDelivery(config, store, self.stop)
         self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop,
                                pod_kube=Kube(kubeconfig))  # fmt: skip
 
@@ -78,7 +91,10 @@ class Watcher:
             ("node-loss", self.node_loss),
             ("releases", self.releases),
             ("retention", self.retention),
+            ("run-logs", self.run_logs),
+            ("stalls", self.stalls),
             ("nodes", self.nodes),
+            *([("webhooks", self.webhooks)] if self.webhooks.wanted else []),
         ):
             threading.Thread(target=reconciler.run, name=name, daemon=True).start()
         self.mirror.run()
@@ -103,10 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings, config = load_or_exit()
-    store = JobStore(connect(*settings.redis_target), [t.name for t in config.teams])
+    store = JobStore(connect(*settings.redis_target), [t.name for t in config.teams],
+                     max_events=config.events.max_per_team)  # fmt: skip
     watcher = Watcher(config, store, settings.kubeconfig)  # no I/O yet: ready to start at once
     elector = Elector(Kube(settings.kubeconfig), lease_namespace(),
                       lease_name(config.instance), config.watcher)  # fmt: skip
+    # Served while standing by too (leader 0, no team gauges): the leader alone reads those.
+    serving.serve_from_env(
+        "watcher",
+        serving.Flag("trainq_watcher_leader", "1: this watcher holds the Lease and acts",
+                     lambda: elector.leading),
+        teams.TeamCollector(AdmissionStore(store, config), active=lambda: elector.leading),
+    )  # fmt: skip
     finish = threading.Event()  # a signal to stop, or the reconcilers ended
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: finish.set())

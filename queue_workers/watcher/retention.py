@@ -7,24 +7,30 @@ PyTorchJobs the apiserver."""
 
 import logging
 import threading
+import time
 
 from queue_workers.kube.client import Kube
 from queue_workers.watcher.loops import keep_sweeping
 from queue_workers.watcher.records import location, team_namespaces
+from wrapper.clock import epoch
 from wrapper.config import TrainqConfig
 from wrapper.jobs import retention
 from wrapper.jobs.store import JobStore
 from wrapper.redis import keys
+from wrapper.runs.logs import LogArchive
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 10.0
 BATCH = 200  # per set and pass; a full batch sweeps again at once
+# How long a finished job's PyTorchJob waits for its logs to be kept, at most.
+LOGS_GRACE_SECONDS = 60.0
 
 
 class RetentionSweep:
     def __init__(self, config: TrainqConfig, store: JobStore, kube: Kube, stop: threading.Event):
         self.config, self.store, self.kube, self.stop = config, store, kube, stop
         self.namespaces = team_namespaces(config)
+        self.logs = LogArchive(store.redis)
         self._indexed = False
 
     def _delete_pytorchjob(self, record: dict) -> bool:
@@ -42,10 +48,22 @@ class RetentionSweep:
     def remove_pytorchjobs(self) -> int:
         ids = retention.due(self.store, keys.FINISHED_PYTORCHJOBS,
                             self.config.retention.pytorchjob_seconds, BATCH)  # fmt: skip
+        waiting = 0
         for job_id, record in zip(ids, self.store.get_many(ids), strict=True):
+            if record is not None and self._logs_not_kept_yet(record):
+                waiting += 1  # its pods (and logs) go with the PyTorchJob: a later sweep
+                continue
             had = record is not None and self._delete_pytorchjob(record)
             retention.pytorchjob_deleted(self.store, job_id, mark=had)
-        return len(ids)
+        return len(ids) - waiting
+
+    def _logs_not_kept_yet(self, record: dict) -> bool:
+        """The log keeper (`queue_workers.watcher.runlogs`) has not kept this job's logs yet,
+        and it ended recently enough that it still may (it looks every 2 s)."""
+        if not record.get("pytorchjob") or self.logs.archived(record["id"]):
+            return False
+        ended = epoch(record["finished_at"]) if record.get("finished_at") else 0
+        return time.time() - ended < LOGS_GRACE_SECONDS
 
     def forget_records(self) -> int:
         ids = retention.due(self.store, keys.FINISHED_JOBS,

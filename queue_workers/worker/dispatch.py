@@ -37,6 +37,7 @@ from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig, load_or_exit
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
+from wrapper.metrics import events
 from wrapper.redis import connect
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,11 @@ def context() -> Context:
         teams = [t.name for t in config.teams]
         configure(
             Context(
-                config, JobStore(connect(*settings.redis_target), teams), Kube(settings.kubeconfig)
+                config,
+                JobStore(
+                    connect(*settings.redis_target), teams, max_events=config.events.max_per_team
+                ),
+                Kube(settings.kubeconfig),
             )
         )
     return _context
@@ -78,7 +83,13 @@ def dispatch_job(job_id: int | None = None) -> str:
     arguments by the SUBMIT script); an explicit id is for running it by hand."""
     if job_id is None:
         job_id = get_current_job().id
-    return dispatch(context(), int(job_id))
+    try:
+        result = dispatch(context(), int(job_id))
+    except BaseException:
+        events.dispatch_attempt("error")  # (RQ records it; the lease re-dispatches the job)
+        raise
+    events.dispatch_attempt(result.partition(" ")[0])  # created, retrying, failed, skipped, ...
+    return result
 
 
 def _test_hook(point: str, job_id: int) -> None:
@@ -167,7 +178,9 @@ def dispatch(ctx: Context, job_id: int) -> str:
     checkpoints = team.checkpoints and pytorchjob.CheckpointMount(
         team.checkpoints.claim, ctx.config.dispatch.checkpoint_path
     )
-    body = pytorchjob.build(record, namespace, instance, pod, counted, checkpoints)
+    body = pytorchjob.build(
+        record, namespace, instance, pod, counted, checkpoints, ctx.config.dispatch.metrics_url
+    )
     name = body["metadata"]["name"]
     problems = pytorchjob.webhook_problems(body)
     if problems:

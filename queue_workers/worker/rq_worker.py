@@ -28,6 +28,7 @@ from wrapper.admission.store import AdmissionStore
 from wrapper.config import TrainqConfig
 from wrapper.jobs.leases import requeue_expired
 from wrapper.jobs.store import JobStore
+from wrapper.metrics import events
 
 log = logging.getLogger(__name__)
 # An idle worker re-evaluates this often even without a wake-up (head-of-line bounds passing,
@@ -40,6 +41,14 @@ SWEEP_SECONDS = 2.0
 REFRESH_RETRY_SECONDS = 10.0  # after a failed node list
 CAPACITY_CHECK_SECONDS = 2.0  # how often a worker looks at the cached capacity's age
 HEARTBEAT_SECONDS = 10.0  # RQ's worker key lives worker_ttl (420 s) past a heartbeat
+
+
+def submitted_at(state, team: str, job_id: int) -> float | None:
+    """When an admitted job was submitted (epoch), from the snapshot its admission used."""
+    for t in state.teams:
+        if t.name == team:
+            return next((j.submitted for j in t.queue if j.id == job_id), None)
+    return None
 
 
 class TrainqWorker(SimpleWorker):
@@ -88,24 +97,32 @@ class TrainqWorker(SimpleWorker):
         self._refresh_capacity()
         lease = self.config.dispatch.lease_seconds
         self.raced_out = False
+        started, queued = time.monotonic(), False
         for _ in range(3):
             state, redispatches = self.admissions.load(self.config.admission.lookahead)
             for team, job_id in redispatches:
                 if self.admissions.redispatch(team, job_id, lease):
                     return team, job_id
+            queued = queued or any(t.queue for t in state.teams)
             candidates = pick_next(state)
             raced = False
             for adm in candidates:
                 # With a second candidate, another idle worker is woken to take the next one.
                 outcome, _ = self.admissions.admit(adm, lease, wake_another=len(candidates) > 1)
+                if outcome == "admitted":
+                    events.admission_attempt(True, time.monotonic() - started)
+                    events.admitted(adm.team, submitted_at(state, adm.team, adm.job_id))
                 if outcome in ("admitted", "redispatch"):
                     return adm.team, adm.job_id
                 if outcome != "stale":
                     raced = True  # another worker's admission changed the picture
                     break
             if not raced:
-                return None
-        self.raced_out = True
+                break
+        else:
+            self.raced_out = True
+        if queued:  # (an idle round over empty queues is no attempt, as in Kueue)
+            events.admission_attempt(False, time.monotonic() - started)
         return None
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):

@@ -201,7 +201,9 @@ def test_least_privilege(tools, release):
         allowed += [("workers", "get", f"namespaces/{team_ns}", None)]
         denied += [("watcher", v, PYTORCHJOBS, team_ns) for v in ("create", "update")]
         denied += [("api", v, PYTORCHJOBS, team_ns) for v in ("get", "list", "create")]
-        denied += [("api", "get", "pods", team_ns), ("watcher", "get", "pods/log", team_ns)]
+        denied += [("api", "get", "pods", team_ns)]
+        # Logs: the API's logs endpoint, the watcher keeping a finished job's.
+        allowed += [("api", "get", "pods/log", team_ns), ("watcher", "get", "pods/log", team_ns)]
         denied += [
             ("workers", "update", PYTORCHJOBS, team_ns),
             ("workers", "deletecollection", PYTORCHJOBS, team_ns),
@@ -261,22 +263,23 @@ def test_least_privilege(tools, release):
     assert not wrong, "\n".join(wrong)
 
 
-def test_api_needs_only_discovery(tools, release):
-    """/readyz calls GET /version: allowed to every authenticated identity, granted nothing."""
+def test_api_needs_only_discovery_and_team_logs(tools, release):
+    """/readyz calls GET /version: allowed to every authenticated identity; the logs endpoint
+    reads pods/log in the team namespaces: one RoleBinding there each, nothing else."""
     sa = f"{release['ns']}:{release['name']}-trainq-api"
     assert tools.can_i(sa, "get", "/version")
     bindings = json.loads(
         tools.kubectl("get", "rolebindings,clusterrolebindings", "-A", "-o", "json").stdout
     )["items"]
     bound = [
-        b["metadata"]["name"]
+        (b["kind"], b["metadata"].get("namespace"))
         for b in bindings
         for s in b.get("subjects") or []
         if s.get("kind") == "ServiceAccount"
         and s.get("namespace") == release["ns"]
         and s.get("name", "").endswith("-api")
     ]
-    assert bound == []
+    assert sorted(bound) == [("RoleBinding", n) for n in sorted(release["teams"])]
 
 
 def test_rendered_rbac_never_mentions_secrets_or_wildcards(release):

@@ -45,6 +45,7 @@ spec:
                       port: {type: string}
                       path: {type: string}
                       interval: {type: string}
+                podTargetLabels: {type: array, items: {type: string}}
 """
 
 
@@ -256,7 +257,7 @@ def test_two_teams_with_quotas(tools):
     limits = {lr["metadata"]["namespace"] for lr in by_kind(docs, "LimitRange")}
     assert limits == {a, b}
     assert {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in by_kind(docs, "Role")} == {
-        (n, f"tq-trainq-{c}") for n in (a, b) for c in ("workers", "watcher")
+        (n, f"tq-trainq-{c}") for n in (a, b) for c in ("workers", "watcher", "api")
     } | {(ns, "tq-trainq-watcher-lease")}  # the watchers' leader election, at home
     workers_cr = one(docs, "ClusterRole", "-workers")
     assert workers_cr["rules"][0]["resourceNames"] == [a, b]
@@ -290,13 +291,32 @@ def test_ingress_and_servicemonitor(tools, servicemonitor_crd):
     assert backend == {"name": "tq-trainq-api", "port": {"name": "http"}}
     assert ingress["spec"]["ingressClassName"] == "nginx"
     # The ingress routes to the API Service, which has no metrics port; Prometheus scrapes
-    # the metrics Service (and only it: the API Service's labels do not match).
+    # the metrics Services of the API, the workers and the watchers (and only them: the API
+    # Service's labels do not match), each targeting its pods' metrics port.
     assert [p["name"] for p in one(docs, "Service", "-api")["spec"]["ports"]] == ["http"]
-    monitor = one(docs, "ServiceMonitor", "-api")
+    monitor = one(docs, "ServiceMonitor", "-metrics")
     service = one(docs, "Service", "-metrics")
     selector = monitor["spec"]["selector"]["matchLabels"].items()
-    assert selector <= service["metadata"]["labels"].items()
+    scraped = {
+        s["spec"]["selector"]["app.kubernetes.io/component"]
+        for s in by_kind(docs, "Service")
+        if selector <= s["metadata"]["labels"].items()
+    }
+    assert scraped == {"api", "workers", "watcher"}
+    for component in ("api", "workers", "watcher"):
+        deployment = one(docs, "Deployment", f"-{component}")["spec"]["template"]["spec"]
+        (container,) = deployment["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["TRAINQ_METRICS_PORT"] == "9090", component
+        assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+        # Only the API's gunicorn sums processes; the others serve their own values.
+        assert ("PROMETHEUS_MULTIPROC_DIR" in env) == (component == "api"), component
     assert not selector <= one(docs, "Service", "-api")["metadata"]["labels"].items()
+    assert monitor["spec"]["podTargetLabels"] == ["app.kubernetes.io/component"]
+    # The Grafana dashboard, for Grafana's sidecar, is the file the tests check the queries of.
+    dashboard = one(docs, "ConfigMap", "-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["data"]["trainq.json"] == (CHART / "dashboards/trainq.json").read_text()
     assert monitor["spec"]["endpoints"][0] == {
         "port": "metrics",
         "path": "/metrics",
@@ -308,7 +328,7 @@ def test_ingress_and_servicemonitor(tools, servicemonitor_crd):
         assert d["metadata"]["labels"]["cost-center"] == "ml", d["metadata"]["name"]
         assert d["metadata"]["annotations"]["owner"] == "platform", d["metadata"]["name"]
     out = dry_run(tools, text)
-    assert "servicemonitor.monitoring.coreos.com/tq-trainq-api created (server dry run)" in out
+    assert "servicemonitor.monitoring.coreos.com/tq-trainq-metrics created (server dry run)" in out
 
 
 def rename_namespaces(docs: list[dict], mapping: dict[str, str]) -> list[dict]:

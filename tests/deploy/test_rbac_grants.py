@@ -1,7 +1,8 @@
 """Every RBAC rule of the chart and the kustomize base is a call some process makes, and every
 call is granted. The calls come from the code, not from a list kept by hand: the Kubernetes
 client methods each `Kube` method uses (queue_workers/kube/client.py, the only module that
-imports `kubernetes`) and the `Kube` methods each process's modules call. GRANTS below is the
+imports `kubernetes`) and the `Kube` methods each process's modules call; for the API, the
+client methods `wrapper/kubeclient.py` calls (its one read: a pod's log). GRANTS below is the
 reviewed table; the tests check it against both. Needs the helm and kubectl binaries, no
 cluster."""
 
@@ -16,8 +17,10 @@ from tests.deploy.tools import BASE, by_kind, documents
 from tests.support import REPO
 
 KUBE = REPO / "queue_workers/kube/client.py"
-# The modules each process runs (an API process never calls Kube: its readiness probe is
-# GET /version, open to every authenticated identity).
+# The API's client (besides its readiness probe, GET /version, open to every authenticated
+# identity: not in CLIENT_METHODS).
+API_CLIENT = REPO / "wrapper/kubeclient.py"
+# The modules each process runs (an API process never calls Kube).
 PROCESS_MODULES = {
     "workers": [
         "queue_workers/__main__.py",
@@ -39,6 +42,7 @@ CLIENT_METHODS = {
     "list_cluster_custom_object": ("kubeflow.org", "pytorchjobs", "list", "cluster"),
     "list_node": ("", "nodes", "list", "cluster"),
     "list_pod_for_all_namespaces": ("", "pods", "list", "cluster"),
+    "read_namespaced_pod_log": ("", "pods/log", "get", "namespace"),
     "create_namespaced_network_policy": (
         "networking.k8s.io",
         "networkpolicies",
@@ -56,6 +60,7 @@ NOT_GRANTED = {("", "namespaces", "create", "cluster")}
 
 PJ = "kubeflow.org", "pytorchjobs"
 GRANTS = {
+    "api": {("", "pods/log", "get", "namespace")},  # the logs endpoint
     "workers": {
         (*PJ, "create", "namespace"),  # dispatch
         (*PJ, "get", "namespace"),  # adoption after AlreadyExists
@@ -70,6 +75,7 @@ GRANTS = {
         (*PJ, "patch", "namespace"),  # the pods-ready guard suspends
         (*PJ, "delete", "namespace"),  # cancellations, leftovers
         ("networking.k8s.io", "networkpolicies", "create", "namespace"),  # a job's peers
+        ("", "pods/log", "get", "namespace"),  # a finished job's logs, kept
         (*PJ, "list", "cluster"),  # the mirror's list-watch across namespaces
         (*PJ, "watch", "cluster"),
         ("", "nodes", "list", "cluster"),  # node and pod cache
@@ -130,9 +136,18 @@ def kube_methods() -> dict[str, set[tuple]]:
     return out
 
 
+def api_calls() -> set[tuple]:
+    """The calls the API process's client module makes (client methods it names)."""
+    tree = ast.parse(API_CLIENT.read_text())
+    names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return {CLIENT_METHODS[n] for n in names & set(CLIENT_METHODS)}
+
+
 def process_calls(process: str) -> set[tuple]:
     """The API calls of every Kube method the process's modules name (`kube.X` or
     `self.kube.X`, called or passed on)."""
+    if process == "api":
+        return api_calls()
     methods = kube_methods()
     used = set()
     for pattern in PROCESS_MODULES[process]:
@@ -179,7 +194,7 @@ def test_chart_grants_exactly_the_table(offline_tools):
     # Per team namespace, one Role per process: the same grants in each; one in the release's.
     roles = by_kind(docs, "Role")
     namespaces = {r["metadata"]["namespace"] for r in roles} - {release_namespace(docs)}
-    assert len(namespaces) == 2 and len(roles) == 5
+    assert len(namespaces) == 2 and len(roles) == 7
 
 
 def test_kustomize_base_grants_exactly_the_table(offline_tools):

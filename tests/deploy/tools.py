@@ -18,6 +18,8 @@ from tests.support import REPO
 CHART = REPO / "helm/trainq"
 BASE = REPO / "k8s/base"
 
+SUBRESOURCES = ("pods/log", "pods/exec")  # for can_i
+
 
 def versions() -> dict[str, str]:
     out = {}
@@ -92,7 +94,12 @@ class Tools:
 
     def can_i(self, sa: str, verb: str, resource: str, namespace: str | None = None, **kw):
         """`kubectl auth can-i` as the service account `<ns>:<name>`; True/False."""
+        # `pods/log` would read as the pod named "log": a subresource is its own flag.
+        resource, _, sub = (
+            resource.partition("/") if resource in SUBRESOURCES else (resource, "", "")
+        )
         args = ["auth", "can-i", verb, resource, f"--as=system:serviceaccount:{sa}"]
+        args += [f"--subresource={sub}"] if sub else []
         args += ["-n", namespace] if namespace else []
         proc = self.kubectl(*args, check=False)
         answer = proc.stdout.strip()

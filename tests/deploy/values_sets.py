@@ -59,6 +59,7 @@ def ingress_and_monitoring() -> dict:
             "tls": [{"secretName": "trainq-tls", "hosts": ["trainq.test"]}],
         },
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "grafanaDashboard": {"enabled": True},
         "commonLabels": {"cost-center": "ml"},
         "commonAnnotations": {"owner": "platform"},
     }

@@ -100,6 +100,10 @@ class Stack:
         self.instance = "t" + secrets.token_hex(4)
         raw = yaml.safe_load(LOCAL_CONFIG.read_text())
         raw["instance"] = self.instance
+        # The API's port is chosen now: its URL is the training-metrics channel the trainers
+        # of this stack's jobs report to (dispatch.metrics_url; a test may override it).
+        self.api_port = free_port()
+        raw.setdefault("dispatch", {})["metrics_url"] = f"http://127.0.0.1:{self.api_port}"
         for section, values in config_overrides.items():
             if isinstance(values, dict):
                 raw.setdefault(section, {}).update(values)
@@ -127,7 +131,7 @@ class Stack:
         return proc
 
     def start_api(self, metrics_port: int | None = None, workers: int = 1) -> Api:
-        port = free_port()
+        port = self.api_port
         extra = {"TRAINQ_API_PORT": str(port)}
         if metrics_port:
             extra["TRAINQ_METRICS_PORT"] = str(metrics_port)

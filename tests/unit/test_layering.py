@@ -101,9 +101,14 @@ RULES = [
     ("wrapper.admission", ["wrapper.api", "wrapper.algorithms", "wrapper.jobs.submission"]),
     ("wrapper.algorithms", ["wrapper.api", "wrapper.jobs", "wrapper.admission"]),
     ("wrapper.jobs.submission", ["wrapper.api"]),
+    # Events sit beside the job store: the store's scripts publish them, the API reads them.
+    ("wrapper.events", ["wrapper.api", "wrapper.jobs.store", "wrapper.admission"]),
     ("queue_workers.kube", ["queue_workers.worker", "queue_workers.watcher"]),
     ("queue_workers.worker", ["queue_workers.watcher"]),
     ("queue_workers.watcher", ["queue_workers.worker"]),
+    # Counted from every layer (wrapper.jobs.store included): it may import none of them.
+    ("wrapper.metrics.events", ["wrapper.jobs", "wrapper.admission", "wrapper.redis"]),
+    ("wrapper.metrics", ["wrapper.api"]),
 ]
 
 
@@ -131,6 +136,20 @@ def test_nothing_below_the_api_imports_flask():
             assert not flask, f"{name} imports {sorted(flask)}"
 
 
+def test_the_cli_speaks_only_http():
+    """`wrapper.cli` (the `trainq` command) is a client like any other: it imports nothing of
+    trainq outside itself (not even the response models) nor a server library, and nothing
+    imports it."""
+    server_libs = ("flask", "werkzeug", "redis", "rq", "kubernetes", "pydantic", "gunicorn")
+    for name, targets in graph().items():
+        if under(name, "wrapper.cli"):
+            bad = {t for t in targets if not under(t, "wrapper.cli")}
+            bad |= {i for i in imports(modules()[name]) if under(i, *server_libs)}
+            assert not bad, f"{name} imports {sorted(bad)}"
+        else:
+            assert not {t for t in targets if under(t, "wrapper.cli")}, name
+
+
 def test_kubernetes_api_use_is_confined():
     # wrapper: the client builder (for the readiness probe) and quantity parsing only.
     allowed = {"wrapper.kubeclient", "wrapper.api.health", "wrapper.validation.k8s_names"}
@@ -143,9 +162,11 @@ PURE = [
     "wrapper.admission.policy", "wrapper.admission.fit", "wrapper.admission.snapshot",
     "wrapper.admission.pools", "wrapper.admission.resources", "wrapper.admission.placement",
     "wrapper.admission.reasons", "wrapper.admission.turns",
-    "wrapper.admission.rooms", "wrapper.jobs.states",
+    "wrapper.admission.rooms", "wrapper.jobs.states", "wrapper.events.types",
+    "wrapper.events.signing",
     "queue_workers.kube.pytorchjob", "queue_workers.kube.status", "queue_workers.kube.pods",
-    "queue_workers.worker.selection",
+    "queue_workers.worker.selection", "wrapper.runs.reports", "wrapper.runs.stalls",
+    "wrapper.runs.comparison", "wrapper.runs.tokens",
 ]  # fmt: skip
 
 

@@ -39,6 +39,9 @@ class TrainConfig:
     master_addr: str | None = None
     master_port: int = DEFAULT_MASTER_PORT
     local_rank: int = 0
+    # trainq's training-metrics channel (report.py); both unset: nothing is reported.
+    metrics_url: str | None = None
+    metrics_token: str | None = None
 
     @property
     def is_main(self) -> bool:
@@ -85,6 +88,8 @@ def from_env(env: Mapping[str, str]) -> TrainConfig:
         master_addr=master_addr,
         master_port=get.integer("MASTER_PORT", DEFAULT_MASTER_PORT, minimum=1, maximum=65535),
         local_rank=get.integer("LOCAL_RANK", 0, minimum=0, maximum=65535),
+        metrics_url=get.text("TRAINQ_METRICS_URL"),
+        metrics_token=get.text("TRAINQ_METRICS_TOKEN"),
     )
 
 

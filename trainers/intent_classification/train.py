@@ -18,11 +18,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from . import ALGORITHM, artifacts, checkpoint, distributed
+from . import ALGORITHM, artifacts, checkpoint, distributed, evaluate
 from .config import TrainConfig
 from .data import TEST_PERCENT, VAL_PERCENT, EncodedSplit, Prepared
 from .errors import CheckpointError
 from .model import IntentClassifier, architecture
+from .report import Reporter
 from .stopping import StopRequest
 
 OPTIMIZER = "adam"
@@ -89,6 +90,9 @@ def _train(cfg: TrainConfig, prepared: Prepared, cluster: distributed.Cluster,
     )
     _announce(prepared, cluster)
     state = {"fingerprint": fingerprint, "model": net, "optimizer": optimizer, "history": history}
+    # Rank 0 reports to trainq (when the job has the channel); the others have nothing to say.
+    reporter = Reporter(cfg.metrics_url, cfg.metrics_token) if cluster.is_main else Reporter(
+        None, None)  # fmt: skip
     for epoch in range(start_epoch, cfg.epochs):  # epoch = epochs completed so far
         started = time.perf_counter() - progress.seconds
         sampler.set_epoch(epoch)
@@ -116,8 +120,9 @@ def _train(cfg: TrainConfig, prepared: Prepared, cluster: distributed.Cluster,
         if cluster.is_main:
             artifacts.write_metrics(cfg.model_dir, history)
             _log_epoch(history[-1], cfg.epochs)
+            reporter.epochs(history)
     if cluster.is_main:
-        _write_outputs(cfg, prepared, cluster, net, history, fingerprint)
+        _write_outputs(cfg, prepared, cluster, net, history, fingerprint, reporter)
     return True
 
 
@@ -301,8 +306,11 @@ def _write_outputs(
     net: nn.Module,
     history: list[dict[str, Any]],
     fingerprint: dict[str, Any],
+    reporter: Reporter,
 ) -> None:
     test_accuracy = accuracy(net, prepared.splits["test"], cluster.device)
+    predicted, truth = evaluate.predictions(net, prepared.splits["test"], cluster.device, _collate)
+    test = evaluate.scores(predicted, truth, len(prepared.dataset.labels))
     sha256 = artifacts.write_weights(cfg.model_dir, net.state_dict())
     artifacts.write_vocab(cfg.model_dir, prepared.vocab.tokens)
     artifacts.write_metrics(cfg.model_dir, history)
@@ -338,6 +346,9 @@ def _write_outputs(
         "vocabulary": {"file": artifacts.VOCAB_FILE, "size": len(prepared.vocab)},
         "metrics": {
             "test_accuracy": round(test_accuracy, 6),
+            "test_precision_macro": test["precision_macro"],
+            "test_recall_macro": test["recall_macro"],
+            "test_f1_macro": test["f1_macro"],
             "val_accuracy": last["val_accuracy"],
             "train_loss": last["train_loss"],
             "epochs": last["epoch"],
@@ -345,6 +356,7 @@ def _write_outputs(
         },
     }
     artifacts.write_manifest(cfg.model_dir, manifest)
+    reporter.final(history, manifest["metrics"], sha256, manifest["hyperparameters"])
     print(
         f"done: test_accuracy={test_accuracy:.4f} weights_sha256={sha256} "
         f"model_dir={cfg.model_dir}",

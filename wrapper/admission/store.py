@@ -66,7 +66,7 @@ class AdmissionStore:
         self.store, self.config = store, config
         self._exclusive = exclusive
         self.redis: Redis = store.redis
-        self._admit = scripts.Admit(self.redis)
+        self._admit = scripts.Admit(self.redis, config.events.max_per_team)
         self.team_pool: dict[str, str] = {}  # as of the last `load`
         self._queued_jobs: dict[int, Candidate] = {}
         # team -> (queue version, queued jobs in order, re-dispatch ids), as last read

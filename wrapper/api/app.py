@@ -9,7 +9,9 @@ from wrapper.admission import views
 from wrapper.admission.store import AdmissionStore
 from wrapper.admission.views import ViewCache
 from wrapper.algorithms.registry import AlgorithmRegistry
-from wrapper.api import algorithms, errors, health, jobs, metrics, openapi, queues, train
+from wrapper.api import algorithms, errors, health, jobs, metrics, openapi, queues, runs, train, ui
+from wrapper.api import events as job_events
+from wrapper.api import logs as job_logs
 from wrapper.api.services import Services
 from wrapper.config import Settings, TrainqConfig
 from wrapper.jobs.store import JobStore
@@ -29,6 +31,7 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
         limits=config.submission_limits,
         replicas=settings.redis_replicas_acked,
         ack_timeout_ms=settings.redis_ack_timeout_ms,
+        max_events=config.events.max_per_team,
     )
     admissions = AdmissionStore(store, config)
     app.extensions["trainq"] = Services(
@@ -43,9 +46,10 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
     # Every API process does it (idempotently); with Redis down, before the first registry read.
     app.extensions["trainq"].algorithms.register_configured_at_start()
     # No /metrics here: metrics carry per-team labels and have their own port (metrics.serve).
-    for module in (jobs, queues, algorithms, train, health, openapi):
+    for module in (jobs, queues, algorithms, train, health, openapi, runs, job_logs, job_events):
         app.register_blueprint(module.bp)
     app.register_blueprint(queues.all_bp)
+    app.register_blueprint(ui.bp)  # the dashboard's pages: not API operations
     errors.register(app)
     app.after_request(metrics.count_errors)
     logging.getLogger("trainq").setLevel(logging.INFO)

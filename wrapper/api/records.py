@@ -28,6 +28,7 @@ def public(record: dict, plan: bool = True) -> dict:
     out["suspensions"] = record.get("suspensions") or 0
     out["preemptions"] = record.get("preemptions") or 0
     out["run_seconds"] = run_seconds(record)
+    out["webhook_deliveries"] = record.get("webhook_deliveries") or []
     own = record.get("trainq_conditions")
     if own:  # trainq's own (Preempted) among the PyTorchJob's, by time
         merged = [*(record.get("conditions") or []), *own]

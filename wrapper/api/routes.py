@@ -30,7 +30,9 @@ ERROR_TEXT = {
     422: "Validation failed; `errors` names each bad field",
     429: "A team limit (`submissions.max_queued_jobs`, `submissions.per_minute`) is "
     "reached; nothing was queued; see Retry-After",
-    503: "Redis (or, for /readyz, a dependency) is unavailable; nothing was changed",
+    503: "Redis (or, for /readyz, a dependency) is unavailable; see Retry-After. The problem "
+    "`type` says whether anything changed: service-unavailable (nothing was), outcome-unknown or "
+    "not-replicated (it may have been: retry with the same Idempotency-Key)",
 }
 
 

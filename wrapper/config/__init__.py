@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from wrapper.config.events import EventSettings
 from wrapper.config.team import SubmissionLimits, Team
 from wrapper.config.types import (
     DnsLabel,
@@ -101,6 +102,10 @@ class DispatchSettings(_Strict):
     termination_grace_seconds: int = Field(default=30, ge=0, le=3600)
     # Where a team's checkpoint claim is mounted in every replica (CHECKPOINT_DIR).
     checkpoint_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/-]*$")] = "/checkpoints"
+    # The API's base URL as the training pods reach it: every replica then gets
+    # TRAINQ_METRICS_URL and its job's TRAINQ_METRICS_TOKEN to report training metrics
+    # (docs/observability.md). Unset: no channel (trainers that do not report are unaffected).
+    metrics_url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")] | None = None
 
 
 class RetentionSettings(_Strict):
@@ -201,6 +206,7 @@ class TrainqConfig(_Strict):
     submissions: SubmissionLimits = SubmissionLimits()
     retention: RetentionSettings = RetentionSettings()
     watcher: WatcherSettings = WatcherSettings()
+    events: EventSettings = EventSettings()
     algorithms: list[AlgorithmConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -1,10 +1,11 @@
 """A team's configuration: its namespace, weight, quota and borrowing limit, machine pool,
-submission limits."""
+submission limits, webhooks."""
 
 from typing import Literal
 
 from pydantic import Field, model_validator
 
+from wrapper.config.events import Webhook
 from wrapper.config.types import DnsLabel, LabelKey, LabelValue, Quantity, Sha256Hex, _Strict
 
 
@@ -85,6 +86,15 @@ class Checkpoints(_Strict):
     claim: DnsLabel
 
 
+class Alerts(_Strict):
+    """The stalled-run alert (docs/observability.md): a running job that reported no progress
+    (training metrics) for this long, or a non-finite loss, becomes a `job.stalled` event and
+    shows on its record, once per stall. 0: off for no progress (a non-finite loss still
+    alerts)."""
+
+    stall_after_seconds: int = Field(default=900, ge=0)
+
+
 class Team(_Strict):
     name: DnsLabel
     namespace: DnsLabel
@@ -102,6 +112,9 @@ class Team(_Strict):
     submissions: SubmissionLimits | None = None
     preemption: Preemption = Preemption()
     checkpoints: Checkpoints | None = None
+    alerts: Alerts = Alerts()
+    # Completion webhooks (docs/observability.md): signed POSTs of the team's job events.
+    webhooks: list[Webhook] = Field(default_factory=list)
 
     def pod_placement(self) -> dict:
         """The pod-spec fields the team's config sets on every pod: nodeSelector and

@@ -10,6 +10,7 @@ import time
 from wrapper.clock import epoch, utcnow
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore, empty_replicas
+from wrapper.metrics import events
 
 log = logging.getLogger(__name__)
 PREEMPTED = "Preempted"
@@ -77,6 +78,7 @@ def preempt(store: JobStore, record: dict, reason: str, message: str, by: dict) 
     previous = _back_to_queue(store, record, PREEMPTED, message, fields)
     if previous is None:
         return False
+    events.preempted(record["team"], str(by.get("team")), reason)
     log.info("job %s (team %s): %s -> queued (%s by job %s of team %s): %s", record["id"],
              record["team"], previous, reason, by.get("job"), by.get("team"), message)  # fmt: skip
     return True

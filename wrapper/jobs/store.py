@@ -19,6 +19,8 @@ import redis
 
 from wrapper.clock import utcnow
 from wrapper.config import SubmissionLimits
+from wrapper.events.types import transition_event
+from wrapper.jobs import metering
 from wrapper.jobs.queues import QUEUE_ID_SPAN, TeamQueues, queue_rank
 from wrapper.jobs.states import ACTIVE, TERMINAL, JobStatus, can_transition
 from wrapper.redis import keys, replicas_acked, scripts, without_retry
@@ -110,18 +112,20 @@ def _never_sent(exc: redis.exceptions.RedisError) -> bool:
 class JobStore:
     def __init__(self, client: redis.Redis, teams: list[str], idempotency_ttl: int = 86_400,
                  limits: Callable[[str], SubmissionLimits] | None = None,
-                 replicas: int = 0, ack_timeout_ms: int = 1000):  # fmt: skip
+                 replicas: int = 0, ack_timeout_ms: int = 1000,
+                 max_events: int = scripts.DEFAULT_MAX_PER_TEAM):  # fmt: skip
         """limits: a team's submission caps (None: uncapped, for tools that fill a store).
         replicas: how many Redis replicas must hold a write before it is acknowledged
-        (`durable`, and every submission); 0: no replication promised."""
+        (`durable`, and every submission); 0: no replication promised. max_events: the
+        bound of each team's event stream (`events.max_per_team`)."""
         self.redis = client
         self.replicas, self.ack_timeout_ms = replicas, ack_timeout_ms
         self.idempotency_ttl = idempotency_ttl
         self.limits = limits
         self.queues = TeamQueues(client, teams)
-        self._transition = scripts.Transition(client)
+        self._transition = scripts.Transition(client, max_events)
         # SUBMIT must not be resent after a lost reply (it would queue a second job).
-        self._submit = scripts.Submit(without_retry(client))
+        self._submit = scripts.Submit(without_retry(client), max_events)
 
     # --- submission -------------------------------------------------------------------
     def submit(
@@ -346,8 +350,10 @@ class JobStore:
                 release=(target in TERMINAL and current in _NO_PODS_YET) or requeued,
                 queue_changed=current in _MAY_BE_QUEUED or target in _MAY_BE_QUEUED,
                 fields=_encode(all_fields),
+                event=transition_event(current, target, all_fields.get("reason")),
             )  # fmt: skip
             if result.applied:
+                metering.count(self.redis, job_id, json.loads(team), current, target, all_fields)
                 return Transition(True, current.value)
         raise RuntimeError(f"job {job_id}: status kept changing under transition to {target}")
 

@@ -140,3 +140,36 @@ ALGORITHM_NAMES = PREFIX + "algorithms"
 def algorithm(name: str) -> str:
     """JSON record of one algorithm: current version and its version history."""
     return f"{PREFIX}algorithm:{name}"
+
+
+# --- what a run leaves besides its record (wrapper.runs) ----------------------------------
+# Kept apart from `job:<id>` so nothing that reads job hashes meets them; each expires on its
+# own (the retention period after the job ends), so FORGET need not know them.
+def run_metrics(job_id: int | str) -> str:
+    """Hash of a run's reported metrics: "e:<epoch>" -> JSON point, "final" -> JSON, and
+    "progress_at" / "nonfinite" for the stall alert (wrapper.runs.store)."""
+    return f"{PREFIX}run:{job_id}:metrics"
+
+
+def run_metrics_rate(job_id: int | str, second: int) -> str:
+    """Reports accepted for a run in one wall-clock second (expires after two)."""
+    return f"{PREFIX}run:{job_id}:metrics-rate:{second}"
+
+
+def run_logs(job_id: int | str) -> str:
+    """Hash of a finished run's kept logs: "<Replica>-<index>" -> the log's last bytes,
+    "archived_at" -> when (wrapper.runs.logs)."""
+    return f"{PREFIX}run:{job_id}:logs"
+
+
+# --- events and webhooks (wrapper.events) ---------------------------------------------------
+# Webhook deliveries waiting for their (next) attempt: "<team>/<event id>/<hook>" -> when due;
+# and each one's state (its event, url, attempt) as JSON, kept until it succeeds or gives up.
+WEBHOOKS_DUE = PREFIX + "webhooks:due"
+WEBHOOK_DELIVERIES = PREFIX + "webhooks:deliveries"
+
+
+def team_events(team: str) -> str:
+    """Stream of a team's job events (bounded, MAXLEN ~ `events.max_per_team`): the SSE
+    endpoint reads it, the watcher's webhook delivery follows it with a consumer group."""
+    return f"{PREFIX}team:{team}:events"

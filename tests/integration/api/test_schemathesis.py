@@ -15,6 +15,9 @@ from schemathesis.config import SchemathesisConfig
 from wrapper.jobs.submission import NeverFits
 
 TRAIN = "^/v1/train"
+# An event stream answers for `events.stream_max_seconds` (minutes) by design: a case would
+# wait that long. Its answers are tested in test_event_stream_limits.py and end_to_end.
+STREAMS = "/events$"
 CONFIG = {
     "seed": 14,
     "generation": {"max-examples": 25, "database": "none", "deterministic": True},
@@ -75,7 +78,7 @@ def team_schema(app):
     return _schema(app, "alpha-dev-token")
 
 
-admin = schemathesis.pytest.from_fixture("admin_schema").exclude(path_regex=TRAIN)
+admin = schemathesis.pytest.from_fixture("admin_schema").exclude(path_regex=f"{TRAIN}|{STREAMS}")
 # Train answers for the token's team; the admin token has none (a documented 403 there).
 team = schemathesis.pytest.from_fixture("team_schema").include(path_regex=TRAIN)
 

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wrapper.api.schemas.runs import Stall
 from wrapper.jobs.states import JobStatus
 
 
@@ -31,6 +32,20 @@ PendingReason = Literal["WaitingForQuota", "WaitingForCapacity", "WaitingForHigh
                         "WaitingForFairShare", "BorrowingLimitReached", "WaitingForPlacement",
                         "ExceedsPoolCapacity", "WaitingForBackoff",
                         "WaitingForTeamQueue"]  # fmt: skip
+
+
+class WebhookDelivery(BaseModel):
+    """One attempt to deliver one of the job's events to one of its team's webhooks."""
+
+    event_id: str = Field(description="The event's id (`Trainq-Event-Id`, the same on retries)")
+    event: str = Field(description="Its type, e.g. job.succeeded")
+    url: str
+    attempt: int = Field(description="1 for the first attempt")
+    time: str
+    status_code: int | None = Field(description="The receiver's HTTP status (null: no answer)")
+    error: str | None = Field(description="Why no answer came (timeout, refused, no secret)")
+    outcome: Literal["delivered", "retrying", "failed"]
+    next_attempt_at: str | None = Field(description="When it is retried (null: not again)")
 
 
 class JobRecord(BaseModel):
@@ -67,6 +82,12 @@ class JobRecord(BaseModel):
     preemptions: int = Field(default=0, description="How many times it was preempted")
     run_seconds: float = Field(
         default=0.0, description="Time run across its admissions (preemptions, suspensions)"
+    )
+    stall: Stall | None = Field(
+        default=None, description="The latest stalled-run alert (docs/observability.md)"
+    )
+    webhook_deliveries: list[WebhookDelivery] = Field(
+        default_factory=list, description="Its events' webhook delivery attempts, newest last"
     )
 
 

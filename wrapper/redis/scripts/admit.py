@@ -3,25 +3,29 @@ capacity of the nodes it may use against the reservations of record, then take i
 queue, mark it `dispatching` with a lease and reserve its resources, all in one step, so any
 number of workers can never over-commit. A job already `dispatching` (its lease expired: a
 worker died between reserve and create) keeps its reservation and is handed out again with a
-new lease. Either way its dispatch `attempts` count goes up by one."""
+new lease. Either way its dispatch `attempts` count goes up by one. An admission publishes
+the job's `job.admitted` event on its team's stream in the same step."""
 
 from redis import Redis
 
 from wrapper.redis import keys
 from wrapper.redis.scripts.changes import CHANGE_LOG_LUA
+from wrapper.redis.scripts.events import DEFAULT_MAX_PER_TEAM, EVENT_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # KEYS: 1 team queue (sorted set), 2 queued index, 3 dispatching index, 4 dispatch leases,
 #       5 team active set, 6 reservations, 7 team usage, 8 total usage, 9 admitted events,
 #       10 admission version, 11 wake-up list, 12 team queue versions, 13 placements,
-#       14 placement version, 15 change seq, 16 changes, 17 changes floor, 18.. usage of
-#       every team whose pods may use the same nodes (this team included)
+#       14 placement version, 15 change seq, 16 changes, 17 changes floor, 18 the team's
+#       event stream, 19.. usage of every team whose pods may use the same nodes (this team
+#       included)
 # ARGV: 1 job key prefix, 2 job id, 3 lease deadline, 4 JSON timestamp, 5 'queued',
 #       6 'dispatching', 7-9 demand cpu/memory/gpu, 10-12 team limit cpu/memory/gpu,
 #       13 team max jobs, 14-16 capacity of those nodes cpu/memory/gpu, 17 now,
 #       18 events cutoff, 19 wake another worker ('1'|''), 20 team, 21 the placement as JSON
 #       ('' when the nodes were not known), 22 the placement version the plan was made at,
-#       23 the team's status index prefix (`keys.team_status_prefix`)
+#       23 the team's status index prefix (`keys.team_status_prefix`), 24 the event stream's
+#       bound
 # A placement is only valid if no other placement was written or given back since the plan:
 # otherwise {'capacity', 'placement'} (another worker was faster; the caller plans again).
 # Any change to the team's queue bumps its queue version (workers re-read only those).
@@ -29,6 +33,7 @@ from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 LUA = (
     SIGNAL_CHANGE_LUA
     + CHANGE_LOG_LUA
+    + EVENT_LUA
     + """
 local jk = ARGV[1] .. ARGV[2]
 local wake = nil
@@ -54,7 +59,7 @@ local total = {0, 0, 0}
 if ARGV[21] ~= '' and (redis.call('GET', KEYS[14]) or '0') ~= ARGV[22] then
   return {'capacity', 'placement'}
 end
-for k = 18, #KEYS do
+for k = 19, #KEYS do
   local u = redis.call('HMGET', KEYS[k], 'cpu', 'memory', 'gpu')
   for i = 1, 3 do total[i] = total[i] + (tonumber(u[i]) or 0) end
 end
@@ -97,6 +102,7 @@ redis.call('HINCRBY', jk, 'attempts', 1)
 log_change(KEYS[15], KEYS[16], 'u:' .. ARGV[20])
 trim_changes(KEYS[16], KEYS[17])
 signal_change(KEYS[10], KEYS[12], ARGV[20], wake, 'wake')
+publish_event(KEYS[18], ARGV[24], 'job.admitted', jk, ARGV[2], ARGV[5])
 return {'admitted'}
 """
 )
@@ -105,8 +111,9 @@ Amounts = tuple[int, int, int]  # cpu (millicores), memory (bytes), gpus
 
 
 class Admit:
-    def __init__(self, client: Redis):
+    def __init__(self, client: Redis, max_events: int = DEFAULT_MAX_PER_TEAM):
         self._script = client.register_script(LUA)
+        self._max_events = max_events
 
     def __call__(
         self,
@@ -144,11 +151,12 @@ class Admit:
                   keys.team_usage(team), keys.USAGE_TOTAL, keys.ADMITTED_EVENTS,
                   keys.ADMISSION_VERSION, keys.ADMISSION_WAKE, keys.QUEUE_VERSIONS,
                   keys.PLACEMENTS, keys.PLACEMENT_VERSION, keys.CHANGE_SEQ, keys.CHANGES,
-                  keys.CHANGES_FLOOR, *(keys.team_usage(t) for t in sharing)],
+                  keys.CHANGES_FLOOR, keys.team_events(team),
+                  *(keys.team_usage(t) for t in sharing)],
             args=[keys.JOB_KEY_PREFIX, job_id, lease_deadline, admitted_at, queued, dispatching,
                   *demand, *team_limit, max_jobs, *capacity, now, events_since,
                   "1" if wake_another else "", team, placement, placement_version,
-                  keys.team_status_prefix(team)],
+                  keys.team_status_prefix(team), self._max_events],
         )  # fmt: skip
         parts = [x.decode() if isinstance(x, bytes) else x for x in result]
         return parts[0], (parts[1] if len(parts) > 1 else None)

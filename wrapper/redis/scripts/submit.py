@@ -1,6 +1,7 @@
 """SUBMIT: accept one submission in one step: a new id, the job record, its RQ job hash (fields
 from RQ's own Job.to_dict), the indexes, its place in the team queue (by priority), the
-Idempotency-Key record, the request nonce, and the change signal (a worker woken). The team's
+Idempotency-Key record, the request nonce, the change signal (a worker woken) and the job's
+`job.queued` event on its team's stream. The team's
 caps (queued jobs, submission rate) are checked in the same step, so concurrent submissions
 cannot overshoot them. Not safe to resend after a lost reply (it would queue a second job): run
 it on a client `without_retry`, and resolve a lost reply by its nonce (`resolve_nonce`)."""
@@ -11,18 +12,20 @@ from redis import Redis
 from redis.exceptions import NoScriptError
 
 from wrapper.redis import keys, replicas_acked
+from wrapper.redis.scripts.events import DEFAULT_MAX_PER_TEAM, EVENT_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
 # KEYS: 1 job id counter, 2 idempotency record (the counter again when there is none),
 #       3 queued index, 4 team jobs, 5 team queue (sorted set), 6 the team's queued jobs
 #       (`keys.team_status`), 7 wake-up list, 8 admission version, 9 team queue versions,
-#       10 the request's nonce, 11 the team's rate bucket
+#       10 the request's nonce, 11 the team's rate bucket, 12 the team's event stream
 # ARGV: 1 queue rank (`wrapper.jobs.queues.queue_rank`), 2 job key prefix, 3 queue id span,
 #       4 body digest ('' without an Idempotency-Key), 5 idempotency TTL, 6 RQ job key
 #       prefix, 7-8 the RQ job's description before and after the id, 9 team, 10 max queued
 #       ('' none), 11 bucket size ('' no rate limit), 12 refill per second, 13 now (epoch
-#       seconds), 14 nonce TTL, 15 count of record field/value items (n), 16..15+n record
-#       field/value pairs (all but the id), then the RQ job's field/value pairs
+#       seconds), 14 nonce TTL, 15 the event stream's bound, 16 count of record field/value
+#       items (n), 17..16+n record field/value pairs (all but the id), then the RQ job's
+#       field/value pairs
 # The queue score is rank * span + id (`wrapper.jobs.queues.queue_score`): a job goes behind
 # every queued job of equal or higher priority, O(log n) at any depth; its place is its ZRANK.
 # Returns {'new', job id, position} | {'replay', earlier job id} | {'conflict'} |
@@ -30,6 +33,7 @@ from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 #         {'limit', 'max_queued_jobs' | 'per_minute', seconds to wait}
 LUA = (
     SIGNAL_CHANGE_LUA
+    + EVENT_LUA
     + """
 if redis.call('EXISTS', KEYS[10]) == 1 then return {'void'} end
 local idem = ARGV[4] ~= ''
@@ -56,9 +60,9 @@ if ARGV[11] ~= '' then
   redis.call('EXPIRE', KEYS[11], math.ceil(size / rate) + 1)
 end
 local id = redis.call('INCR', KEYS[1])
-local n = tonumber(ARGV[15])
-redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 16, 15 + n))
-redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 16 + n))
+local n = tonumber(ARGV[16])
+redis.call('HSET', ARGV[2] .. id, 'id', id, unpack(ARGV, 17, 16 + n))
+redis.call('HSET', ARGV[6] .. id, 'description', ARGV[7] .. id .. ARGV[8], unpack(ARGV, 17 + n))
 redis.call('SADD', KEYS[3], id)
 redis.call('ZADD', KEYS[4], id, id)
 redis.call('ZADD', KEYS[6], id, id)
@@ -72,6 +76,7 @@ if idem then
   redis.call('EXPIRE', KEYS[2], ARGV[5])
 end
 redis.call('SET', KEYS[10], id, 'EX', ARGV[14])
+publish_event(KEYS[12], ARGV[15], 'job.queued', ARGV[2] .. id, id, nil)
 return {'new', id, position}
 """
 )
@@ -110,9 +115,10 @@ class RqQueue:
 
 
 class Submit:
-    def __init__(self, client: Redis):
+    def __init__(self, client: Redis, max_events: int = DEFAULT_MAX_PER_TEAM):
         self._client = client
         self._script = client.register_script(LUA)
+        self._max_events = max_events
 
     def __call__(self, *, team: str, rank: int, id_span: int, queued: str, record: list,
                  rq: RqQueue, rq_job: list, rq_description: tuple[str, str],
@@ -132,11 +138,12 @@ class Submit:
             keys=[keys.JOB_ID_COUNTER, idempotency_key or keys.JOB_ID_COUNTER,
                   keys.status_index(queued), keys.team_jobs(team), keys.team_queue(team),
                   keys.team_status(team, queued), keys.ADMISSION_WAKE, keys.ADMISSION_VERSION,
-                  keys.QUEUE_VERSIONS, keys.submit_nonce(nonce), keys.team_submit_bucket(team)],
+                  keys.QUEUE_VERSIONS, keys.submit_nonce(nonce), keys.team_submit_bucket(team),
+                  keys.team_events(team)],
             args=[rank, keys.JOB_KEY_PREFIX, id_span,
                   body_digest if idempotency_key else "", idempotency_ttl, rq.job_prefix,
                   *rq_description, team, _opt(caps.max_queued), _opt(caps.bucket_size),
-                  repr(caps.per_second), repr(now), NONCE_TTL_SECONDS,
+                  repr(caps.per_second), repr(now), NONCE_TTL_SECONDS, self._max_events,
                   len(record), *record, *rq_job],
         )  # fmt: skip
         acked = None
