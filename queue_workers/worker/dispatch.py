@@ -18,7 +18,7 @@ team's config first (`queue_workers.worker.recheck`): the record in Redis is not
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rq import get_current_job
@@ -35,6 +35,7 @@ from queue_workers.kube.client import (
 from queue_workers.worker import recheck
 from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig, load_or_exit
+from wrapper.jobs import leases
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
 from wrapper.metrics import events
@@ -51,6 +52,8 @@ class Context:
     config: TrainqConfig
     store: JobStore
     kube: Kube
+    # When this worker's last dispatch succeeded, and last met a transient error (monotonic).
+    seen: dict = field(default_factory=lambda: {"success": time.monotonic(), "transient": 0.0})
 
 
 _context: Context | None = None
@@ -125,7 +128,23 @@ def backoff(base: float, cap: float, attempt: int) -> float:
     return min(base * 2.0 ** min(max(attempt - 1, 0), 62), cap)
 
 
+# An outage: transient errors and no successful dispatch for this long. The first success
+# after one ends every waiting retry's backoff (wrapper.jobs.leases.retry_now); a single job's
+# errors between other jobs' successes keep their backoff.
+OUTAGE_SECONDS = 5.0
+
+
+def _after_success(ctx: Context) -> None:
+    now, seen = time.monotonic(), ctx.seen
+    if seen["transient"] > seen["success"] and now - seen["success"] >= OUTAGE_SECONDS:
+        released = leases.retry_now(ctx.store, RETRYING_SINCE)
+        log.info("dispatch works again after %.0fs: %d waiting retries go now",
+                 now - seen["success"], released)  # fmt: skip
+    seen["success"] = now
+
+
 def _retry_later(ctx: Context, record: dict, attempt: int, message: str) -> str:
+    ctx.seen["transient"] = time.monotonic()
     job_id, d = record["id"], ctx.config.dispatch
     now = time.time()
     since = record.get(RETRYING_SINCE) or now
@@ -223,4 +242,5 @@ def dispatch(ctx: Context, job_id: int) -> str:
         ctx.kube.delete(namespace, name, ctx.config.dispatch.cancel_propagation)
         return "cancelled"
     log.info("job %s: PyTorchJob %s/%s in place (attempt %d)", job_id, namespace, name, attempt)
+    _after_success(ctx)
     return "created"

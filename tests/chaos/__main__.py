@@ -52,7 +52,7 @@ def table(result: dict, source: str) -> str:
         resumed = "never" if f["resumed_s"] is None else f"{f['resumed_s']} s"
         lines.append(f"| {f['kind']}: {f['detail']} | {f['at_s']} s | {f['duration_s']} s | "
                      f"{resumed} |")  # fmt: skip
-    lines += ["", f"By end status: {result['by_status']}; sent back to their queue (node lost): "
+    lines += ["", f"By end status: {result['by_status']}; requeued (node lost, preempted): "
               f"{result['requeued_jobs']}; refused submission attempts (retried with the same "
               f"Idempotency-Key): {result['refused_submission_attempts']}; process restarts: "
               f"{result['respawns']}.", END]  # fmt: skip

@@ -218,10 +218,11 @@ class ChaosRun:
             uids = {j: len(u) for j, u in self.jobs_watch.uids.items()}
         with client.pipeline(transaction=False) as pipe:
             for job_id in ids:
-                pipe.hget(keys.job_key(job_id), "preemptions")
-            requeues = {j: int(r or 0) for j, r in zip(ids, pipe.execute(), strict=True)}
+                pipe.hmget(keys.job_key(job_id), "preemptions", "node_losses")
+            rows = pipe.execute()
+            requeues = {j: sum(int(v or 0) for v in row) for j, row in zip(ids, rows, strict=True)}
         for job_id, count in uids.items():
-            # A job sent back to its queue (node lost) keeps its PyTorchJob, suspended: more
+            # A job sent back to its queue (preempted, node lost) keeps its PyTorchJob: more
             # than one PyTorchJob is a duplicate unless the first was deleted for a requeue.
             if count > 1 + requeues.get(job_id, 0):
                 duplicates[job_id] = {"pytorchjobs": count, "requeues": requeues.get(job_id, 0)}

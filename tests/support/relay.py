@@ -1,7 +1,8 @@
 """A TCP relay a test can cut: a process given the relay's address (e.g. in a kubeconfig)
 reaches the real server until `cut`; from then on every byte is dropped and new connections
 are held open unanswered, as in a network partition (a refused connection would fail fast,
-a partition leaves clients waiting on their timeouts)."""
+a partition leaves clients waiting on their timeouts). `refuse` instead drops every connection
+at once and closes new ones, as a server that is down; `restore` relays again."""
 
 import socket
 import threading
@@ -12,7 +13,7 @@ class Relay:
         self.target = (host, port)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.partitioned = threading.Event()
+        self.partitioned, self.refusing = threading.Event(), threading.Event()
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, name="relay", daemon=True).start()
 
@@ -22,6 +23,9 @@ class Relay:
                 downstream, _ = self.listener.accept()
             except OSError:
                 return  # closed
+            if self.refusing.is_set():
+                downstream.close()
+                continue
             self._sockets.append(downstream)
             if self.partitioned.is_set():
                 continue
@@ -42,6 +46,16 @@ class Relay:
 
     def cut(self) -> None:
         self.partitioned.set()
+
+    def refuse(self) -> None:
+        self.refusing.set()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+
+    def restore(self) -> None:
+        self.refusing.clear()
+        self.partitioned.clear()
 
     def close(self) -> None:
         try:

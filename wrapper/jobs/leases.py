@@ -11,6 +11,7 @@ from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
 from wrapper.redis.scripts import TakeExpiredLeases
+from wrapper.redis.scripts.leases import RetryNow
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +35,10 @@ def requeue_expired(store: JobStore, config: TrainqConfig) -> list[int]:
     if requeued:
         log.info("re-queued jobs with expired dispatch leases: %s", requeued)
     return requeued
+
+
+def retry_now(store: JobStore, retrying_field: str) -> int:
+    """End every waiting dispatch retry's backoff (its lease): the next sweep re-queues them.
+    For when the apiserver answers again after an outage: each job's backoff grew while it was
+    down, and waiting it out would add up to backoff_max_seconds to the recovery."""
+    return RetryNow(store.redis)(now=time.time(), retrying_field=retrying_field)
