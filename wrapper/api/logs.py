@@ -18,13 +18,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("logs", __name__, url_prefix="/v1/teams/<team>")
 routes = Routes(bp)
 TAIL_MAX = 100_000
+INDEX_MAX = 1_000_000  # far above any job's workers (limits.max_workers): a bound, not a rule
 CHUNK = 16 * 1024
 SOURCE = "Trainq-Log-Source"
 PARAMS = (
     {"name": "replica", "in": "query", "schema": {"type": "string", "enum": list(logs.REPLICAS),
                                                   "default": "Master"}},
     {"name": "index", "in": "query", "description": "0 for the Master; 0..workers-1",
-     "schema": {"type": "integer", "minimum": 0, "default": 0}},
+     "schema": {"type": "integer", "minimum": 0, "maximum": INDEX_MAX, "default": 0}},
     {"name": "tail", "in": "query", "description": "Only the last lines (default: all)",
      "schema": {"type": "integer", "minimum": 1, "maximum": TAIL_MAX}},
     {"name": "follow", "in": "query", "description": "Keep streaming while the container runs",
@@ -107,7 +108,7 @@ def get_logs(team: str, job_id: int):
     replica = request.args.get("replica", "Master")
     if replica not in logs.REPLICAS:
         raise validation_error([{"field": "replica", "message": "must be Master or Worker"}])
-    index = _int("index", request.args.get("index"), 0, 10**6) or 0
+    index = _int("index", request.args.get("index"), 0, INDEX_MAX) or 0
     tail = _int("tail", request.args.get("tail"), 1, TAIL_MAX)
     follow = _follow()
     record = svc.store.get(job_id)

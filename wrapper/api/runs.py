@@ -42,6 +42,7 @@ RUN_PARAMS = (
 REPORT_ERRORS = {
     400: "Malformed JSON",
     401: "No valid metrics token for this job (also an unknown job or another team's)",
+    404: "No such path (the job id is not an integer)",
     409: "The job is not running (it ended, or has not been dispatched)",
     413: "Body larger than 64 KiB",
     415: "Body is not application/json",
@@ -134,6 +135,11 @@ def list_runs(team: str):
     svc = services()
     authorize_team(authenticate(svc.config), team, svc.config)
     algorithm, dataset_id = request.args.get("algorithm"), request.args.get("dataset_id")
+    too_long = [{"field": p["name"], "message": f"at most {p['schema']['maxLength']} characters"}
+                for p in RUN_PARAMS[:2] if len(request.args.get(p["name"]) or "") >
+                p["schema"]["maxLength"]]  # fmt: skip
+    if too_long:
+        raise validation_error(too_long)
     limit = paging.int_arg("limit", 1, RUNS_LIMIT_MAX, RUNS_LIMIT_DEFAULT)
     records, cursor = [], None
     while len(records) < RUNS_SCANNED:

@@ -45,9 +45,11 @@ def parse_sort(raw: str, runs: list[dict]) -> tuple[str, bool]:
     otherwise sort nothing, silently); with no runs any well-formed name passes."""
     m = _KEY.match(raw)
     metrics = sorted({k for r in runs for k in (r["final"] or {})})
-    if not m or (m.group(2) not in FIELDS and runs and m.group(2) not in metrics):
-        known = ", ".join([*FIELDS, *metrics])
+    known = ", ".join([*FIELDS, *metrics])
+    if not m:
         raise BadSort(f"must be [-]<key> with key one of: {known}")
+    if m.group(2) not in FIELDS and runs and m.group(2) not in metrics:
+        raise BadSort(f"no listed run reports {m.group(2)!r}; sort by one of: {known}")
     return m.group(2), m.group(1) == "-"
 
 

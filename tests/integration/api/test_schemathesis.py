@@ -45,6 +45,8 @@ def _state_refusal(error: dict, detail: str) -> bool:
         or (field in ("resources.cpu", "resources.memory") and message.startswith("at most"))
         # an Idempotency-Key sent before with another body (depends on earlier requests)
         or (field == "Idempotency-Key" and message.startswith("already used"))
+        # a metric key no run of the team reports (depends on the runs there are)
+        or (field == "sort" and message.startswith("no listed run reports"))
     )
 
 
