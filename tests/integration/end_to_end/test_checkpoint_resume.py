@@ -48,6 +48,9 @@ def local_stack(tmp_path, kubeconfig, kube_api, private_redis):
         for team in teams:
             if team["name"] == "local":
                 team["node_selector"] = {"trainq.dev/pool": pool}
+                # Preemptible at once: the 4 epochs take ~3 s on a fast machine, under the
+                # local config's 5 s minimum run (tested in admission/test_preemption.py).
+                team["preemption"] = {**team.get("preemption", {}), "min_runtime_seconds": 0}
         stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams,
                       dispatch={"termination_grace_seconds": GRACE})  # fmt: skip
         try:
