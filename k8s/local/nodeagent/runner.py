@@ -101,7 +101,7 @@ class PodRunner(threading.Thread):
             self._run()
         except Exception:
             log.exception("pod %s/%s: runner crashed", self.namespace, self.pod_name)
-            self._stop(0)
+            self._terminate(0)
         finally:
             self.ctx.on_done(self)
 
@@ -130,7 +130,7 @@ class PodRunner(threading.Thread):
                 self._start(self.runs[args[0]])
             elif kind == "stop":
                 grace, delete = args
-                self._stop(grace)
+                self._terminate(grace)
                 if delete:
                     self._delete_pod()
                 return
@@ -225,7 +225,7 @@ class PodRunner(threading.Thread):
         self.timers[run.name] = timer
         timer.start()
 
-    def _stop(self, grace: float) -> None:
+    def _terminate(self, grace: float) -> None:  # (not _stop: threading.Thread has one)
         self.stop_requested = True
         for timer in self.timers.values():
             timer.cancel()
