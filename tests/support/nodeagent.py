@@ -73,3 +73,31 @@ def running_agent(kubeconfig: str, core: client.CoreV1Api, state_dir: Path, node
             core.delete_node(agent.node)
         if agent.proc and agent.proc.returncode not in (0, None):
             print(agent.log.read_text()[-4000:])
+
+
+@contextlib.contextmanager
+def pinned_local_stack(tmp_path: Path, kubeconfig: str, core: client.CoreV1Api,
+                       redis_url: str, prefix: str, local: dict | None = None,
+                       **overrides):  # fmt: skip
+    """The whole flow (API, worker, watcher) with team `local` pinned to a node agent of the
+    test's own (real processes, real logs): (stack, agent). `local`: more settings of team
+    local; `overrides`: config sections, as for Stack."""
+    import uuid
+
+    import yaml
+
+    from tests.support import LOCAL_CONFIG
+    from tests.support.stack import Stack
+
+    pool = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    with running_agent(kubeconfig, core, tmp_path / "agent", pool, pool) as agent:
+        teams = yaml.safe_load(LOCAL_CONFIG.read_text())["teams"]
+        for team in teams:
+            if team["name"] == "local":
+                team.update({"node_selector": {"trainq.dev/pool": pool}, **(local or {})})
+        stack = Stack(tmp_path / "stack", redis_url, kubeconfig, teams=teams, **overrides)
+        try:
+            stack.start_all()
+            yield stack, agent
+        finally:
+            stack.close()

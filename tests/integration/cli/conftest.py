@@ -3,15 +3,11 @@ speaks HTTP to the stack's gunicorn API), with no user config file, and the stac
 tests need: one whose jobs stay queued until the test starts a worker, and one whose team
 `local` runs real processes on a node agent of its own (for logs)."""
 
-import uuid
-
 import pytest
-import yaml
 from kubernetes import client
 from typer.testing import CliRunner
 
-from tests.support import LOCAL_CONFIG
-from tests.support.nodeagent import running_agent
+from tests.support.nodeagent import pinned_local_stack
 from tests.support.stack import TOKENS, Stack
 from wrapper.cli.app import app
 
@@ -44,16 +40,7 @@ def queued_stack(private_stack):
 def local_stack(tmp_path, kubeconfig, kube_api, private_redis):
     """The whole flow, team `local` pinned to a node agent of this test's own (real processes,
     so real logs)."""
-    core = client.CoreV1Api(kube_api)
-    pool = f"cli-{uuid.uuid4().hex[:6]}"
-    with running_agent(kubeconfig, core, tmp_path / "agent", pool, pool):
-        teams = yaml.safe_load(LOCAL_CONFIG.read_text())["teams"]
-        for team in teams:
-            if team["name"] == "local":
-                team["node_selector"] = {"trainq.dev/pool": pool}
-        stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams)
-        try:
-            stack.start_all()
-            yield stack
-        finally:
-            stack.close()
+    with pinned_local_stack(
+        tmp_path, kubeconfig, client.CoreV1Api(kube_api), private_redis.url, "cli"
+    ) as (stack, _):
+        yield stack

@@ -13,10 +13,8 @@ this test's team `local` selects) beside the cluster's; the claim is the cluster
 import re
 import shutil
 import time
-import uuid
 
 import pytest
-import yaml
 from kubernetes import client
 
 from tests.integration.end_to_end.test_real_training import (
@@ -24,9 +22,9 @@ from tests.integration.end_to_end.test_real_training import (
     claim_directory,
     training_body,
 )
-from tests.support import LOCAL_CONFIG, wait_until
-from tests.support.nodeagent import running_agent
-from tests.support.stack import Stack, unique
+from tests.support import wait_until
+from tests.support.nodeagent import pinned_local_stack
+from tests.support.stack import unique
 from tests.trainers.helpers import run_ranks
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -41,23 +39,19 @@ GRACE = 20
 @pytest.fixture
 def local_stack(tmp_path, kubeconfig, kube_api, private_redis):
     """A stack whose team `local` is pinned to a node agent of this test's own."""
-    core = client.CoreV1Api(kube_api)
-    pool = f"ckpt-{uuid.uuid4().hex[:6]}"
-    with running_agent(kubeconfig, core, tmp_path / "agent", pool, pool) as agent:
-        teams = yaml.safe_load(LOCAL_CONFIG.read_text())["teams"]
-        for team in teams:
-            if team["name"] == "local":
-                team["node_selector"] = {"trainq.dev/pool": pool}
-                # Preemptible at once: the 4 epochs take ~3 s on a fast machine, under the
-                # local config's 5 s minimum run (tested in admission/test_preemption.py).
-                team["preemption"] = {**team.get("preemption", {}), "min_runtime_seconds": 0}
-        stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams,
-                      dispatch={"termination_grace_seconds": GRACE})  # fmt: skip
-        try:
-            stack.start_all()
-            yield stack, agent
-        finally:
-            stack.close()
+    # Preemptible at once: the 4 epochs take ~3 s on a fast machine, under the local config's
+    # 5 s minimum run (tested in admission/test_preemption.py).
+    local = {"preemption": {"within_team": "LowerPriority", "min_runtime_seconds": 0}}
+    with pinned_local_stack(
+        tmp_path,
+        kubeconfig,
+        client.CoreV1Api(kube_api),
+        private_redis.url,
+        "ckpt",
+        local,
+        dispatch={"termination_grace_seconds": GRACE},
+    ) as both:
+        yield both
 
 
 def pod_logs(agent, pod: str) -> list[str]:

@@ -8,17 +8,15 @@ are deleted: the copy the watcher kept when the job ended (`Trainq-Log-Source: a
 
 import json
 import shutil
-import uuid
 
 import pytest
 import redis
-import yaml
 from kubernetes import client
 
 from tests.integration.end_to_end.test_real_training import claim_directory, training_body
-from tests.support import LOCAL_CONFIG, wait_until
-from tests.support.nodeagent import running_agent
-from tests.support.stack import TOKENS, Stack, unique
+from tests.support import wait_until
+from tests.support.nodeagent import pinned_local_stack
+from tests.support.stack import TOKENS, unique
 from wrapper.redis import keys
 from wrapper.runs.logs import ARCHIVED_AT
 
@@ -28,21 +26,12 @@ LOCAL = {"Authorization": f"Bearer {TOKENS['local']}"}
 
 @pytest.fixture
 def metrics_stack(tmp_path, kubeconfig, kube_api, private_redis):
-    """Team `local` pinned to this test's node agent."""
-    core = client.CoreV1Api(kube_api)
-    pool = f"runs-{uuid.uuid4().hex[:6]}"
-    with running_agent(kubeconfig, core, tmp_path / "agent", pool, pool) as agent:
-        teams = yaml.safe_load(LOCAL_CONFIG.read_text())["teams"]
-        for team in teams:
-            if team["name"] == "local":
-                team["node_selector"] = {"trainq.dev/pool": pool}
-        # (Stack names its own API as the channel: dispatch.metrics_url)
-        stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams)
-        try:
-            stack.start_all()
-            yield stack, agent
-        finally:
-            stack.close()
+    """Team `local` pinned to this test's node agent (the Stack names its own API as the
+    metrics channel: dispatch.metrics_url)."""
+    with pinned_local_stack(
+        tmp_path, kubeconfig, client.CoreV1Api(kube_api), private_redis.url, "runs"
+    ) as both:
+        yield both
 
 
 def logs(stack, job_id, **params):

@@ -13,7 +13,6 @@ runs. Screenshots go to $TRAINQ_SCREENSHOTS (default: the test's tmp dir)."""
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ import yaml
 from kubernetes import client
 
 from tests.support import LOCAL_CONFIG
-from tests.support.nodeagent import running_agent
+from tests.support.nodeagent import pinned_local_stack
 from tests.support.stack import TOKENS, Stack, job_body, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -49,19 +48,15 @@ def ui_stack(tmp_path, kubeconfig, kube_api, private_redis):
 @pytest.fixture
 def local_stack(tmp_path, kubeconfig, kube_api, private_redis):
     """Team `local` pinned to a node agent of this test's own: real processes, real logs."""
-    pool = f"ui-{uuid.uuid4().hex[:6]}"
-    with running_agent(kubeconfig, client.CoreV1Api(kube_api), tmp_path / "agent", pool, pool):
-        teams = yaml.safe_load(LOCAL_CONFIG.read_text())["teams"]
-        for team in teams:
-            if team["name"] == "local":
-                team["node_selector"] = {"trainq.dev/pool": pool}
-        stack = Stack(tmp_path / "stack", private_redis.url, kubeconfig, teams=teams,
-                      events={"keepalive_seconds": 2})  # fmt: skip
-        try:
-            stack.start_all()
-            yield stack
-        finally:
-            stack.close()
+    with pinned_local_stack(
+        tmp_path,
+        kubeconfig,
+        client.CoreV1Api(kube_api),
+        private_redis.url,
+        "ui",
+        events={"keepalive_seconds": 2},
+    ) as (stack, _):
+        yield stack
 
 
 @pytest.fixture
