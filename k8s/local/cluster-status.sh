@@ -18,4 +18,13 @@ for c in etcd kube-apiserver kube-controller-manager kube-scheduler kwok trainin
     printf '%-26s %8s %10s\n' "$c" "-" "down"
   fi
 done
+# Kubeflow Trainer v2's controllers, listed only when TRAINQ_TRAINER_V2=1 started them.
+for c in jobset-controller trainer-controller; do
+  pid="$(component_pid "$c")"
+  if pid_alive "$pid"; then
+    rss_kib="$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")"
+    total=$((total + rss_kib))
+    printf '%-26s %8s %10d\n' "$c" "$pid" $((rss_kib / 1024))
+  fi
+done
 printf '%-26s %8s %10d\n' total "" $((total / 1024))

@@ -165,6 +165,7 @@ PURE = [
     "wrapper.admission.rooms", "wrapper.jobs.states", "wrapper.events.types",
     "wrapper.events.signing",
     "queue_workers.kube.pytorchjob", "queue_workers.kube.status", "queue_workers.kube.pods",
+    "queue_workers.kube.trainjob", "queue_workers.kube.trainjob_status",
     "queue_workers.worker.selection", "wrapper.runs.reports", "wrapper.runs.stalls",
     "wrapper.runs.comparison", "wrapper.runs.tokens",
 ]  # fmt: skip
