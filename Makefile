@@ -123,9 +123,10 @@ test-integration: venv browser-deps redis-up cluster-up
 test: venv trainer-deps browser-deps redis-up cluster-up helm
 	source $(LOCAL)/env.sh && $(PYTEST) -q -n $(PYTEST_WORKERS) --dist loadfile tests
 
-# Benchmarks beside their baselines, one run (benchmarks/RESULTS.md).
+# Benchmarks beside their baselines, one run (benchmarks/RESULTS.md); the side-by-side with
+# Kueue needs Kueue built (cached; the first build takes minutes), started only for it.
 bench: venv trainer-deps redis-up cluster-up
-	source $(LOCAL)/env.sh && $(PY) -m benchmarks
+	source $(LOCAL)/env.sh && $(LOCAL)/build.sh kueue && $(PY) -m benchmarks
 
 # 1,000 jobs from 3 teams while trainq's processes, Redis, the apiserver, etcd, the operator
 # and a node fail (tests/chaos); needs the control plane to itself. CHAOS_ARGS: e.g. --seed 2.

@@ -3,6 +3,8 @@ run, on loopback, against the running local control plane and Redis (k8s/local/e
 
 Writes results/<UTC date-time>.json and .md and, unless --smoke, RESULTS.md (the latest table,
 the machine and the command). --smoke runs each benchmark tiny (seconds), for `make test`.
+`kueue` (trainq and Kueue side by side, benchmarks/sidebyside.py; needs `k8s/local/build.sh
+kueue`) runs in a full run without --only, and with --only kueue; never in --smoke's default.
 """
 
 import argparse
@@ -20,11 +22,13 @@ from benchmarks import (
     dispatch,
     fairness,
     idle,
+    kueue_report,
     packing,
     reclaim,
     redone,
     report,
     scale,
+    sidebyside,
     status,
     submission,
 )
@@ -44,6 +48,13 @@ FULL = {
     "depth": {"depths": (1_000, 100_000), "samples": 200},
     "reclaim": {"nodes": 4, "rounds": 25, "entitled": 2},
     "redone": {"interruptions": 3},
+    "kueue": {
+        "flood": 100,
+        "seed_rounds": 10,
+        "reclaim_nodes": 4,
+        "reclaim_rounds": 10,
+        "entitled": 2,
+    },
 }
 SMOKE = {
     "submission": {"seconds": 1, "connections": 4, "rounds": 1},
@@ -57,6 +68,7 @@ SMOKE = {
     "depth": {"depths": (20, 200), "samples": 10},
     "reclaim": {"nodes": 2, "rounds": 1, "entitled": 1, "baseline_run_for": 4},
     "redone": {"interruptions": 1, "env": {"EPOCHS": "2", "FC_SIZE": "256", "BATCH_SIZE": "32"}},
+    "kueue": {"flood": 6, "seed_rounds": 1, "reclaim_nodes": 2, "reclaim_rounds": 1, "entitled": 1},
 }
 ALL = (
     "submission",
@@ -71,6 +83,8 @@ ALL = (
     "fairness",
     "decision",
 )
+# Run by a full run (no --only) and when named, never by --smoke's default (`make test`).
+EXTRA = ("kueue",)
 
 
 def _guarded(name: str, fn) -> dict:
@@ -95,7 +109,10 @@ def _stop(signum, _frame):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (seconds), for tests")
-    parser.add_argument("--only", default=",".join(ALL), help="comma list of " + ",".join(ALL))
+    names, extra = ",".join(ALL + EXTRA), ",".join(EXTRA)
+    parser.add_argument(
+        "--only", help=f"comma list of {names} (default: all; --smoke: not {extra})"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--db", type=int, default=int(os.environ.get("TRAINQ_BENCH_DB", "60")),
                         help="Redis DB for the benchmark stacks (emptied; depth also "
@@ -107,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
-    only = [b.strip() for b in args.only.split(",") if b.strip()]
+    default = ALL if args.smoke else ALL + EXTRA
+    only = [b.strip() for b in (args.only or ",".join(default)).split(",") if b.strip()]
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     ensure_wrk()
@@ -119,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                      "sizes": {k: sizes[k] for k in only if k in sizes}}  # fmt: skip
     if args.reuse:
         earlier = json.loads(args.reuse.read_text())
-        for name in ALL:
+        for name in ALL + EXTRA:
             if name not in only and name in earlier:
                 run_id = earlier[name].get("from_run", earlier["started"])
                 results[name] = {**earlier[name], "from_run": run_id}
@@ -172,14 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         guarded("fairness", lambda: fairness.run(**sizes["fairness"]))
     if "decision" in only:
         guarded("decision", lambda: decision.run(**sizes["decision"]))
+    if "kueue" in only:  # Kueue runs only inside this, on nodes of its own
+        guarded("kueue", lambda: sidebyside.run(work / "kueue", args.db, **sizes["kueue"]))
     results["finished"] = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
     json_path.write_text(json.dumps(results, indent=2) + "\n")
-    table = report.table(results)
+    table = report.table(results) if any(k in results for k in ALL) else ""
     (args.out / f"{stamp}.md").write_text(table + "\n")
     print(table)
-    if not args.smoke:
+    if not args.smoke and any(k in results for k in ALL):
         report.write_results_md(results, table)
-    failed = [k for k in ALL if "error" in (results.get(k) or {})]
+    if "kueue" in results:
+        side = kueue_report.table(results["kueue"])
+        (args.out / f"{stamp}.md").write_text((table + "\n\n" if table else "") + side + "\n")
+        print(side)
+        if not args.smoke:
+            kueue_report.write_results_md(results)
+    failed = [k for k in ALL + EXTRA if "error" in (results.get(k) or {})]
     return 1 if failed else 0
 
 
