@@ -37,7 +37,10 @@ def test_a_class_never_predicted_has_precision_zero():
 
 
 class Receiver:
-    def __init__(self):
+    """A local HTTP receiver; `refuse` first answers are 429 (Retry-After: 0.1) and not kept."""
+
+    def __init__(self, refuse: int = 0):
+        self.refuse = refuse
         self.bodies: list[dict] = []
         self.auth: list[str] = []
         receiver = self
@@ -45,6 +48,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.refuse > 0:
+                    receiver.refuse -= 1
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0.1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 receiver.bodies.append(json.loads(body))
                 receiver.auth.append(self.headers.get("Authorization", ""))
                 self.send_response(202)
@@ -94,8 +104,32 @@ def test_an_unreachable_channel_never_stops_training(tmp_path):
 def test_non_finite_values_travel_by_name():
     sent = []
     reporter = Reporter("http://x", "t")
-    reporter._post = lambda body: sent.append(body) or True
+    reporter._post = lambda body, tries=1: sent.append(body) or True
     reporter.epochs([{"epoch": 1, "train_loss": float("nan")}])
     reporter.epochs([{"epoch": 1, "train_loss": float("nan")}, {"epoch": 2, "train_loss": 1.0}])
     assert sent[0]["epochs"] == [{"epoch": 1, "values": {"train_loss": "NaN"}}]
     assert [p["epoch"] for p in sent[1]["epochs"]] == [2]  # epoch 1 was delivered already
+
+
+def test_fast_epochs_are_paced_and_every_one_still_arrives():
+    receiver = Receiver()
+    reporter = Reporter(receiver.url, "tok")
+    history = []
+    for epoch in range(1, 11):  # ten epochs at once: trainq takes 10 reports a second
+        history.append({"epoch": epoch, "train_loss": 1.0 / epoch})
+        reporter.epochs(history)
+    reporter.final(history, {"test_accuracy": 0.9}, "0" * 64, {"epochs": 10})
+    receiver.server.shutdown()
+    epoch_posts = [b for b in receiver.bodies if "epochs" in b]
+    assert len(epoch_posts) == 2  # the first epoch, then the other nine with the final ones
+    assert sorted(p["epoch"] for b in epoch_posts for p in b["epochs"]) == list(range(1, 11))
+    assert [b["final"] for b in receiver.bodies if "final" in b] == [{"test_accuracy": 0.9}]
+
+
+def test_the_final_report_waits_out_a_429(capsys):
+    receiver = Receiver(refuse=2)
+    reporter = Reporter(receiver.url, "tok")
+    reporter.final([{"epoch": 1, "train_loss": 0.5}], {"test_accuracy": 0.8}, "0" * 64, {})
+    receiver.server.shutdown()
+    assert [b.get("final") for b in receiver.bodies] == [None, {"test_accuracy": 0.8}]
+    assert "could not report" not in capsys.readouterr().err
