@@ -20,6 +20,9 @@ def test_a_finished_pytorchjob_is_deleted_and_its_status_kept(private_redis, kub
                    lambda: stack.pytorchjobs("team-alpha", rec["id"]) == [], 40)  # fmt: skip
         after = api.record("alpha", rec["id"])
         assert after["status"] == "succeeded" and after["reason"] == done["reason"]
-        assert after["replicas"] == done["replicas"] and after["finished_at"]
+        # The replica counts may have settled after the job's end (the operator updates a
+        # worker's count after the Succeeded condition): what is kept is the last mirrored.
+        assert after["replicas"]["Master"]["succeeded"] == 1
+        assert after["finished_at"] == done["finished_at"]
     finally:
         stack.close()
