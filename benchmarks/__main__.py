@@ -3,11 +3,12 @@ run, on loopback, against the running local control plane and Redis (k8s/local/e
 
 Writes results/<UTC date-time>.json and .md and, unless --smoke, RESULTS.md (the latest table,
 the machine and the command). --smoke runs each benchmark tiny (seconds), for `make test`.
-`kueue` (trainq and Kueue side by side, benchmarks/sidebyside.py; needs `k8s/local/build.sh
+`kueue` (trainq and Kueue side by side, benchmarks/sidebyside*.py; needs `k8s/local/build.sh
 kueue`) runs in a full run without --only, and with --only kueue; never in --smoke's default.
 """
 
 import argparse
+import copy
 import json
 import os
 import signal
@@ -28,7 +29,7 @@ from benchmarks import (
     redone,
     report,
     scale,
-    sidebyside,
+    sidebyside_load,
     status,
     submission,
 )
@@ -54,6 +55,13 @@ FULL = {
         "reclaim_nodes": 4,
         "reclaim_rounds": 10,
         "entitled": 2,
+        "mixed_jobs": 70,
+        "mixed_nodes": 6,
+        "mixed_run_for": (5, 20),
+        "stream_jobs": 1000,  # --stream-jobs N runs fewer (issue 19's figure is 1,000)
+        "stream_rate": 20.0,
+        "stream_nodes": 4,
+        "stream_run_for": 3,
     },
 }
 SMOKE = {
@@ -68,7 +76,20 @@ SMOKE = {
     "depth": {"depths": (20, 200), "samples": 10},
     "reclaim": {"nodes": 2, "rounds": 1, "entitled": 1, "baseline_run_for": 4},
     "redone": {"interruptions": 1, "env": {"EPOCHS": "2", "FC_SIZE": "256", "BATCH_SIZE": "32"}},
-    "kueue": {"flood": 6, "seed_rounds": 1, "reclaim_nodes": 2, "reclaim_rounds": 1, "entitled": 1},
+    "kueue": {
+        "flood": 6,
+        "seed_rounds": 1,
+        "reclaim_nodes": 2,
+        "reclaim_rounds": 1,
+        "entitled": 1,
+        "mixed_jobs": 4,
+        "mixed_nodes": 1,
+        "mixed_run_for": (2, 3),
+        "stream_jobs": 30,
+        "stream_rate": 10.0,
+        "stream_nodes": 1,
+        "stream_run_for": 2,
+    },
 }
 ALL = (
     "submission",
@@ -122,8 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="an earlier run's JSON: its figures for benchmarks not in --only join this table",
     )
+    parser.add_argument("--stream-jobs", type=int,
+                        help="jobs in the side by side's steady stream (workload 3; default "
+                             "1,000, --smoke 30)")  # fmt: skip
     args = parser.parse_args(argv)
-    sizes = SMOKE if args.smoke else FULL
+    sizes = copy.deepcopy(SMOKE if args.smoke else FULL)
+    if args.stream_jobs:
+        sizes["kueue"]["stream_jobs"] = args.stream_jobs
     default = ALL if args.smoke else ALL + EXTRA
     only = [b.strip() for b in (args.only or ",".join(default)).split(",") if b.strip()]
     signal.signal(signal.SIGTERM, _stop)
@@ -191,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if "decision" in only:
         guarded("decision", lambda: decision.run(**sizes["decision"]))
     if "kueue" in only:  # Kueue runs only inside this, on nodes of its own
-        guarded("kueue", lambda: sidebyside.run(work / "kueue", args.db, **sizes["kueue"]))
+        guarded("kueue", lambda: sidebyside_load.run(work / "kueue", args.db, **sizes["kueue"]))
     results["finished"] = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     table = report.table(results) if any(k in results for k in ALL) else ""

@@ -1,7 +1,8 @@
 """Client-side measurement for the side-by-side benchmark: a watch on PyTorchJobs that records,
 per job, when it was first seen admitted (it exists with `spec.runPolicy.suspend` not true:
 created by trainq at admission, or unsuspended by Kueue), how often it was suspended again
-(preempted) and whether it ended; and the CPU-seconds of process trees from /proc."""
+(preempted), whether it ended, and its spans of admission ([admitted, suspended or ended]);
+and the CPU-seconds of process trees from /proc."""
 
 import os
 import threading
@@ -41,16 +42,21 @@ class JobWatch:
         done = any(c.get("type") in ("Succeeded", "Failed") and c.get("status") == "True"
                    for c in conds)  # fmt: skip
         with self.cond:
-            j = self.jobs.setdefault(name, {"started": None, "running": False, "starts": 0,
-                                            "suspensions": 0, "done": False})  # fmt: skip
+            new = {"started": None, "running": False, "starts": 0, "suspensions": 0,
+                   "done": False, "spans": []}  # fmt: skip
+            j = self.jobs.setdefault(name, new)
             if not suspended and not j["running"]:
                 j["running"] = True
                 j["starts"] += 1
+                j["spans"].append([now, None])
                 if j["started"] is None:
                     j["started"] = now
             elif suspended and j["running"]:
                 j["running"] = False
                 j["suspensions"] += 1
+                j["spans"][-1][1] = now
+            if done and not j["done"] and j["spans"] and j["spans"][-1][1] is None:
+                j["spans"][-1][1] = now
             j["done"] = j["done"] or done
             self.cond.notify_all()
 

@@ -23,6 +23,7 @@ nodes drain use them meanwhile (backfill); the sum-only policy has no use for it
 import random
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -131,12 +132,19 @@ def _run_mode(workdir: Path, db: int, placement: str, shapes, nodes: int, head_w
             if r.status_code != 202:
                 raise RuntimeError(f"submission answered {r.status_code}: {r.text[:300]}")
             ids[str(r.json()["id"])] = replicas
-        return _observe(stack, core, ids, nodes * GPUS_PER_NODE, timeout_s)
+        return observe(core, f"trainq.dev/instance={stack.instance}", pod_job_id, ids,
+                       nodes * GPUS_PER_NODE, timeout_s)  # fmt: skip
 
 
-def _observe(stack: BenchStack, core, ids: dict[str, int], pool_gpus: int,
-             timeout_s: float) -> dict:  # fmt: skip
-    selector = f"trainq.dev/instance={stack.instance}"
+def pod_job_id(pod) -> str | None:
+    return (pod.metadata.labels or {}).get("trainq.dev/job-id")
+
+
+def observe(core, selector: str, job_of: Callable, ids: dict[str, int], pool_gpus: int,
+            timeout_s: float) -> dict:  # fmt: skip
+    """Sample the pods matching `selector` every SAMPLE_S until every job of `ids` (job ->
+    replicas; `job_of(pod)` names a pod's job) has ended or `timeout_s` passed: utilisation
+    while jobs wait and half-placed jobs, as the module's docstring says."""
     finished: set[str] = set()
     half_since: dict[str, float] = {}
     half_placed: set[str] = set()
@@ -149,7 +157,7 @@ def _observe(stack: BenchStack, core, ids: dict[str, int], pool_gpus: int,
         dt, last = now - last, now
         by_job: dict[str, list] = {}
         for p in pods:
-            by_job.setdefault(p.metadata.labels.get("trainq.dev/job-id"), []).append(p)
+            by_job.setdefault(job_of(p), []).append(p)
         useful = held = 0
         waiting = False
         for job, replicas in ids.items():

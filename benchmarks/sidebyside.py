@@ -14,6 +14,9 @@ Kueue's controller, over the same window (first submission to last measurement).
 4. Reclaim (benchmarks/reclaim.py's setup): beta's borrowed 8-gpu jobs hold the whole pool;
    alpha, entitled to half, submits ENTITLED 8-gpu jobs; time to admission; then alpha's jobs
    end and beta's preempted jobs are admitted again, ROUNDS times.
+
+Workloads 2 (mixed shapes) and 3 (steady stream), and `run()` for all four, are in
+benchmarks/sidebyside_load.py.
 """
 
 import copy
@@ -30,7 +33,7 @@ from kubernetes import client, config
 
 from benchmarks import kueue as kq
 from benchmarks.jobwatch import JobWatch, tree_cpu_seconds
-from benchmarks.packing import GPUS_PER_NODE, POOL_KEY, _nodes, pool_stack
+from benchmarks.packing import GPUS_PER_NODE, POOL_KEY, _nodes, pod_job_id, pool_stack
 from benchmarks.stack import LOCAL_CONFIG, BenchStack, delete_pytorchjobs, kubeconfig
 from benchmarks.stats import percentile
 
@@ -76,18 +79,28 @@ def reclaim_teams(nodes: int) -> list[dict]:
 
 
 # --- the two sides: submit(team, name, gpus, run_for) -> the job's key in the watch ----------
+# (`replicas`: gpus is per replica; `limit_s`: a declared time limit, which trainq's
+# placement-true admission uses for backfill; Kueue has no use for one and gets none.)
+# `pod_selector` selects the side's pods, `pod_job(pod)` names a pod's job as the watch does.
 class TrainqSide:
     name = "trainq"
 
     def __init__(self, stack: BenchStack):
         self.stack, self.http = stack, requests.Session()
-        sel = f"trainq.dev/instance={stack.instance}"
-        self.watch = JobWatch(sel, lambda o: o["metadata"]["labels"].get("trainq.dev/job-id"))
+        self.pod_selector = f"trainq.dev/instance={stack.instance}"
+        key = "trainq.dev/job-id"
+        self.watch = JobWatch(self.pod_selector, lambda o: o["metadata"]["labels"].get(key))
 
-    def submit(self, team: str, name: str, gpus: int, run_for: str) -> str:
+    pod_job = staticmethod(pod_job_id)
+
+    def submit(self, team: str, name: str, gpus: int, run_for: str, replicas: int = 1,
+               limit_s: int | None = None) -> str:  # fmt: skip
         body = {"name": name, "image": IMAGE, "command": ["sh", "-c", "echo training"],
-                "workers": 0, "resources": {"cpu": "1", "memory": "1Gi", "gpu": gpus},
+                "workers": replicas - 1,
+                "resources": {"cpu": "1", "memory": "1Gi", "gpu": gpus},
                 "annotations": {"trainq.dev/sim-run-for": run_for}}  # fmt: skip
+        if limit_s:
+            body["max_runtime_seconds"] = limit_s
         r = self.http.post(f"{self.stack.base}/v1/teams/{team}/jobs", json=body, timeout=10,
                            headers={"Authorization": f"Bearer {TOKENS[team]}"})  # fmt: skip
         if r.status_code != 202:
@@ -105,9 +118,13 @@ class KueueSide:
         self.kueue, self.pool, self.ns, self.grace = controller, pool, namespaces, grace
         self.run = uuid.uuid4().hex[:8]
         self.api = kq.custom_api()
-        self.watch = JobWatch(f"{RUN_LABEL}={self.run}", lambda o: o["metadata"]["name"])
+        self.pod_selector = f"{RUN_LABEL}={self.run}"
+        self.watch = JobWatch(self.pod_selector, lambda o: o["metadata"]["name"])
 
-    def job(self, team: str, name: str, gpus: int, run_for: str) -> dict:
+    def pod_job(self, pod) -> str | None:
+        return (pod.metadata.labels or {}).get("training.kubeflow.org/job-name")
+
+    def job(self, team: str, name: str, gpus: int, run_for: str, replicas: int = 1) -> dict:
         """What trainq would create for the same job, suspended, with Kueue's queue label."""
         amounts = {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": str(gpus)}
         pod = {"containers": [{"name": "pytorch", "image": IMAGE,
@@ -117,20 +134,24 @@ class KueueSide:
                "terminationGracePeriodSeconds": self.grace,
                "nodeSelector": {POOL_KEY: self.pool},
                "tolerations": _placement(self.pool)["tolerations"]}  # fmt: skip
+        template = {"metadata": {"labels": {RUN_LABEL: self.run},
+                                 "annotations": {"trainq.dev/sim-run-for": run_for}},
+                    "spec": pod}  # fmt: skip
+        specs = {"Master": {"replicas": 1, "restartPolicy": "OnFailure", "template": template}}
+        if replicas > 1:
+            specs["Worker"] = {**copy.deepcopy(specs["Master"]), "replicas": replicas - 1}
         return {
             "apiVersion": "kubeflow.org/v1",
             "kind": "PyTorchJob",
             "metadata": {"name": name, "namespace": self.ns[team],
                          "labels": {**kq.job_labels(team), RUN_LABEL: self.run}},
             "spec": {"runPolicy": {"suspend": True, "backoffLimit": 3},
-                     "pytorchReplicaSpecs": {"Master": {
-                         "replicas": 1, "restartPolicy": "OnFailure",
-                         "template": {"metadata": {"annotations": {
-                             "trainq.dev/sim-run-for": run_for}}, "spec": pod}}}},
+                     "pytorchReplicaSpecs": specs},
         }  # fmt: skip
 
-    def submit(self, team: str, name: str, gpus: int, run_for: str) -> str:
-        obj = self.job(team, name.replace("_", "-"), gpus, run_for)
+    def submit(self, team: str, name: str, gpus: int, run_for: str, replicas: int = 1,
+               limit_s: int | None = None) -> str:  # fmt: skip
+        obj = self.job(team, name.replace("_", "-"), gpus, run_for, replicas)
         self.api.create_namespaced_custom_object("kubeflow.org", "v1", self.ns[team],
                                                  "pytorchjobs", obj)  # fmt: skip
         return obj["metadata"]["name"]
@@ -140,7 +161,7 @@ class KueueSide:
 
 
 # --- the workloads -----------------------------------------------------------------------------
-def _summary(lat: list[float]) -> dict:
+def summary(lat: list[float]) -> dict:
     if not lat:
         return {"samples": 0}
     return {"samples": len(lat), "p50_s": round(percentile(lat, 50), 3),
@@ -148,7 +169,7 @@ def _summary(lat: list[float]) -> dict:
             "seconds": [round(x, 3) for x in lat]}  # fmt: skip
 
 
-def _measured(side, body: Callable[[], dict]) -> dict:
+def measured(side, body: Callable[[], dict]) -> dict:
     cpu0, t0 = tree_cpu_seconds(side.pids()), time.monotonic()
     out = body()
     out["cpu_s"] = round(tree_cpu_seconds(side.pids()) - cpu0, 2)
@@ -179,12 +200,12 @@ def seed_example(side, flood: int, rounds: int, alpha_jobs: int, timeout: float)
             w.wait(lambda j, m=mine: all(j.get(k, {}).get("done") for k in m), timeout,
                    "beta's and gamma's jobs to end")  # fmt: skip
         both = lat["beta"] + lat["gamma"]
-        return {**_summary(both), "beta": _summary(lat["beta"]), "gamma": _summary(lat["gamma"]),
+        return {**summary(both), "beta": summary(lat["beta"]), "gamma": summary(lat["gamma"]),
                 "flood_submit_s": round(flood_s, 2),
                 "alpha_admitted": w.count(list(sub), "started"),
                 "alpha_first_admissions_s": [round(x, 3) for x in first[:alpha_jobs]]}  # fmt: skip
 
-    return _measured(side, body)
+    return measured(side, body)
 
 
 def reclaim(side, nodes: int, rounds: int, entitled: int, timeout: float) -> dict:
@@ -207,9 +228,9 @@ def reclaim(side, nodes: int, rounds: int, entitled: int, timeout: float) -> dic
                    "beta's preempted jobs to be admitted again")  # fmt: skip
         with w.cond:
             preempted = sum(w.jobs[k]["suspensions"] for k in beta)
-        return {**_summary(lat), "preemptions": preempted}
+        return {**summary(lat), "preemptions": preempted}
 
-    return _measured(side, body)
+    return measured(side, body)
 
 
 # --- running each side -------------------------------------------------------------------------
@@ -228,12 +249,16 @@ def _pool(nodes: int):
                 pass
 
 
-def _trainq(workdir: Path, db: int, teams: list[dict], nodes: int, grace: int, fn) -> dict:
+def run_trainq(workdir: Path, db: int, teams: list[dict], nodes: int, grace: int, fn,
+               admission: dict | None = None) -> dict:  # fmt: skip
+    """fn(side) with a trainq stack for `teams` on `nodes` kwok nodes of its own (`admission`:
+    settings over the local config's)."""
     pool = f"kq-{uuid.uuid4().hex[:6]}"
     teams = [{**t, **_placement(pool)} for t in teams]
     stack = BenchStack(workdir, db, teams, {t["name"]: TOKENS[t["name"]] for t in teams})
     cfg = yaml.safe_load(stack.config_path.read_text())
     cfg.setdefault("dispatch", {})["termination_grace_seconds"] = grace
+    cfg.setdefault("admission", {}).update(admission or {})
     stack.config_path.write_text(yaml.safe_dump(cfg))
     with pool_stack(stack, pool, nodes):  # kwok nodes of its own, the stack, then both gone
         side = TrainqSide(stack)
@@ -243,7 +268,9 @@ def _trainq(workdir: Path, db: int, teams: list[dict], nodes: int, grace: int, f
             side.watch.close()
 
 
-def _kueue(workdir: Path, teams: list[dict], nodes: int, grace: int, fn) -> dict:
+def run_kueue(workdir: Path, teams: list[dict], nodes: int, grace: int, fn) -> dict:
+    """fn(side) with Kueue started for `teams` (mapped by benchmarks/kueue.py) on `nodes` kwok
+    nodes of its own; its PyTorchJobs and queueing objects deleted and Kueue stopped after."""
     namespaces = {t["name"]: f"kueue-bench-{t['name']}" for t in teams}
     for ns in namespaces.values():
         kq.ensure_namespace(ns)
@@ -263,34 +290,3 @@ def _kueue(workdir: Path, teams: list[dict], nodes: int, grace: int, fn) -> dict
                 delete_pytorchjobs(api, f"{RUN_LABEL}={side.run}")
             kq.delete(api, objs)
             controller.stop()
-
-
-def run(workdir: Path, db: int, flood: int = 100, seed_rounds: int = 5, reclaim_nodes: int = 4,
-        reclaim_rounds: int = 5, entitled: int = 2, timeout_s: float = 180.0) -> dict:  # fmt: skip
-    if not kq.built():
-        raise RuntimeError(f"Kueue {kq.version()} is not built: k8s/local/build.sh kueue")
-    grace = 5  # as the reclaim benchmark's trainq config (dispatch.termination_grace_seconds)
-    out: dict = {"kueue_version": kq.version()}
-    teams = seed_teams()
-    quota_jobs = int(teams[0]["quota"]["gpu"]) // 4
-
-    def seed(side):
-        return seed_example(side, flood, seed_rounds, quota_jobs, timeout_s)
-
-    out["seed_example"] = {
-        "flood": flood, "rounds": seed_rounds, "nodes": 5,
-        "trainq": _trainq(workdir / "seed-trainq", db, teams, 5, grace, seed),
-        "kueue": _kueue(workdir / "seed-kueue", teams, 5, grace, seed),
-    }  # fmt: skip
-    rteams = reclaim_teams(reclaim_nodes)
-
-    def rec(side):
-        return reclaim(side, reclaim_nodes, reclaim_rounds, entitled, timeout_s)
-
-    out["reclaim"] = {
-        "nodes": reclaim_nodes, "gpus": reclaim_nodes * GPUS_PER_NODE, "rounds": reclaim_rounds,
-        "entitled_per_round": entitled,
-        "trainq": _trainq(workdir / "rc-trainq", db, rteams, reclaim_nodes, grace, rec),
-        "kueue": _kueue(workdir / "rc-kueue", rteams, reclaim_nodes, grace, rec),
-    }  # fmt: skip
-    return out
