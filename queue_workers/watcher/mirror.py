@@ -48,6 +48,10 @@ def condition_changed_at(new: list[dict], old: list[dict] | None) -> float | Non
     return changed if changed is not None and (before is None or changed > before) else None
 
 
+def _suspended(obj: dict) -> bool:
+    return bool(((obj.get("spec") or {}).get("runPolicy") or {}).get("suspend"))
+
+
 class Mirror:
     def __init__(self, config: TrainqConfig, store: JobStore, kube: Kube, stop: threading.Event):
         self.config, self.store, self.kube, self.stop = config, store, kube, stop
@@ -92,6 +96,11 @@ class Mirror:
                 log.info("job %s is cancelled; deleting leftover %s", job_id, meta["name"])
                 self.kube.delete(meta["namespace"], meta["name"],
                                  self.config.dispatch.cancel_propagation)  # fmt: skip
+        elif status == JobStatus.DISPATCHING and _suspended(obj):
+            # A re-admitted job's PyTorchJob, still suspended from its preemption or node loss:
+            # its dispatch adopts and resumes it. Taken as `created` here, the dispatch would
+            # find nothing to do and the job would wait on a suspended PyTorchJob for ever.
+            return True
         elif status not in (JobStatus.QUEUED, JobStatus.SUSPENDED):  # (set aside: not mirrored)
             fields = observation.fields
             if not record.get("ready_at") and readiness.all_running({**record, **fields}):
