@@ -210,6 +210,17 @@ def _replica(record: dict, name: str, labels: dict, replicas: int, placement: di
     }
 
 
+def object_meta(record: dict, name: str, namespace: str, labels: dict) -> dict:
+    """A workload's metadata: its deterministic name, trainq's labels, the job's name and uid
+    (the uid tells this job's workload from a leftover of the same name)."""
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": labels,
+        "annotations": {ANNOTATION_JOB_NAME: record["name"], ANNOTATION_JOB_UID: record["uid"]},
+    }
+
+
 def build(record: dict, namespace: str, instance: str, placement: dict | None = None,
           counted: list[str] | None = None,
           checkpoints: CheckpointMount | None = None,
@@ -234,12 +245,7 @@ def build(record: dict, namespace: str, instance: str, placement: dict | None = 
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": labels,
-            "annotations": {ANNOTATION_JOB_NAME: record["name"], ANNOTATION_JOB_UID: record["uid"]},
-        },
+        "metadata": object_meta(record, name, namespace, labels),
         "spec": {
             "pytorchReplicaSpecs": replica_specs,
             "runPolicy": {

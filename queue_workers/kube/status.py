@@ -27,6 +27,20 @@ def _counts(replica_status: dict | None) -> dict:
     return {k: int(rs.get(k) or 0) for k in ("active", "succeeded", "failed")}
 
 
+def record_conditions(conditions: list[dict]) -> list[dict]:
+    """A workload's status conditions as the job record keeps them."""
+    return [
+        {
+            "type": c.get("type"),
+            "status": c.get("status"),
+            "reason": c.get("reason"),
+            "message": c.get("message"),
+            "last_transition_time": c.get("lastTransitionTime"),
+        }
+        for c in conditions
+    ]
+
+
 def observe(obj: dict) -> Observation:
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
@@ -49,16 +63,7 @@ def observe(obj: dict) -> Observation:
             "Master": _counts(replica_statuses.get("Master")),
             "Worker": _counts(replica_statuses.get("Worker")),
         },
-        "conditions": [
-            {
-                "type": c.get("type"),
-                "status": c.get("status"),
-                "reason": c.get("reason"),
-                "message": c.get("message"),
-                "last_transition_time": c.get("lastTransitionTime"),
-            }
-            for c in conditions
-        ],
+        "conditions": record_conditions(conditions),
         "reason": deciding.get("reason") if deciding else None,
         "message": deciding.get("message") if deciding else None,
         "started_at": status.get("startTime"),

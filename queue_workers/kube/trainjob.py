@@ -19,8 +19,6 @@ import copy
 
 from queue_workers.kube import pytorchjob
 from queue_workers.kube.pytorchjob import (
-    ANNOTATION_JOB_NAME,
-    ANNOTATION_JOB_UID,
     POD_SECURITY_CONTEXT,
     SECURITY_CONTEXT,
     CheckpointMount,
@@ -141,12 +139,7 @@ def build(record: dict, namespace: str, instance: str, placement: dict | None = 
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": labels,
-            "annotations": {ANNOTATION_JOB_NAME: record["name"], ANNOTATION_JOB_UID: record["uid"]},
-        },
+        "metadata": pytorchjob.object_meta(record, name, namespace, labels),
         "spec": body_spec,
     }
 

@@ -11,7 +11,7 @@ pod counts (`replicas.Master`, `replicas.Worker`) come from the pods when the ca
 replicated job, which move all of a gang's nodes together.
 """
 
-from queue_workers.kube.status import Observation
+from queue_workers.kube.status import Observation, record_conditions
 from queue_workers.kube.trainjob import NODE_JOB
 from wrapper.jobs.states import JobStatus
 
@@ -130,16 +130,7 @@ def observe(obj: dict, pods: list[dict] | None = None, jobset: dict | None = Non
         "pytorchjob": {"namespace": meta.get("namespace"), "name": meta.get("name")},
         "backend": "trainjob",
         "replicas": replicas,
-        "conditions": [
-            {
-                "type": c.get("type"),
-                "status": c.get("status"),
-                "reason": c.get("reason"),
-                "message": c.get("message"),
-                "last_transition_time": c.get("lastTransitionTime"),
-            }
-            for c in conditions
-        ],
+        "conditions": record_conditions(conditions),
         "reason": deciding.get("reason") if deciding else None,
         "message": deciding.get("message") if deciding else None,
         "started_at": _started_at(obj, pods, replicas),
