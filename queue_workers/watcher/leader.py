@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
-from queue_workers.kube.client import Conflict, Kube, error_message
+from queue_workers.kube.client import Kube
+from queue_workers.kube.errors import Conflict, error_message
 from wrapper.config import WatcherSettings
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from queue_workers.kube.client import error_message
+from queue_workers.kube.errors import error_message
 
 BACKOFF_MAX_SECONDS = 30
 SWEEP_RETRY_SECONDS = 2

@@ -19,7 +19,8 @@ import logging
 import threading
 
 from queue_workers.kube import peers, pytorchjob
-from queue_workers.kube.client import Kube, ResourceExpired, error_message
+from queue_workers.kube.client import Kube
+from queue_workers.kube.errors import ResourceExpired, error_message
 from queue_workers.kube.status import observe
 from queue_workers.watcher.loops import keep_following
 from queue_workers.watcher.records import gone, location, team_namespaces

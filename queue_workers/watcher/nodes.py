@@ -18,7 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from queue_workers.kube.client import Kube, ResourceExpired
+from queue_workers.kube.client import Kube
+from queue_workers.kube.errors import ResourceExpired
 from queue_workers.kube.nodes import compact, schedulable, with_usage
 from queue_workers.kube.pods import PodLedger, placed, pod_key
 from queue_workers.watcher.loops import keep_following, keep_sweeping

@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 
-from queue_workers.kube.client import Kube, error_message
+from queue_workers.kube.client import Kube
+from queue_workers.kube.errors import error_message
 from queue_workers.watcher.loops import keep_sweeping
 from wrapper.config import TrainqConfig
 from wrapper.jobs import retention

@@ -25,13 +25,8 @@ from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from queue_workers.kube import pytorchjob
-from queue_workers.kube.client import (
-    Kube,
-    NotOurs,
-    error_message,
-    is_transient,
-    permanent_message,
-)
+from queue_workers.kube.client import Kube
+from queue_workers.kube.errors import NotOurs, error_message, is_transient, permanent_message
 from queue_workers.worker import recheck
 from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig, load_or_exit

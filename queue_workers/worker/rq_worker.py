@@ -21,7 +21,8 @@ import time
 import redis.exceptions
 from rq.worker import SimpleWorker, WorkerStatus
 
-from queue_workers.kube.client import Kube, error_message
+from queue_workers.kube.client import Kube
+from queue_workers.kube.errors import error_message
 from queue_workers.kube.nodes import refresh
 from queue_workers.worker.selection import pick_next
 from wrapper.admission.store import AdmissionStore

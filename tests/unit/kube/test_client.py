@@ -7,7 +7,8 @@ import threading
 import pytest
 from kubernetes.client.rest import ApiException
 
-from queue_workers.kube.client import BOUND_PODS, WATCH_SECONDS, Kube, ResourceExpired
+from queue_workers.kube.client import BOUND_PODS, WATCH_SECONDS, Kube
+from queue_workers.kube.errors import ResourceExpired
 from tests.support import REPO
 
 KUBECONFIG = str(REPO / "tests/unit/data/unreachable-kubeconfig.yaml")

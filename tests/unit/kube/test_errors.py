@@ -6,7 +6,8 @@ created again once before a 404 counts."""
 import pytest
 from kubernetes.client.rest import ApiException
 
-from queue_workers.kube.client import Kube, is_transient, permanent_message
+from queue_workers.kube.client import Kube
+from queue_workers.kube.errors import is_transient, permanent_message
 from tests.support import REPO
 
 KUBECONFIG = str(REPO / "tests/unit/data/unreachable-kubeconfig.yaml")

@@ -6,7 +6,7 @@ test_leader_election.py)."""
 import pytest
 from pydantic import ValidationError
 
-from queue_workers.kube.client import Conflict
+from queue_workers.kube.errors import Conflict
 from queue_workers.watcher.leader import (
     Elector,
     Lost,

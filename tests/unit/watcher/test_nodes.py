@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from queue_workers.kube.client import ResourceExpired
+from queue_workers.kube.errors import ResourceExpired
 from queue_workers.watcher import nodes as watcher_nodes
 from queue_workers.watcher.loops import keep_sweeping
 from queue_workers.watcher.nodes import DEBOUNCE_S, ListWatch, NodeCache
