@@ -1,8 +1,8 @@
 """The Kubernetes API as dispatch and the watcher use it (the only module of queue_workers that
-imports `kubernetes`): creating (or adopting), suspending or resuming, and deleting PyTorchJobs,
-reading and listing them, listing nodes and bound pods, the watch streams of PyTorchJobs, nodes
-and bound pods, the team namespaces, the watcher's leader-election Lease, and telling transient
-errors from permanent ones."""
+imports `kubernetes`): creating (or adopting), suspending or resuming, and deleting PyTorchJobs
+and TrainJobs (`queue_workers.kube.backends`), reading and listing them, listing nodes and bound
+pods, the watch streams of those workloads, nodes and bound pods, a job's pods and their logs,
+the team namespaces and the watcher's leader-election Lease (errors: `kube.errors`)."""
 
 import json
 import logging
@@ -14,8 +14,9 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
+from queue_workers.kube.backends import PYTORCHJOB, Backend
 from queue_workers.kube.errors import Conflict, NotOurs, ResourceExpired, error_message
-from queue_workers.kube.pytorchjob import GROUP, PLURAL, VERSION, is_ours, namespace_labels
+from queue_workers.kube.pytorchjob import is_ours, namespace_labels
 from wrapper.kubeclient import api_client
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,16 @@ class Kube:
     def forget_namespace(self, name: str) -> None:
         self._known_namespaces.discard(name)
 
-    def create_or_adopt(self, namespace: str, body: dict, record: dict, instance: str) -> bool:
-        """Create the job's PyTorchJob (and its namespace when missing), or adopt the one an
-        earlier attempt created: True when adopted. NotOurs when the name is taken by a
-        PyTorchJob made for another job; apiserver errors propagate for `is_transient`."""
+    def create_or_adopt(self, namespace: str, body: dict, record: dict, instance: str,
+                        backend: Backend = PYTORCHJOB) -> bool:  # fmt: skip
+        """Create the job's PyTorchJob or TrainJob (`backend`), and its namespace when
+        missing, or adopt the one an earlier attempt created: True when adopted. NotOurs when
+        the name is taken by one made for another job; apiserver errors propagate for
+        `is_transient`."""
         for again in (True, False):
             try:
                 self.ensure_namespace(namespace)
-                return self._create_or_adopt(namespace, body, record, instance)
+                return self._create_or_adopt(namespace, body, record, instance, backend)
             except ApiException as exc:
                 if exc.status != 404 or not again:
                     raise
@@ -84,35 +87,38 @@ class Kube:
                 self.forget_namespace(namespace)
         raise AssertionError("unreachable")
 
-    def _create_or_adopt(self, namespace: str, body: dict, record: dict, instance: str) -> bool:
+    def _create_or_adopt(self, namespace: str, body: dict, record: dict, instance: str,
+                         backend: Backend) -> bool:  # fmt: skip
         try:
-            self.create(namespace, body)
+            self.create(namespace, body, backend)
             return False
         except ApiException as exc:
             if exc.status != 409:
                 raise
         name = body["metadata"]["name"]
-        existing = self.get(namespace, name)
+        existing = self.get(namespace, name, backend)
         if existing is None:
-            raise ApiException(status=409, reason=f"PyTorchJob {name} vanished during adoption")
+            raise ApiException(status=409, reason=f"{backend.kind} {name} vanished during adoption")
         if not is_ours(existing, instance, record):
             raise NotOurs(
-                f"a PyTorchJob named {namespace}/{name} exists and does not belong to this job "
+                f"a {backend.kind} named {namespace}/{name} exists and does not belong to this job "
                 "(a leftover from before Redis lost its data; the watcher seeds new job ids "
                 "above the leftovers it lists: keep it running, and delete the leftover when "
                 "it is no longer needed)"
             )
         return True
 
-    def create(self, namespace: str, body: dict) -> dict:
+    def create(self, namespace: str, body: dict, backend: Backend = PYTORCHJOB) -> dict:
+        b = backend
         return self.custom.create_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, body, _request_timeout=TIMEOUT
+            b.group, b.version, namespace, b.plural, body, _request_timeout=TIMEOUT
         )
 
-    def get(self, namespace: str, name: str) -> dict | None:
+    def get(self, namespace: str, name: str, backend: Backend = PYTORCHJOB) -> dict | None:
+        b = backend
         try:
             return self.custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=TIMEOUT
+                b.group, b.version, namespace, b.plural, name, _request_timeout=TIMEOUT
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -150,15 +156,16 @@ class Kube:
                 return False
             raise
 
-    def delete(self, namespace: str, name: str, propagation: str) -> bool:
-        """Delete a PyTorchJob; False when it was already gone. Every deletion trainq makes
-        (a cancellation, a job cancelled while its PyTorchJob was being created) comes here."""
+    def delete(self, namespace: str, name: str, propagation: str,
+               backend: Backend = PYTORCHJOB) -> bool:  # fmt: skip
+        """Delete a PyTorchJob or TrainJob; False when it was already gone. Every deletion
+        trainq makes (a cancellation, a job cancelled while being created) comes here."""
         try:
             self.custom.delete_namespaced_custom_object(
-                GROUP,
-                VERSION,
+                backend.group,
+                backend.version,
                 namespace,
-                PLURAL,
+                backend.plural,
                 name,
                 body=client.V1DeleteOptions(propagation_policy=propagation),
                 _request_timeout=TIMEOUT,
@@ -170,20 +177,16 @@ class Kube:
             raise
 
     def set_suspended(self, namespace: str, name: str, suspended: bool,
-                      affinity: dict[str, dict | None] | None = None) -> bool:  # fmt: skip
-        """Suspend a PyTorchJob (the operator deletes its pods) or resume it (it recreates
-        them): a JSON merge patch of `spec.runPolicy.suspend`, and with `affinity` (replica
-        type -> its pods' affinity, None: none) of those templates' affinity, so the pods it
-        recreates go where this admission counted them. False when it is gone."""
-        spec: dict = {"runPolicy": {"suspend": suspended}}
-        if affinity:
-            spec["pytorchReplicaSpecs"] = {
-                rtype: {"template": {"spec": {"affinity": value}}}
-                for rtype, value in affinity.items()
-            }
+                      body: dict | None = None, backend: Backend = PYTORCHJOB) -> bool:  # fmt: skip
+        """Suspend a PyTorchJob or TrainJob (its controller deletes the pods) or resume it (they
+        are recreated): a JSON merge patch of its suspend field (`Backend.suspend_patch`), and
+        when resuming with `body` (the object as dispatch built it now) of its pods' pins, so
+        the pods come back where this admission counted them. False when it is gone."""
+        b = backend
         try:
             self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, {"spec": spec}, _request_timeout=TIMEOUT,
+                b.group, b.version, namespace, b.plural, name,
+                b.suspend_patch(suspended, body), _request_timeout=TIMEOUT,
             )  # fmt: skip
             return True
         except ApiException as exc:
@@ -247,22 +250,28 @@ class Kube:
                 return items, result["metadata"]["resourceVersion"]
             more = {"_continue": token}
 
-    def list_all(self, label_selector: str) -> tuple[list[dict], str]:
-        """Every matching PyTorchJob in all namespaces, and the list's resourceVersion."""
+    def list_all(self, label_selector: str,
+                 backend: Backend = PYTORCHJOB) -> tuple[list[dict], str]:  # fmt: skip
+        """Every matching PyTorchJob (or TrainJob) in all namespaces, and the list's
+        resourceVersion."""
+        b = backend
         result = self.custom.list_cluster_custom_object(
-            GROUP, VERSION, PLURAL, label_selector=label_selector, _request_timeout=(5, 60)
-        )
+            b.group, b.version, b.plural, label_selector=label_selector,
+            _request_timeout=(5, 60),
+        )  # fmt: skip
         return result.get("items", []), result["metadata"]["resourceVersion"]
 
-    def pytorchjob_events(
-        self, label_selector: str, resource_version: str, stop: threading.Event
-    ) -> Iterator[tuple[str, dict]]:
-        """Changes to the matching PyTorchJobs in all namespaces after resource_version, as
-        (event type, object), bookmarks included, for WATCH_SECONDS or until stop is set.
-        Raises ResourceExpired when resource_version is too old (410 Gone)."""
+    def workload_events(
+        self, label_selector: str, resource_version: str, stop: threading.Event,
+        backend: Backend = PYTORCHJOB,
+    ) -> Iterator[tuple[str, dict]]:  # fmt: skip
+        """Changes to the matching PyTorchJobs (or TrainJobs) in all namespaces after
+        resource_version, as (event type, object), bookmarks included, for WATCH_SECONDS or
+        until stop is set. Raises ResourceExpired when resource_version is too old (410)."""
         try:
             yield from self._events(
-                self.custom.list_cluster_custom_object, GROUP, VERSION, PLURAL,
+                self.custom.list_cluster_custom_object,
+                backend.group, backend.version, backend.plural,
                 label_selector=label_selector, resource_version=resource_version,
                 allow_watch_bookmarks=True, stop=stop,
             )  # fmt: skip

@@ -85,6 +85,11 @@ def selector(instance: str) -> str:
     return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_INSTANCE}={instance}"
 
 
+def pod_selector(name: str) -> str:
+    """The label selector of a PyTorchJob's pods (the operator labels them with its name)."""
+    return f"training.kubeflow.org/job-name={name}"
+
+
 def trainq_labels(instance: str, team: str, job_id: int) -> dict[str, str]:
     return {
         LABEL_MANAGED_BY: MANAGED_BY,

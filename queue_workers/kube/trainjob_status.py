@@ -42,11 +42,13 @@ def _node_job(status: dict) -> dict:
 
 def counts_from_jobs(node_job: dict, nodes: int) -> dict[str, dict]:
     """Per-role pod counts from the trainer replicated job's Job-level counts: its one Job
-    active (pods pending or running), succeeded or failed counts for every node of the gang."""
+    succeeded or failed counts for every node of the gang, and active only once it is ready
+    (every pod ready: JobSet's `ready`), since a Job is `active` from its first Pending pod;
+    the pods-ready guard reads these as the operator's Running-pod counts."""
     workers = nodes - 1
     out = {"Master": dict(_ZERO), "Worker": dict(_ZERO)}
-    for key in ("active", "succeeded", "failed"):
-        if int(node_job.get(key) or 0) > 0:
+    for key, source in (("active", "ready"), ("succeeded", "succeeded"), ("failed", "failed")):
+        if int(node_job.get(source) or 0) > 0:
             out["Master"][key], out["Worker"][key] = 1, workers
             break  # one Job: in one state at a time
     return out

@@ -11,7 +11,7 @@ import time
 
 from queue_workers.kube.client import Kube
 from queue_workers.watcher.loops import keep_sweeping
-from queue_workers.watcher.records import gone, location, team_namespaces
+from queue_workers.watcher.records import backend_of, gone, location, team_namespaces
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
@@ -43,7 +43,8 @@ class Cancellations:
             if now - self._delete_requested.get(job_id, -REDELETE_SECONDS) < REDELETE_SECONDS:
                 continue
             namespace, name = location(record, self.namespaces, self.config.instance)
-            existed = self.kube.delete(namespace, name, propagation)
+            existed = self.kube.delete(namespace, name, propagation,
+                                       backend_of(record, self.config))  # fmt: skip
             self._delete_requested[job_id] = now
             if existed:
                 log.info("job %s: deleting PyTorchJob %s/%s (%s)", job_id, namespace, name,

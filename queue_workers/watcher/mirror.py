@@ -1,4 +1,5 @@
-"""The mirror: trainq's PyTorchJobs -> their job records.
+"""The mirror: trainq's PyTorchJobs (or TrainJobs: one mirror per backend in use,
+`queue_workers.kube.backends`) -> their job records.
 
 List-watches the PyTorchJobs labelled app.kubernetes.io/managed-by=trainq (and this instance)
 across all namespaces, resumes each watch from the last resourceVersion it saw, and relists
@@ -19,11 +20,11 @@ import logging
 import threading
 
 from queue_workers.kube import peers, pytorchjob
+from queue_workers.kube.backends import PYTORCHJOB, Backend
 from queue_workers.kube.client import Kube
 from queue_workers.kube.errors import ResourceExpired, error_message
-from queue_workers.kube.status import observe
 from queue_workers.watcher.loops import keep_following
-from queue_workers.watcher.records import gone, location, team_namespaces
+from queue_workers.watcher.records import backend_of, gone, location, team_namespaces
 from wrapper.admission import readiness
 from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
@@ -49,13 +50,13 @@ def condition_changed_at(new: list[dict], old: list[dict] | None) -> float | Non
     return changed if changed is not None and (before is None or changed > before) else None
 
 
-def _suspended(obj: dict) -> bool:
-    return bool(((obj.get("spec") or {}).get("runPolicy") or {}).get("suspend"))
-
-
 class Mirror:
-    def __init__(self, config: TrainqConfig, store: JobStore, kube: Kube, stop: threading.Event):
+    def __init__(self, config: TrainqConfig, store: JobStore, kube: Kube, stop: threading.Event,
+                 backend: Backend = PYTORCHJOB):  # fmt: skip
         self.config, self.store, self.kube, self.stop = config, store, kube, stop
+        self.backend = backend
+        # The PyTorchJob mirror also repairs the team queues (one of them is enough).
+        self.primary = backend is PYTORCHJOB
         self.selector = pytorchjob.selector(config.instance)
         self.namespaces = team_namespaces(config)
         self._resume_from: str | None = None  # None: list first
@@ -83,7 +84,7 @@ class Mirror:
             return False
         job_id, status = record["id"], JobStatus(record["status"])
         self._ensure_peers(obj, job_id, status)
-        observation = observe(obj)
+        observation = self.backend.observe(obj)
         known = (status, record["team"])  # just read: the transition need not read them again
         if status == JobStatus.CANCELLING:
             # Keep mirroring replica counts until the PyTorchJob is gone.
@@ -96,8 +97,8 @@ class Mirror:
                 meta = obj["metadata"]
                 log.info("job %s is cancelled; deleting leftover %s", job_id, meta["name"])
                 self.kube.delete(meta["namespace"], meta["name"],
-                                 self.config.dispatch.cancel_propagation)  # fmt: skip
-        elif status == JobStatus.DISPATCHING and _suspended(obj):
+                                 self.config.dispatch.cancel_propagation, self.backend)  # fmt: skip
+        elif status == JobStatus.DISPATCHING and self.backend.suspended(obj):
             # A re-admitted job's PyTorchJob, still suspended from its preemption or node loss:
             # its dispatch adopts and resumes it. Taken as `created` here, the dispatch would
             # find nothing to do and the job would wait on a suspended PyTorchJob for ever.
@@ -146,7 +147,7 @@ class Mirror:
     # --- list and watch ------------------------------------------------------------------
     def relist(self) -> str:
         """List everything, reconcile every non-terminal job, return the resourceVersion."""
-        items, resource_version = self.kube.list_all(self.selector)
+        items, resource_version = self.kube.list_all(self.selector, self.backend)
         ids = [pytorchjob.job_id_of(obj, self.config.instance) for obj in items]
         highest = max((i for i in ids if i is not None), default=0)
         if highest:
@@ -160,16 +161,18 @@ class Mirror:
             seen.add(job_id)
         self.report_leftovers(leftovers)
         self.reconcile_unseen(seen)
-        log.info("listed %d PyTorchJobs at resourceVersion %s", len(items), resource_version)
+        log.info("listed %d %ss at resourceVersion %s", len(items), self.backend.kind,
+                 resource_version)  # fmt: skip
         return resource_version
 
     def report_leftovers(self, leftovers: dict[str, dict]) -> None:
-        storage.record_leftovers(self.store.redis, leftovers)
+        storage.record_leftovers(self.store.redis, leftovers, self.backend.plural)
         if leftovers:
             names = sorted(leftovers)
-            log.warning("%d PyTorchJobs of instance %s have no job record (left from before "
+            log.warning("%d %ss of instance %s have no job record (left from before "
                         "Redis lost its data?); delete them when no longer needed: %s%s",
-                        len(names), self.config.instance, ", ".join(names[:20]),
+                        len(names), self.backend.kind, self.config.instance,
+                        ", ".join(names[:20]),
                         " ..." if len(names) > 20 else "")  # fmt: skip
 
     def reconcile_unseen(self, seen: set) -> None:
@@ -177,13 +180,14 @@ class Mirror:
             JobStatus.CREATED, JobStatus.RUNNING, JobStatus.RESTARTING, JobStatus.CANCELLING
         )
         for record in self.store.get_many([i for i in suspects if i not in seen]):
-            if record is None:
-                continue
+            if record is None or backend_of(record, self.config) is not self.backend:
+                continue  # (the other backend's mirror looks after it)
             namespace, name = location(record, self.namespaces, self.config.instance)
             # Confirm: it may have been created after the list was taken.
-            if self.kube.get(namespace, name) is None:
+            if self.kube.get(namespace, name, self.backend) is None:
                 gone(self.store, record, namespace, name)
-        self.repair_queues()
+        if self.primary:
+            self.repair_queues()
 
     def repair_queues(self) -> None:
         """Queued jobs must sit in their team queue (repairs a queue edited by hand, and moves
@@ -209,7 +213,8 @@ class Mirror:
     def watch_from(self, resource_version: str) -> str | None:
         """Follow changes from resource_version; returns where to resume, or None if the
         resourceVersion is too old (410 Gone) and a relist is needed."""
-        events = self.kube.pytorchjob_events(self.selector, resource_version, self.stop)
+        events = self.kube.workload_events(self.selector, resource_version, self.stop,
+                                           self.backend)  # fmt: skip
         try:
             for kind, obj in events:
                 resource_version = obj["metadata"]["resourceVersion"]

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from queue_workers.kube.client import Kube
 from queue_workers.watcher.loops import keep_sweeping
-from queue_workers.watcher.records import location, team_namespaces
+from queue_workers.watcher.records import backend_of, location, team_namespaces
 from wrapper.config import TrainqConfig
 from wrapper.jobs import preemption as jobs
 from wrapper.jobs.store import JobStore
@@ -84,7 +84,8 @@ class NodeLossSweep:
                 continue
             namespace, name = location(record, self.namespaces, self.config.instance)
             # Suspended first: a job back in its queue never keeps pods that run.
-            if self.kube.set_suspended(namespace, name, True) and \
+            if self.kube.set_suspended(namespace, name, True, None,
+                                      backend_of(record, self.config)) and \
                     jobs.requeue_node_lost(self.store, record, gone[0], lost[gone[0]]):  # fmt: skip
                 out.append(job_id)
         return out

@@ -15,7 +15,7 @@ import time
 
 from queue_workers.kube.client import Kube
 from queue_workers.watcher.loops import keep_sweeping
-from queue_workers.watcher.records import location, team_namespaces
+from queue_workers.watcher.records import backend_of, location, team_namespaces
 from wrapper.admission import nominations
 from wrapper.admission import preemption as P
 from wrapper.admission.resources import fmt, replica_request
@@ -111,7 +111,8 @@ class PreemptionSweep:
                 continue
             namespace, name = location(victim, self.namespaces, self.config.instance)
             # Suspended first: a job back in its queue never keeps pods that run.
-            if not self.kube.set_suspended(namespace, name, True):
+            if not self.kube.set_suspended(namespace, name, True, None,
+                                           backend_of(victim, self.config)):  # fmt: skip
                 continue  # (its PyTorchJob is gone: it is ending anyway)
             jobs.preempt(self.store, victim, p.reason, self.message(p, victim),
                          {"job": p.job_id, "team": p.team})  # fmt: skip

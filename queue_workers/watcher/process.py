@@ -38,6 +38,7 @@ import os
 import signal
 import threading
 
+from queue_workers.kube import backends
 from queue_workers.kube.client import Kube, connect_or_exit
 from queue_workers.watcher.cancellations import Cancellations
 from queue_workers.watcher.leader import Elector, lease_name, lease_namespace
@@ -68,6 +69,12 @@ class Watcher:
         self.stop = threading.Event()
         # A Kubernetes client per thread; the first one checks the credentials for all.
         self.mirror = Mirror(config, store, connect_or_exit(kubeconfig), self.stop)
+        # TrainJobs are listed only where a team runs on Trainer v2 (elsewhere its CRD may
+        # well not be installed).
+        self.trainjob_mirror = None
+        if any(t.backend == backends.TRAINJOB_NAME for t in config.teams):
+            self.trainjob_mirror = Mirror(config, store, Kube(kubeconfig), self.stop,
+                                          backends.TRAINJOB)  # fmt: skip
         self.cancellations = Cancellations(config, store, Kube(kubeconfig), self.stop)
         self.leases = LeaseSweep(config, store, self.stop)
         self.readiness = ReadinessGuard(config, store, Kube(kubeconfig), self.stop)
@@ -95,6 +102,7 @@ class Watcher:
             ("stalls", self.stalls),
             ("nodes", self.nodes),
             *([("webhooks", self.webhooks)] if self.webhooks.wanted else []),
+            *([("trainjob-mirror", self.trainjob_mirror)] if self.trainjob_mirror else []),
         ):
             threading.Thread(target=reconciler.run, name=name, daemon=True).start()
         self.mirror.run()

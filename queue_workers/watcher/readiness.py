@@ -12,7 +12,7 @@ import time
 
 from queue_workers.kube.client import Kube
 from queue_workers.watcher.loops import keep_sweeping
-from queue_workers.watcher.records import location, team_namespaces
+from queue_workers.watcher.records import backend_of, location, team_namespaces
 from wrapper.admission import readiness
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus
@@ -39,8 +39,10 @@ class ReadinessGuard:
             namespace, name = location(record, self.namespaces, self.config.instance)
             if readiness.gives_up(record, settings):
                 if readiness.fail(self.store, record, settings):
-                    self.kube.delete(namespace, name, self.config.dispatch.cancel_propagation)
-            elif self.kube.set_suspended(namespace, name, True):
+                    self.kube.delete(namespace, name, self.config.dispatch.cancel_propagation,
+                                     backend_of(record, self.config))  # fmt: skip
+            elif self.kube.set_suspended(namespace, name, True, None,
+                                         backend_of(record, self.config)):  # fmt: skip
                 # Suspended first: a job back in its queue never keeps pods that run.
                 readiness.requeue(self.store, record, settings)
         self.suspend_pytorchjobs()
@@ -55,7 +57,8 @@ class ReadinessGuard:
             if record is None:
                 continue
             namespace, name = location(record, self.namespaces, self.config.instance)
-            self.kube.set_suspended(namespace, name, True)  # (False: gone, nothing to suspend)
+            # (False: gone, nothing to suspend)
+            self.kube.set_suspended(namespace, name, True, None, backend_of(record, self.config))
             self.store.transition(record["id"], JobStatus.SUSPENDED, {"pytorchjob_suspended": True},
                                   expect={JobStatus.SUSPENDED})  # fmt: skip
             log.info("job %s: suspended its PyTorchJob %s/%s", record["id"], namespace, name)

@@ -1,10 +1,10 @@
-"""What the mirror (`queue_workers.watcher.mirror`) and the cancellations
-(`queue_workers.watcher.cancellations`) both need of a job record: where its PyTorchJob is
-(`location`), and what the record becomes once that PyTorchJob no longer exists (`gone`)."""
+"""What the mirror (`queue_workers.watcher.mirror`), the cancellations and the other sweeps
+need of a job record: where its workload is (`location`), of which kind (`backend_of`: a
+PyTorchJob or a TrainJob), and what the record becomes once it no longer exists (`gone`)."""
 
 import logging
 
-from queue_workers.kube import pytorchjob
+from queue_workers.kube import backends, pytorchjob
 from wrapper.clock import utcnow
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import DISPATCHED, JobStatus
@@ -23,6 +23,14 @@ def location(record: dict, namespaces: dict[str, str], instance: str) -> tuple[s
     if ref:
         return ref["namespace"], ref["name"]
     return namespaces[record["team"]], pytorchjob.pytorchjob_name(instance, record["id"])
+
+
+def backend_of(record: dict, config: TrainqConfig) -> backends.Backend:
+    """The kind the job's workload is: as dispatch recorded it, else its team's backend."""
+    if record.get("backend"):
+        return backends.of(record)
+    team = config.team(record["team"])
+    return backends.BACKENDS[team.backend if team else backends.PYTORCHJOB_NAME]
 
 
 def gone(store: JobStore, record: dict, namespace: str, name: str) -> bool:

@@ -11,7 +11,7 @@ import time
 
 from queue_workers.kube.client import Kube
 from queue_workers.watcher.loops import keep_sweeping
-from queue_workers.watcher.records import location, team_namespaces
+from queue_workers.watcher.records import backend_of, location, team_namespaces
 from wrapper.clock import epoch
 from wrapper.config import TrainqConfig
 from wrapper.jobs import retention
@@ -41,7 +41,7 @@ class RetentionSweep:
             return False  # a team no longer configured: its namespace is not ours to touch
         namespace, name = location(record, self.namespaces, self.config.instance)
         # Background: the record keeps the history; nothing waits on the pods' deletion.
-        if self.kube.delete(namespace, name, "Background"):
+        if self.kube.delete(namespace, name, "Background", backend_of(record, self.config)):
             log.info("job %s: deleted finished PyTorchJob %s/%s", record["id"], namespace, name)
         return True
 

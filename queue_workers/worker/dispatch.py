@@ -24,7 +24,7 @@ from pathlib import Path
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
-from queue_workers.kube import pytorchjob
+from queue_workers.kube import backends, pytorchjob
 from queue_workers.kube.client import Kube
 from queue_workers.kube.errors import NotOurs, error_message, is_transient, permanent_message
 from queue_workers.worker import recheck
@@ -192,41 +192,41 @@ def dispatch(ctx: Context, job_id: int) -> str:
     checkpoints = team.checkpoints and pytorchjob.CheckpointMount(
         team.checkpoints.claim, ctx.config.dispatch.checkpoint_path
     )
-    body = pytorchjob.build(
-        record, namespace, instance, pod, counted, checkpoints, ctx.config.dispatch.metrics_url
-    )
-    name = body["metadata"]["name"]
-    problems = pytorchjob.webhook_problems(body)
+    # A job keeps the kind it was first created as (a re-admitted one adopts it again).
+    backend = backends.of(record) if record.get("backend") else backends.BACKENDS[team.backend]
+    body = backend.build(record, namespace, instance, pod, counted, checkpoints,
+                         ctx.config.dispatch.metrics_url, team.trainjob_runtime)  # fmt: skip
+    name, kind = body["metadata"]["name"], backend.kind
+    problems = backend.problems(body)
     if problems:
-        return _fail(ctx, job_id, "invalid PyTorchJob: " + "; ".join(problems))
-    refused = recheck.problems(body, team, ctx.config)
+        return _fail(ctx, job_id, f"invalid {kind}: " + "; ".join(problems))
+    refused = recheck.problems(body, team, ctx.config, backend)
     if refused:
         return _fail(ctx, job_id, f"refused: the job record does not pass team {team.name}'s "
                      "config: " + "; ".join(refused))  # fmt: skip
     attempt = record["attempts"]  # counted by the admission that handed the job out
     _test_hook("before-create", job_id)
     try:
-        adopted = ctx.kube.create_or_adopt(namespace, body, record, instance)
+        adopted = ctx.kube.create_or_adopt(namespace, body, record, instance, backend)
     except NotOurs as exc:
         return _fail(ctx, job_id, str(exc))
     except Exception as exc:  # noqa: BLE001 - classified there; nothing may escape unrecorded
         return _failed_call(ctx, record, attempt, namespace, exc)
     if adopted:
-        log.info("job %s: adopting existing PyTorchJob %s/%s", job_id, namespace, name)
+        log.info("job %s: adopting existing %s %s/%s", job_id, kind, namespace, name)
         # It may be suspended (re-queued when its pods were not ready: wrapper.admission.
         # readiness): resume it, so the operator recreates its pods on the nodes this
         # admission counted (pinned again: they may differ). Never a second PyTorchJob.
         try:
-            replicas = body["spec"]["pytorchReplicaSpecs"]
-            affinity = {t: r["template"]["spec"].get("affinity") for t, r in replicas.items()}
-            ctx.kube.set_suspended(namespace, name, False, affinity)
+            ctx.kube.set_suspended(namespace, name, False, body, backend)
         except Exception as exc:  # noqa: BLE001 - classified as for the create
             return _failed_call(ctx, record, attempt, namespace, exc)
     _test_hook("after-create", job_id)
     fields = {
         "pytorchjob": {"namespace": namespace, "name": name},
+        "backend": backend.name,
         "reason": "Dispatched",
-        "message": f"PyTorchJob {namespace}/{name} created",
+        "message": f"{kind} {namespace}/{name} created",
         RETRYING_SINCE: None,
     }
     result = ctx.store.transition(job_id, JobStatus.CREATED, fields, expect=DISPATCHING,
@@ -234,8 +234,8 @@ def dispatch(ctx: Context, job_id: int) -> str:
     if not result.applied and result.previous in (JobStatus.CANCELLING, JobStatus.CANCELLED):
         # Cancelled while we were creating it: do not leave the PyTorchJob behind.
         log.info("job %s was cancelled during dispatch; deleting %s/%s", job_id, namespace, name)
-        ctx.kube.delete(namespace, name, ctx.config.dispatch.cancel_propagation)
+        ctx.kube.delete(namespace, name, ctx.config.dispatch.cancel_propagation, backend)
         return "cancelled"
-    log.info("job %s: PyTorchJob %s/%s in place (attempt %d)", job_id, namespace, name, attempt)
+    log.info("job %s: %s %s/%s in place (attempt %d)", job_id, kind, namespace, name, attempt)
     _after_success(ctx)
     return "created"

@@ -14,6 +14,7 @@ import requests
 import yaml
 from kubernetes import client, config
 
+from queue_workers.kube import backends
 from queue_workers.watcher.leader import lease_name, lease_namespace
 from tests.support import LOCAL_CONFIG, REPO, free_port, wait_until
 
@@ -94,12 +95,17 @@ def unique(prefix: str) -> str:
 
 
 class Stack:
-    def __init__(self, directory: Path, redis_url: str, kubeconfig: str, **config_overrides):
+    def __init__(self, directory: Path, redis_url: str, kubeconfig: str,
+                 backend: str = "pytorchjob", **config_overrides):  # fmt: skip
+        """backend: what every team's jobs run as (`teams[].backend`)."""
         directory.mkdir(parents=True, exist_ok=True)
         self.dir, self.redis_url, self.kubeconfig = directory, redis_url, kubeconfig
         self.instance = "t" + secrets.token_hex(4)
+        self.backend = backends.BACKENDS[backend]
         raw = yaml.safe_load(LOCAL_CONFIG.read_text())
         raw["instance"] = self.instance
+        for team in raw["teams"]:
+            team["backend"] = backend
         # The API's port is chosen now: its URL is the training-metrics channel the trainers
         # of this stack's jobs report to (dispatch.metrics_url; a test may override it).
         self.api_port = free_port()
@@ -192,12 +198,22 @@ class Stack:
         return json.loads(response.data)
 
     def pytorchjobs(self, namespace: str, job_id: int | None = None) -> list[dict]:
+        """This stack's workloads: PyTorchJobs, or TrainJobs on a Trainer v2 stack."""
         selector = f"trainq.dev/instance={self.instance}"
         if job_id is not None:
             selector += f",trainq.dev/job-id={job_id}"
+        b = self.backend
         return self.custom_api().list_namespaced_custom_object(
-            "kubeflow.org", "v1", namespace, "pytorchjobs", label_selector=selector
+            b.group, b.version, namespace, b.plural, label_selector=selector
         )["items"]
+
+    def pods(self, namespace: str, name: str) -> list[dict]:
+        """A workload's pods (as plain JSON)."""
+        api = client.CoreV1Api(config.new_client_from_config(config_file=self.kubeconfig))
+        selector = self.backend.pod_selector(name)
+        response = api.list_namespaced_pod(namespace, label_selector=selector,
+                                           _preload_content=False)  # fmt: skip
+        return json.loads(response.data)["items"]
 
     def close(self) -> None:
         for name in list(self.procs):
@@ -223,17 +239,18 @@ class Stack:
                 print(f"cleanup of {self.instance}'s watcher lease failed: {exc}")
 
     def _delete_pytorchjobs(self) -> None:
-        """Remove this stack's PyTorchJobs (their pods go with them) so runs do not pile up."""
+        """Remove this stack's workloads (their pods go with them) so runs do not pile up."""
+        b = self.backend
         try:
             api = self.custom_api()
             items = api.list_cluster_custom_object(
-                "kubeflow.org", "v1", "pytorchjobs",
+                b.group, b.version, b.plural,
                 label_selector=f"trainq.dev/instance={self.instance}",
             )["items"]  # fmt: skip
             for obj in items:
                 meta = obj["metadata"]
                 api.delete_namespaced_custom_object(
-                    "kubeflow.org", "v1", meta["namespace"], "pytorchjobs", meta["name"],
+                    b.group, b.version, meta["namespace"], b.plural, meta["name"],
                     body=client.V1DeleteOptions(propagation_policy="Background"),
                 )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - best-effort cleanup

@@ -115,6 +115,10 @@ class Team(_Strict):
     alerts: Alerts = Alerts()
     # Completion webhooks (docs/observability.md): signed POSTs of the team's job events.
     webhooks: list[Webhook] = Field(default_factory=list)
+    # What its jobs run as (docs/backends.md): the training operator's PyTorchJob, or Kubeflow
+    # Trainer v2's TrainJob through `trainjob_runtime` (a ClusterTrainingRuntime).
+    backend: Literal["pytorchjob", "trainjob"] = "pytorchjob"
+    trainjob_runtime: DnsLabel = "torch-distributed"
 
     def pod_placement(self) -> dict:
         """The pod-spec fields the team's config sets on every pod: nodeSelector and

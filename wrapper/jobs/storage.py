@@ -22,13 +22,24 @@ def memory_use(client: redis.Redis) -> MemoryUse:
     return MemoryUse(int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
 
 
-def record_leftovers(client: redis.Redis, leftovers: dict[str, dict]) -> None:
-    """Replace the leftover list ("namespace/name" -> what is known of it)."""
+def record_leftovers(client: redis.Redis, leftovers: dict[str, dict],
+                     plural: str = "pytorchjobs") -> None:  # fmt: skip
+    """Replace the leftover list of one kind ("namespace/name" -> what is known of it); a
+    TrainJob's entry is named "trainjobs/namespace/name" (each backend's mirror lists its own)."""
+    prefix = "" if plural == "pytorchjobs" else f"{plural}/"
+    mine = [
+        k
+        for k in client.hkeys(keys.LEFTOVER_PYTORCHJOBS)
+        if (k.decode().count("/") == 1) == (not prefix) and k.decode().startswith(prefix)
+    ]
     with client.pipeline() as pipe:
-        pipe.delete(keys.LEFTOVER_PYTORCHJOBS)
+        if mine:
+            pipe.hdel(keys.LEFTOVER_PYTORCHJOBS, *mine)
         if leftovers:
-            pipe.hset(keys.LEFTOVER_PYTORCHJOBS,
-                      mapping={k: json.dumps(v) for k, v in leftovers.items()})  # fmt: skip
+            pipe.hset(
+                keys.LEFTOVER_PYTORCHJOBS,
+                mapping={prefix + k: json.dumps(v) for k, v in leftovers.items()},
+            )
         pipe.execute()
 
 

@@ -45,7 +45,7 @@ def test_a_404_rechecks_the_namespace_once_then_propagates():
     kube, calls = Kube(KUBECONFIG), []
     kube.ensure_namespace = lambda ns: calls.append(("ensure", ns))
 
-    def create(namespace, body):
+    def create(namespace, body, backend=None):
         calls.append(("create", namespace))
         raise api_error(404, "not found")
 

@@ -100,12 +100,19 @@ def test_suspended_is_still_created():
     obs = observe(tj([("Suspended", "True")], {"suspended": 1}))
     assert obs.status == JobStatus.CREATED
     assert obs.fields["reason"] == "RSuspended"
-    resumed = observe(tj([("Suspended", "False")], {"active": 1}))
+    resumed = observe(tj([("Suspended", "False")], {"active": 1, "ready": 1}))
     assert resumed.status == JobStatus.RUNNING and resumed.fields["reason"] == "RSuspended"
 
 
+def test_an_active_job_whose_pods_are_not_all_ready_counts_none_running():
+    """A Job is active from its first Pending pod: the gang is not running until it is ready."""
+    obs = observe(tj(node_job={"active": 1, "ready": 0}))
+    assert obs.status == JobStatus.CREATED
+    assert obs.fields["replicas"] == {"Master": ZERO, "Worker": ZERO}
+
+
 def test_a_restarted_jobset_is_restarting():
-    obs = observe(tj(node_job={"active": 1}), jobset={"status": {"restarts": 1}})
+    obs = observe(tj(node_job={"active": 1, "ready": 1}), jobset={"status": {"restarts": 1}})
     assert obs.status == JobStatus.RESTARTING
     done = observe(tj([("Complete", "True")], {"succeeded": 1}), jobset={"status": {"restarts": 1}})
     assert done.status == JobStatus.SUCCEEDED

@@ -9,6 +9,7 @@ import pytest
 from kubernetes.client.rest import ApiException
 from rq.timeouts import JobTimeoutException
 
+from queue_workers.kube.backends import PYTORCHJOB
 from queue_workers.worker import dispatch as dispatch_module
 from queue_workers.worker.dispatch import RETRYING_SINCE, Context, backoff, dispatch
 from tests.unit.conftest import record as make_record
@@ -38,7 +39,7 @@ class FakeKube:
     def __init__(self, error: BaseException | None = None, exists: bool = False):
         self.error, self.exists, self.created, self.patched = error, exists, [], []
 
-    def create_or_adopt(self, namespace, body, record, instance):
+    def create_or_adopt(self, namespace, body, record, instance, backend=PYTORCHJOB):
         if self.error is not None:
             raise self.error
         if self.exists:
@@ -46,8 +47,11 @@ class FakeKube:
         self.created.append(body)
         return False
 
-    def set_suspended(self, namespace, name, suspended, affinity=None):
-        self.patched.append((suspended, affinity))
+    def set_suspended(self, namespace, name, suspended, body=None, backend=PYTORCHJOB):
+        # Kept as (suspended, replica type -> the affinity the merge patch sets)
+        replicas = backend.suspend_patch(suspended, body)["spec"].get("pytorchReplicaSpecs")
+        affinity = {t: r["template"]["spec"]["affinity"] for t, r in (replicas or {}).items()}
+        self.patched.append((suspended, affinity or None))
         return True
 
 
