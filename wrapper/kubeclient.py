@@ -57,6 +57,21 @@ class PodLogs:
         self._client = None
         self._lock = threading.Lock()
 
+    def find(self, namespace: str, selector: str) -> str | None:
+        """The newest pod matching `selector` (a TrainJob's node: `logs.pod_of`), None if none;
+        needs `list` on pods in the team namespaces (the chart grants it with Trainer v2)."""
+        with self._lock:
+            if self._client is None:
+                self._client = api_client(self.kubeconfig)
+        pods = (
+            client.CoreV1Api(self._client)
+            .list_namespaced_pod(namespace, label_selector=selector, _request_timeout=(5, 30))
+            .items
+        )
+        if not pods:
+            return None
+        return max(pods, key=lambda p: p.metadata.creation_timestamp).metadata.name
+
     def open(self, namespace: str, pod: str, container: str, tail_lines: int | None,
              follow: bool):  # fmt: skip
         """A streaming response (`.stream(n)` yields bytes; `.release_conn()` when done), or

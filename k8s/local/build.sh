@@ -5,7 +5,7 @@
 # A component whose directory already holds a .complete marker is not rebuilt.
 # Usage: build.sh [component...]   (default: all; components: etcd k8s kwok operator helm)
 # `kueue` (the side-by-side benchmark's Kueue, benchmarks/kueue.py) is built only when named.
-# `jobset` and `trainer` (Kubeflow Trainer v2, TRAINQ_TRAINER_V2=1) are built only when named.
+# `jobset` and `trainer` (Kubeflow Trainer v2: trainer-v2-up.sh) are built only when named.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
@@ -90,7 +90,7 @@ build_kueue() {
 }
 
 # JobSet and the Kubeflow Trainer v2 controller manager (the TrainJob backend, issue 20): built
-# only when named (cluster-up.sh asks for them when TRAINQ_TRAINER_V2=1). Their CRDs (and the
+# only when named (trainer-v2-up.sh asks for them unless TRAINQ_TRAINER_V2=0). Their CRDs (and the
 # trainer's ClusterTrainingRuntimes) ship inside the modules: keep copies beside the binaries.
 build_jobset() {
   local out="$CACHE/bin/jobset-$JOBSET_VERSION" dir

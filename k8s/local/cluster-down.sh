@@ -14,7 +14,7 @@ DATA="${TRAINQ_CLUSTER_DATA:-$TRAINQ_LOCAL/cluster}"
 # Clients of the apiserver first (in parallel), then the apiserver, then its storage.
 # The node agent gets longer: it gives each of its pods up to 10 s before SIGKILL.
 stop_component nodeagent 20 &
-# Kubeflow Trainer v2's controllers, when TRAINQ_TRAINER_V2=1 started them (trainer-v2-up.sh).
+# Kubeflow Trainer v2's controllers (trainer-v2-up.sh; not started with TRAINQ_TRAINER_V2=0).
 stop_component trainer-controller 10 &
 stop_component jobset-controller 10 &
 for c in training-operator kwok kube-scheduler kube-controller-manager; do

@@ -18,7 +18,7 @@ for c in etcd kube-apiserver kube-controller-manager kube-scheduler kwok trainin
     printf '%-26s %8s %10s\n' "$c" "-" "down"
   fi
 done
-# Kubeflow Trainer v2's controllers, listed only when TRAINQ_TRAINER_V2=1 started them.
+# Kubeflow Trainer v2's controllers, listed only when running (TRAINQ_TRAINER_V2=0: left out).
 for c in jobset-controller trainer-controller; do
   pid="$(component_pid "$c")"
   if pid_alive "$pid"; then

@@ -33,8 +33,9 @@ if all_running "${COMPONENTS[@]}" && kubectl get --raw /readyz >/dev/null 2>&1; 
   fi
   ensure_claims
   log "control plane already running (KUBECONFIG=$KUBECONFIG)"
-  # Kubeflow Trainer v2 (TrainJob; JobSet) is opt-in: it adds two controllers and ~10-20 s.
-  if [ "${TRAINQ_TRAINER_V2:-0}" = 1 ]; then "$HERE/trainer-v2-up.sh"; fi
+  # Kubeflow Trainer v2 (TrainJob; JobSet), the second backend: two more controllers, about
+  # 2 s once built (TRAINQ_TRAINER_V2=0 leaves them out).
+  if [ "${TRAINQ_TRAINER_V2:-1}" = 1 ]; then "$HERE/trainer-v2-up.sh"; fi
   exit 0
 fi
 if any_running "${COMPONENTS[@]}"; then
@@ -198,4 +199,4 @@ wait_for "local node $NODEAGENT_NODE_NAME Ready" 60 local_node_ready
 ensure_claims
 
 log "control plane up in $(( $(date +%s) - t0 ))s; export KUBECONFIG=$KUBECONFIG"
-if [ "${TRAINQ_TRAINER_V2:-0}" = 1 ]; then "$HERE/trainer-v2-up.sh"; fi
+if [ "${TRAINQ_TRAINER_V2:-1}" = 1 ]; then "$HERE/trainer-v2-up.sh"; fi

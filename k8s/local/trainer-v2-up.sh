@@ -5,7 +5,7 @@
 # their admission webhooks served on 127.0.0.1 with a serving cert signed by the cluster's own
 # CA (registered by URL, so no Service is needed), and the `torch-distributed`
 # ClusterTrainingRuntime from the trainer module's manifests.
-# cluster-up.sh runs it when TRAINQ_TRAINER_V2=1; it may also be run on its own against a
+# cluster-up.sh runs it unless TRAINQ_TRAINER_V2=0; it may also be run on its own against a
 # running cluster. Idempotent. trainer-v2-down.sh undoes it (cluster-down.sh stops it too).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -137,4 +137,6 @@ kubectl apply -f "$TV2/webhooks.yaml" >/dev/null
 
 # --- the torch-distributed ClusterTrainingRuntime (through the validating webhook just set up).
 kubectl apply --server-side --force-conflicts -f "$BIN_TRAINER/runtimes/torch_distributed.yaml" >/dev/null
+# and trainq's fail-fast variant (no pod retries: the suites' failing jobs end in seconds).
+kubectl apply --server-side --force-conflicts -f "$HERE/trainq-torch-runtime.yaml" >/dev/null
 log "Trainer v2 (JobSet $JOBSET_VERSION, trainer $TRAINER_VERSION) up in $(( $(date +%s) - t0 ))s"

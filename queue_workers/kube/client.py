@@ -125,6 +125,16 @@ class Kube:
                 return None
             raise
 
+    def find_pod(self, namespace: str, selector: str) -> str | None:
+        """The name of the newest pod matching `selector`, None when there is none."""
+        response = self.core.list_namespaced_pod(
+            namespace, label_selector=selector, _preload_content=False, _request_timeout=TIMEOUT
+        )
+        pods = json.loads(response.data).get("items") or []
+        if not pods:
+            return None
+        return max(pods, key=lambda p: p["metadata"]["creationTimestamp"])["metadata"]["name"]
+
     def pod_log_tail(self, namespace: str, pod: str, container: str, keep: int) -> bytes | None:
         """The last `keep` bytes of a container's log, read as a stream (memory stays bounded
         at any log size); None when the pod is gone or its container never started."""

@@ -41,9 +41,13 @@ class LogKeeper:
         ref = record["pytorchjob"]
         out = {}
         for replica, index in logs.replicas_of(record["spec"]):
-            pod = logs.pod_name(ref["name"], replica, index)
+            pod, selector, container = logs.pod_of(record, replica, index)
             try:
-                data = self.kube.pod_log_tail(ref["namespace"], pod, logs.CONTAINER, READ_BYTES)
+                if selector:  # a TrainJob's pod: found by its labels
+                    pod = self.kube.find_pod(ref["namespace"], selector)
+                    if pod is None:
+                        continue
+                data = self.kube.pod_log_tail(ref["namespace"], pod, container, READ_BYTES)
             except Exception as exc:  # noqa: BLE001 - one unreadable log must not stop the rest
                 log.warning("job %s: could not read %s's log: %s", record["id"], pod,
                             error_message(exc))  # fmt: skip

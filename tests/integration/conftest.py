@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 import redis
 
-from tests.support import LOCAL_CONFIG
+from tests.support import LOCAL_CONFIG, trainer_v2
 from tests.support.redis_server import PrivateRedis
 from tests.support.stack import Stack
 from wrapper.config import Settings, load_config
@@ -88,5 +88,40 @@ def private_stack(tmp_path, kubeconfig, kube_api, private_redis):
     """A stack of its own (own Redis, own instance) that a test may break: kill workers,
     restart the watcher. Processes are started by the test."""
     s = Stack(tmp_path / "stack", private_redis.url, kubeconfig)
+    yield s
+    s.close()
+
+
+# --- both backends: the suites that must pass on PyTorchJobs and on Trainer v2 TrainJobs ----
+@pytest.fixture(scope="session")
+def trainjob_stack(request, tmp_path_factory, kubeconfig, kube_api):
+    """As `stack`, with every team on the TrainJob backend (fail-fast runtime), on a Redis of
+    its own; skipped where Trainer v2 does not run."""
+    trainer_v2.require()
+    directory = tmp_path_factory.mktemp("trainjob-stack")
+    server = PrivateRedis(directory)
+    server.start()
+    request.addfinalizer(server.stop)
+    s = Stack(directory / "stack", server.url, kubeconfig, backend="trainjob")
+    request.addfinalizer(s.close)
+    s.start_api()
+    s.start_worker("w1")
+    s.start_worker("w2")
+    s.start_watcher()
+    return s
+
+
+@pytest.fixture(params=trainer_v2.BACKENDS)
+def any_stack(request):
+    """The session's stack of each backend in turn (`stack`, `trainjob_stack`)."""
+    return request.getfixturevalue("stack" if request.param == "pytorchjob" else "trainjob_stack")
+
+
+@pytest.fixture(params=trainer_v2.BACKENDS)
+def any_private_stack(request, tmp_path, kubeconfig, kube_api, private_redis):
+    """As `private_stack`, once per backend."""
+    if request.param == "trainjob":
+        trainer_v2.require()
+    s = Stack(tmp_path / "stack", private_redis.url, kubeconfig, backend=request.param)
     yield s
     s.close()

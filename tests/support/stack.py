@@ -16,7 +16,7 @@ from kubernetes import client, config
 
 from queue_workers.kube import backends
 from queue_workers.watcher.leader import lease_name, lease_namespace
-from tests.support import LOCAL_CONFIG, REPO, free_port, wait_until
+from tests.support import LOCAL_CONFIG, REPO, free_port, trainer_v2, wait_until
 
 TOKENS = {
     "alpha": "alpha-dev-token",
@@ -106,6 +106,8 @@ class Stack:
         raw["instance"] = self.instance
         for team in raw["teams"]:
             team["backend"] = backend
+            if backend == "trainjob":  # (no pod retries: failing jobs end in seconds)
+                team["trainjob_runtime"] = trainer_v2.SUITE_RUNTIME
         # The API's port is chosen now: its URL is the training-metrics channel the trainers
         # of this stack's jobs report to (dispatch.metrics_url; a test may override it).
         self.api_port = free_port()

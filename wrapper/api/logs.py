@@ -68,9 +68,13 @@ def _live(record: dict, replica: str, index: int, tail: int | None, follow: bool
     ref = record.get("pytorchjob")
     if not ref or record.get("pytorchjob_deleted_at"):
         return None
-    pod = logs.pod_name(ref["name"], replica, index)
+    pod, selector, container = logs.pod_of(record, replica, index)
     try:
-        stream = _pod_logs().open(ref["namespace"], pod, logs.CONTAINER, tail, follow)
+        if selector:  # a TrainJob's pod (random suffix): found by its labels
+            pod = _pod_logs().find(ref["namespace"], selector)
+            if pod is None:
+                return None
+        stream = _pod_logs().open(ref["namespace"], pod, container, tail, follow)
     except LogUnavailable as exc:
         if LogArchive(services().store.redis).read(record["id"], replica, index) is not None:
             return None  # the kept copy

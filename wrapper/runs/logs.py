@@ -11,11 +11,26 @@ from wrapper.redis import keys
 KEEP_BYTES = 1024 * 1024
 REPLICAS = ("Master", "Worker")
 CONTAINER = "pytorch"  # the training container (queue_workers.kube.pytorchjob.CONTAINER)
+# A TrainJob's (Trainer v2) pods: JobSet names them with a random suffix, so a replica's pod is
+# found by its labels (queue_workers.kube.trainjob: the `node` replicated job and container).
+TRAINJOB_CONTAINER = "node"
+TRAINJOB_POD = "jobset.sigs.k8s.io/jobset-name={name},batch.kubernetes.io/job-completion-index={i}"
 ARCHIVED_AT = "archived_at"
 
 
 def replica_field(replica: str, index: int) -> str:
     return f"{replica}-{index}"
+
+
+def pod_of(record: dict, replica: str, index: int) -> tuple[str | None, str | None, str]:
+    """Where a replica's log is: (pod name, None, container) for a PyTorchJob's, or (None,
+    label selector, container) for a TrainJob's, whose node 0 is the Master and 1.. the
+    Workers."""
+    name = record["pytorchjob"]["name"]
+    if record.get("backend") == "trainjob":
+        node = 0 if replica == "Master" else 1 + index
+        return None, TRAINJOB_POD.format(name=name, i=node), TRAINJOB_CONTAINER
+    return pod_name(name, replica, index), None, CONTAINER
 
 
 def pod_name(pytorchjob_name: str, replica: str, index: int) -> str:

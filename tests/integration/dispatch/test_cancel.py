@@ -1,5 +1,6 @@
-"""Cancellation before a job has a running PyTorchJob: while queued (no worker yet), and while
-dispatching (the worker paused by TRAINQ_TEST_HOOK, then let go after the cancel)."""
+"""Cancellation before a job has a running PyTorchJob (or TrainJob: each test runs on both
+backends): while queued (no worker yet), and while dispatching (the worker paused by
+TRAINQ_TEST_HOOK, then let go after the cancel)."""
 
 import time
 
@@ -10,8 +11,8 @@ from tests.support.stack import job_body, unique, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
-def test_cancel_while_queued_is_immediate_and_never_dispatched(private_stack):
-    stack = private_stack
+def test_cancel_while_queued_is_immediate_and_never_dispatched(any_private_stack):
+    stack = any_private_stack
     api = stack.start_api()
     stack.start_watcher()
     keep = api.submit_ok("alpha", job_body(unique("keep")))
@@ -27,8 +28,8 @@ def test_cancel_while_queued_is_immediate_and_never_dispatched(private_stack):
 
 
 @pytest.mark.parametrize("point", ["before-create", "after-create"])
-def test_cancel_while_dispatching_leaves_no_pytorchjob(private_stack, tmp_path, point):
-    stack = private_stack
+def test_cancel_while_dispatching_leaves_no_pytorchjob(any_private_stack, tmp_path, point):
+    stack = any_private_stack
     api = stack.start_api()
     stack.start_watcher()
     marker = tmp_path / "paused"

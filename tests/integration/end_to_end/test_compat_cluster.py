@@ -9,6 +9,7 @@ go, so every position can be read as the jobs ahead start."""
 import pytest
 from kubernetes import client, config
 
+from tests.support import trainer_v2
 from tests.support.stack import TOKENS, Stack, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -110,11 +111,15 @@ def assert_seed_env(env: dict, job_id: int, metadata: dict) -> None:
     }
 
 
-@pytest.fixture
-def compat_stack(tmp_path, kubeconfig, kube_api, private_redis):
-    """A stack on a Redis of its own; dispatch leases long enough that a dispatch the test
-    holds at the hook is never taken back while the test follows another job."""
-    s = Stack(tmp_path / "stack", private_redis.url, kubeconfig, dispatch={"lease_seconds": 300})
+@pytest.fixture(params=trainer_v2.BACKENDS)
+def compat_stack(request, tmp_path, kubeconfig, kube_api, private_redis):
+    """A stack on a Redis of its own, once per backend; dispatch leases long enough that a
+    dispatch the test holds at the hook is never taken back while the test follows another
+    job."""
+    if request.param == "trainjob":
+        trainer_v2.require()
+    s = Stack(tmp_path / "stack", private_redis.url, kubeconfig, backend=request.param,
+              dispatch={"lease_seconds": 300})  # fmt: skip
     yield s
     s.close()
 
@@ -198,12 +203,18 @@ def test_seed_scripts_replayed_against_the_stack(compat_stack, tmp_path):
     assert [a["status"] for a in finals] == ["succeed"] * 6, finals
     assert [a["metadata"] for a in finals] == runs and all(a["message"] for a in finals)
 
-    # The PyTorchJobs: images as resolved at submission, the seed's env, 1 Master + N-1 Workers.
-    def pytorchjob(job_id: int) -> dict:
+    # The workloads: images as resolved at submission, the seed's env, 1 Master + N-1 Workers
+    # (a PyTorchJob's replica specs, or a TrainJob's nodes).
+    def workload(job_id: int) -> dict:
         (obj,) = s.pytorchjobs("team-alpha", job_id)
-        return obj["spec"]["pytorchReplicaSpecs"]
+        return obj["spec"]
 
-    images = [pytorchjob(j)["Master"]["template"]["spec"]["containers"][0]["image"] for j in ids]
+    on_trainjob = s.backend.name == "trainjob"
+    if on_trainjob:
+        images = [workload(j)["trainer"]["image"] for j in ids]
+    else:
+        images = [workload(j)["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+                  ["image"] for j in ids]  # fmt: skip
     assert images == [
         f"{IMAGE}:0.1.0",
         f"{IMAGE}:0.1.0",
@@ -212,22 +223,32 @@ def test_seed_scripts_replayed_against_the_stack(compat_stack, tmp_path):
         f"{IMAGE}:0.1.0",
         f"{IMAGE}:0.2.0",
     ]
-    parallel = pytorchjob(2)
-    assert parallel["Master"]["replicas"] == 1 and parallel["Worker"]["replicas"] == 2
-    assert set(pytorchjob(1)) == {"Master"}
-    for rtype in ("Master", "Worker"):
-        assert_seed_env(env_of(parallel[rtype]["template"]["spec"]["containers"][0]), 2, TS_004)
+    if on_trainjob:
+        assert workload(2)["trainer"]["numNodes"] == 3 and workload(1)["trainer"]["numNodes"] == 1
+        assert_seed_env(env_of(workload(2)["trainer"]), 2, TS_004)
+    else:
+        parallel = workload(2)["pytorchReplicaSpecs"]
+        assert parallel["Master"]["replicas"] == 1 and parallel["Worker"]["replicas"] == 2
+        assert set(workload(1)["pytorchReplicaSpecs"]) == {"Master"}
+        for rtype in ("Master", "Worker"):
+            assert_seed_env(env_of(parallel[rtype]["template"]["spec"]["containers"][0]), 2,
+                            TS_004)  # fmt: skip
 
     core = client.CoreV1Api(config.new_client_from_config(config_file=s.kubeconfig))
     pods = core.list_namespaced_pod(
         "team-alpha", label_selector=f"trainq.dev/instance={s.instance},trainq.dev/job-id=2"
     ).items
-    names = sorted(p.metadata.name.removeprefix(f"{s.instance}-2-") for p in pods)
-    assert names == ["master-0", "worker-0", "worker-1"]
+    if on_trainjob:  # JobSet names them with a random suffix; the node index is a label
+        nodes = sorted(p.metadata.labels["batch.kubernetes.io/job-completion-index"] for p in pods)
+        assert nodes == ["0", "1", "2"]
+    else:
+        names = sorted(p.metadata.name.removeprefix(f"{s.instance}-2-") for p in pods)
+        assert names == ["master-0", "worker-0", "worker-1"]
     for pod in pods:
         env = env_of(client.ApiClient().sanitize_for_serialization(pod.spec.containers[0]))
         assert_seed_env(env, 2, TS_004)
-        assert env["WORLD_SIZE"] == "3"  # set by the operator: the 3 instances asked for
+        # Set by the operator (or Trainer v2's torch plugin): the 3 instances asked for.
+        assert env["PET_NNODES" if on_trainjob else "WORLD_SIZE"] == "3"
 
     # Finished jobs stay queryable; other teams' and unknown ids do not exist.
     assert compat.status("1")["status"] == "succeed"

@@ -1,14 +1,12 @@
 """The TrainJob backend against the real Kubeflow Trainer v2 and JobSet controllers of the local
-control plane (started only with TRAINQ_TRAINER_V2=1: k8s/local/trainer-v2-up.sh; skipped
+control plane (started by `make cluster-up` unless TRAINQ_TRAINER_V2=0; skipped
 otherwise): a TrainJob built by `queue_workers.kube.trainjob` from a job record is admitted
 (through the trainer's and JobSet's webhooks), runs as a JobSet whose pods land on the kwok
 nodes with trainq's labels, annotations and pod security, reaches a terminal condition, and
 `trainjob_status.observe` reads it back as the record a PyTorchJob's run would give."""
 
-import os
 import secrets
 import time
-from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -17,35 +15,20 @@ from kubernetes.client.rest import ApiException
 from queue_workers.kube import pytorchjob, trainjob
 from queue_workers.kube.trainjob_status import observe
 from tests.support import LOCAL_CONFIG
+from tests.support import trainer_v2 as v2
 from tests.unit.conftest import record
 from wrapper.config import load_config
 from wrapper.jobs.states import JobStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
-REPO = Path(__file__).resolve().parents[3]
-RUN = Path(
-    os.environ.get("TRAINQ_RUN", Path(os.environ.get("TRAINQ_LOCAL", REPO / ".local")) / "run")
-)
 TIMEOUT = 120
-
-
-def _alive(name: str) -> bool:
-    try:
-        os.kill(int((RUN / f"{name}.pid").read_text().strip()), 0)
-        return True
-    except (OSError, ValueError):
-        return False
 
 
 @pytest.fixture(scope="module")
 def trainer_v2(request):
     """The kube ApiClient, once the Trainer v2 controllers are known to run; else a skip."""
-    if not (_alive("trainer-controller") and _alive("jobset-controller")):
-        pytest.skip(
-            "Kubeflow Trainer v2 is not running: start it with TRAINQ_TRAINER_V2=1 "
-            "make cluster-up (or k8s/local/trainer-v2-up.sh on a running cluster)"
-        )
+    v2.require()
     api = request.getfixturevalue("kube_api")
     custom = client.CustomObjectsApi(api)
     try:

@@ -40,3 +40,18 @@ def test_kept_logs_are_cut_at_a_line_and_tailed():
     assert logs.tail_lines(b"a\nb\nc", 2) == b"b\nc" and logs.tail_lines(b"a\n", None) == b"a\n"
     assert logs.pod_name("tq-7", "Worker", 1) == "tq-7-worker-1"
     assert logs.replicas_of({"workers": 2}) == [("Master", 0), ("Worker", 0), ("Worker", 1)]
+
+
+def test_a_pytorchjob_replica_s_pod_is_named_a_trainjob_s_is_found_by_its_node_index():
+    """The operator names a replica's pod; JobSet adds a random suffix, so a TrainJob's node
+    (0: the Master, 1..: the Workers) is found by label."""
+    ref = {"namespace": "team-alpha", "name": "tq-7"}
+    old = {"pytorchjob": ref}  # (records from before there were two backends)
+    assert logs.pod_of(old, "Worker", 1) == ("tq-7-worker-1", None, "pytorch")
+    assert logs.pod_of({**old, "backend": "pytorchjob"}, "Master", 0) == (
+        "tq-7-master-0", None, "pytorch")  # fmt: skip
+    trainjob = {"pytorchjob": ref, "backend": "trainjob"}
+    selector = "jobset.sigs.k8s.io/jobset-name=tq-7,batch.kubernetes.io/job-completion-index="
+    assert logs.pod_of(trainjob, "Master", 0) == (None, selector + "0", "node")
+    assert logs.pod_of(trainjob, "Worker", 0) == (None, selector + "1", "node")
+    assert logs.pod_of(trainjob, "Worker", 2) == (None, selector + "3", "node")

@@ -74,7 +74,14 @@ class JobRecord(BaseModel):
     started_at: str | None
     finished_at: str | None
     spec: dict
-    pytorchjob: PyTorchJobRef | None
+    pytorchjob: PyTorchJobRef | None = Field(
+        description="Its workload once created: the PyTorchJob, or the TrainJob (see backend)"
+    )
+    backend: Literal["pytorchjob", "trainjob"] | None = Field(
+        default=None,
+        description="What runs it: a PyTorchJob (Kubeflow training operator) or a TrainJob "
+        "(Kubeflow Trainer v2), per its team's config; null until dispatched",
+    )
     replicas: dict[Literal["Master", "Worker"], ReplicaCounts]
     conditions: list[Condition]
     suspended_at: str | None = Field(default=None, description="While suspended: since when")
