@@ -104,10 +104,6 @@ class Stack:
         self.backend = backends.BACKENDS[backend]
         raw = yaml.safe_load(LOCAL_CONFIG.read_text())
         raw["instance"] = self.instance
-        for team in raw["teams"]:
-            team["backend"] = backend
-            if backend == "trainjob":  # (no pod retries: failing jobs end in seconds)
-                team["trainjob_runtime"] = trainer_v2.SUITE_RUNTIME
         # The API's port is chosen now: its URL is the training-metrics channel the trainers
         # of this stack's jobs report to (dispatch.metrics_url; a test may override it).
         self.api_port = free_port()
@@ -117,6 +113,10 @@ class Stack:
                 raw.setdefault(section, {}).update(values)
             else:
                 raw[section] = values
+        for team in raw["teams"]:
+            team["backend"] = backend
+            if backend == "trainjob":  # (no pod retries: failing jobs end in seconds)
+                team["trainjob_runtime"] = trainer_v2.SUITE_RUNTIME
         self.config_path = directory / "trainq.yaml"
         self.config_path.write_text(yaml.safe_dump(raw))
         self.env = {

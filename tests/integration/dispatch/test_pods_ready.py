@@ -13,6 +13,7 @@ import pytest
 import redis
 from kubernetes import client
 
+from tests.support import trainer_v2
 from tests.support.nodes import POOL_KEY, create_kwok_node, delete_nodes, pool_taint, pool_teams
 from tests.support.stack import Stack, unique, wait_until
 from wrapper.redis import keys
@@ -41,12 +42,13 @@ def set_taints(kube_api, name: str, blocked: bool) -> None:
     )
 
 
-def make_stack(tmp_path, kubeconfig, redis_url, pool_id, requeues: int) -> Stack:
+def make_stack(tmp_path, kubeconfig, redis_url, pool_id, requeues: int, backend: str) -> Stack:
     quota = {"max_running_jobs": 10, "cpu": "32", "memory": "256Gi", "gpu": 8}
     teams = pool_teams(pool_id, ("alpha",), quota)
     admission = {"pods_ready_timeout_seconds": 3, "pods_ready_backoff_seconds": 1,
                  "pods_ready_backoff_max_seconds": 2, "pods_ready_requeues": requeues}  # fmt: skip
-    return Stack(tmp_path / "stack", redis_url, kubeconfig, teams=teams, admission=admission)
+    return Stack(tmp_path / "stack", redis_url, kubeconfig, backend, teams=teams,
+                 admission=admission)  # fmt: skip
 
 
 def gang(name: str) -> dict:
@@ -76,9 +78,16 @@ def admit_then_block(stack: Stack, kube_api, node: str, marker) -> int:
     return job_id
 
 
+@pytest.fixture(params=trainer_v2.BACKENDS)
+def backend(request) -> str:
+    if request.param == "trainjob":
+        trainer_v2.require()
+    return request.param
+
+
 @pytest.fixture
-def started(tmp_path, kubeconfig, kube_api, private_redis, node, request):
-    stack = make_stack(tmp_path, kubeconfig, private_redis.url, node, request.param)
+def started(tmp_path, kubeconfig, kube_api, private_redis, node, backend, request):
+    stack = make_stack(tmp_path, kubeconfig, private_redis.url, node, request.param, backend)
     marker = tmp_path / "paused"
     stack.start_api()
     stack.start_watcher()
@@ -112,7 +121,7 @@ def test_a_gang_whose_pods_stay_pending_is_suspended_requeued_and_resumed(
         "0 of 2 replicas were running 3s after admission; re-queued (1 of 2), tries again in 1s"
     )
     (pj,) = stack.pytorchjobs("team-alpha", job_id)
-    assert pj["spec"]["runPolicy"]["suspend"] is True
+    assert stack.backend.suspended(pj) is True
     wait_until("the suspended job's pods to go", lambda: pods(kube_api, stack, job_id) == [], 60)
     assert usage(r) == {"jobs": 0, "gpu": 0}  # its reservation given back
 
@@ -124,7 +133,7 @@ def test_a_gang_whose_pods_stay_pending_is_suspended_requeued_and_resumed(
     assert done["status"] == "succeeded"
     (again,) = stack.pytorchjobs("team-alpha", job_id)  # exactly one, the same one
     assert again["metadata"]["uid"] == pj["metadata"]["uid"]
-    assert again["spec"]["runPolicy"]["suspend"] is False
+    assert stack.backend.suspended(again) is False
 
 
 @pytest.mark.parametrize("started", [0], indirect=True)
@@ -152,7 +161,7 @@ def test_cancelling_a_requeued_gang_deletes_its_suspended_pytorchjob(
     job_id = admit_then_block(stack, kube_api, node, marker)
     wait_until("the guard to re-queue it", lambda: api.record("alpha", job_id)["reason"] ==
                "PodsNotReady", 30)  # fmt: skip
-    assert stack.pytorchjobs("team-alpha", job_id)[0]["spec"]["runPolicy"]["suspend"] is True
+    assert stack.backend.suspended(stack.pytorchjobs("team-alpha", job_id)[0]) is True
     # Settled: no pods, and no status change left for the watcher to see.
     wait_until("the suspended job's pods to go", lambda: pods(kube_api, stack, job_id) == [], 60)
     time.sleep(3)

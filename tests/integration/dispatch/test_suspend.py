@@ -1,7 +1,8 @@
 """Suspend and resume of a running job through the real training operator: the watcher
 suspends its PyTorchJob (the operator deletes its pods) and the job holds nothing; resumed, it
 goes back to its queue, is admitted again, and dispatch resumes the same PyTorchJob, which runs
-to the end. Never a second PyTorchJob."""
+to the end. Never a second PyTorchJob. The same for a TrainJob (`spec.suspend`: Trainer v2
+suspends its JobSet)."""
 
 import pytest
 import redis
@@ -14,9 +15,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 def test_a_running_job_suspended_and_resumed_finishes_on_its_same_pytorchjob(
-    private_stack, kube_api
+    any_private_stack, kube_api
 ):
-    stack = private_stack
+    stack = any_private_stack
     api = stack.start_all()
     r = redis.Redis.from_url(stack.redis_url)
     job_id = api.submit_ok("alpha", job_body(unique("pause"), workers=1,
@@ -29,7 +30,7 @@ def test_a_running_job_suspended_and_resumed_finishes_on_its_same_pytorchjob(
 
     def suspended_pytorchjob():
         (obj,) = stack.pytorchjobs("team-alpha", job_id)
-        return obj if obj["spec"]["runPolicy"].get("suspend") else None
+        return obj if stack.backend.suspended(obj) else None
 
     wait_until("the watcher to suspend the PyTorchJob", suspended_pytorchjob, 30)
     core = client.CoreV1Api(kube_api)
@@ -43,4 +44,4 @@ def test_a_running_job_suspended_and_resumed_finishes_on_its_same_pytorchjob(
     assert final["status"] == "succeeded" and final["suspensions"] == 1
     (after,) = stack.pytorchjobs("team-alpha", job_id)
     assert after["metadata"]["uid"] == before["metadata"]["uid"]  # the same PyTorchJob
-    assert not after["spec"]["runPolicy"].get("suspend")
+    assert not stack.backend.suspended(after)
