@@ -161,7 +161,7 @@ def test_kubernetes_api_use_is_confined():
 PURE = [
     "wrapper.admission.policy", "wrapper.admission.fit", "wrapper.admission.snapshot",
     "wrapper.admission.pools", "wrapper.admission.resources", "wrapper.admission.placement",
-    "wrapper.admission.reasons", "wrapper.admission.turns",
+    "wrapper.admission.reasons", "wrapper.admission.turns", "wrapper.admission.claims",
     "wrapper.admission.rooms", "wrapper.jobs.states", "wrapper.events.types",
     "wrapper.events.signing",
     "queue_workers.kube.pytorchjob", "queue_workers.kube.status", "queue_workers.kube.pods",

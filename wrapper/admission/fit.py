@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 
 import wrapper.admission.waits as waits
+from wrapper.admission.claims import Claims
 from wrapper.admission.index import ALL, NodeIndex, PassRooms
 from wrapper.admission.placement import fits_on
 from wrapper.admission.pools import Pool
@@ -104,10 +105,10 @@ class PassState:
         self.misfit_to: dict[str, int] = {}
         # Per pool, what a job may take now (free less held) as ints; dropped on every change.
         self._avail: dict[str, tuple[int, int, int]] = {}
-        # Queued demand not yet admitted, per team: summed on first use (only borrowing needs
-        # it), in plain ints; `taken` is what this pass admitted since.
-        self._queued: dict[str, Res] = {}
-        self.taken: dict[str, Res] = {}
+        # Teams' claims on their unused quota, worked out on first use (only borrowing needs
+        # them); per pool, those of the teams that may use its nodes, until the next admission.
+        self.claims = Claims(state.backoff)
+        self._entitled: dict[str, tuple[Res, dict[str, Res]]] = {}
         self.capacity_waiter: dict[str, str] = {}  # pool -> first team found waiting there
         # Per node, the room left as this pass counts admissions on it (None: nodes unknown).
         # The nodes by free gpus (shared, kept by the snapshot's owner; built here for a
@@ -149,7 +150,8 @@ class PassState:
         name, pool = team.name, self.pool[team.name]
         if placed and self.rooms is not None and job is not None:
             self.rooms.take(job.replica(), placed)
-        self.taken[name] = self.taken.get(name, Res()) + d
+        self.claims.admitted(name, job, d)
+        self._entitled.clear()
         self.usage[name] = self.usage_of(team) + d
         self.running[name] = self.running.get(name, team.running) + 1
         self.used[pool] = self.used[pool] + d
@@ -197,14 +199,6 @@ class PassState:
             a = self._avail[pool] = (r.cpu, r.memory, r.gpu)
         return a
 
-    def remaining(self, team: TeamState) -> Res:
-        total = self._queued.get(team.name)
-        if total is None:
-            total = _total([j.demand for j in team.queue])
-            self._queued[team.name] = total
-        taken = self.taken.get(team.name)
-        return total if taken is None else total - taken
-
     def free(self, pool: str) -> Res:
         return self.pools[pool].capacity - self._over(self.used, pool)
 
@@ -250,24 +244,34 @@ class PassState:
     def share(self, team: TeamState) -> float:
         return dominant_share(self.usage_of(team), self.cap, team.weight)
 
-    def entitled_to_others(self, team: TeamState) -> tuple[Res, list[str]]:
-        """Unused quota of other teams with queued work, up to what their queue needs."""
-        total, names = Res(), []
-        overlaps = self.pools[self.pool[team.name]].overlaps
+    def entitled_to_others(self, team: TeamState) -> tuple[Res, bool]:
+        """What a borrower must leave to the other teams sharing its nodes, and whether there
+        are any: the unused quota each could use without borrowing, up to what those of its
+        queued jobs need (its claim, wrapper.admission.claims), for the teams that may start a
+        job now."""
+        pool = self.pool[team.name]
+        found = self._entitled.get(pool)
+        if found is None:
+            found = self._entitled[pool] = self._claims_on(pool)
+        total, claims = found
+        mine = claims.get(team.name)
+        if mine is None:
+            return total, bool(claims)
+        return total - mine, len(claims) > 1
+
+    def _claims_on(self, pool: str) -> tuple[Res, dict[str, Res]]:
+        total, claims = Res(), {}
+        overlaps = self.pools[pool].overlaps
         for o in self.state.teams:
-            if o.name == team.name or not o.queue:
-                continue
-            remaining = self.remaining(o)
-            if remaining == Res():
-                continue
-            if self.pool[o.name] not in overlaps:
-                continue  # entitled to other nodes
+            if not o.queue or self.pool[o.name] not in overlaps:
+                continue  # nothing queued, or entitled to other nodes
             if self.running.get(o.name, o.running) >= o.max_jobs:
                 continue  # cannot use capacity now anyway
-            unused = (o.quota - self.usage_of(o)).floor0().minimum(remaining)
-            if unused != Res():
-                total, names = total + unused, [*names, o.name]
-        return total, names
+            p = self.pool[o.name]
+            claim = self.claims.of(o, self.usage_of(o), lambda j, p=p: self.ever_fits(p, j))
+            if claim != Res():
+                total, claims[o.name] = total + claim, claim
+        return total, claims
 
 
 def _exceeds(d: Res, avail: tuple[int, int, int]) -> bool:
