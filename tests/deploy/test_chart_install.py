@@ -17,6 +17,7 @@ from tests.deploy.tools import CHART, by_kind, documents, team, unique
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 PYTORCHJOBS = "pytorchjobs.kubeflow.org"
+TRAINJOBS = "trainjobs.trainer.kubeflow.org"
 LEASES = "leases.coordination.k8s.io"
 POD_READS = [("get", "pods"), ("get", "pods/log")]  # logs are read with get
 # The fake nodes are shared with scheduling tests: our pods are created but stay Pending.
@@ -37,9 +38,10 @@ def restricted_namespace(name: str) -> dict:
 @pytest.fixture(scope="module")
 def release(tools):
     """An installed release in its own namespace, serving two teams in their own namespaces
-    (alpha with a configured digest, beta with a generated token). Removed at the end."""
+    (alpha with a configured digest and PyTorchJobs, beta with a generated token and Trainer
+    v2 TrainJobs). Removed at the end."""
     name, ns = "tq", unique()
-    values = values_sets.two_teams()
+    values = values_sets.one_team_on_trainjob()
     del values["teams"][1]["tokenSha256"]  # beta: the chart generates its token
     values.update(NOWHERE)
     teams = [t["namespace"] for t in values["teams"]]
@@ -152,6 +154,8 @@ def test_notes_say_how_to_reach_the_api_and_submit(release):
     assert f"port-forward svc/{release['name']}-trainq-api" in notes
     assert "/v1/teams/alpha/jobs" in notes
     assert "Authorization: Bearer $TOKEN" in notes
+    assert "Kubeflow PyTorchJobs (teams on backend pytorchjob)" in notes
+    assert "Trainer v2 TrainJobs (teams on backend trainjob)" in notes
 
 
 def test_generated_token_matches_digest_and_survives_upgrade(tools, release):
@@ -202,6 +206,16 @@ def test_least_privilege(tools, release):
         denied += [("watcher", v, PYTORCHJOBS, team_ns) for v in ("create", "update")]
         denied += [("api", v, PYTORCHJOBS, team_ns) for v in ("get", "list", "create")]
         denied += [("api", "get", "pods", team_ns)]
+        # TrainJobs: beta's backend only; alpha's namespace grants nothing on them. The logs
+        # endpoint finds a TrainJob's pod by label selector.
+        writes = ("create", "get", "delete", "patch")
+        trainjob = [("workers", v, TRAINJOBS, team_ns) for v in writes]
+        trainjob += [("watcher", v, TRAINJOBS, team_ns) for v in ("get", "delete", "patch")]
+        trainjob += [("api", "list", "pods", team_ns)]
+        (allowed if team_ns == b else denied).extend(trainjob)
+        denied += [("workers", v, TRAINJOBS, team_ns) for v in ("list", "watch", "update")]
+        denied += [("watcher", v, TRAINJOBS, team_ns) for v in ("create", "update")]
+        denied += [("api", v, TRAINJOBS, team_ns) for v in ("get", "list", "create")]
         # Logs: the API's logs endpoint, the watcher keeping a finished job's.
         allowed += [("api", "get", "pods/log", team_ns), ("watcher", "get", "pods/log", team_ns)]
         denied += [
@@ -211,6 +225,8 @@ def test_least_privilege(tools, release):
     # Cluster-wide: nodes for admission; the watcher's all-namespace list/watch.
     allowed += [("workers", "list", "nodes", None)]
     allowed += [("watcher", v, PYTORCHJOBS, None) for v in ("list", "watch")]
+    allowed += [("watcher", v, TRAINJOBS, None) for v in ("list", "watch")]
+    denied += [("workers", v, TRAINJOBS, None) for v in ("list", "watch")]
     denied += [("workers", v, "nodes", None) for v in ("get", "watch", "patch", "delete")]
     allowed += [("watcher", v, "nodes", None) for v in ("list", "watch")]
     denied += [("watcher", v, "nodes", None) for v in ("get", "patch", "delete")]
@@ -221,7 +237,9 @@ def test_least_privilege(tools, release):
         allowed += [("watcher", v, "pods", where) for v in ("list", "watch")]
         allowed += [("workers", "list", "pods", where)]
         denied += [("watcher", v, "pods", where) for v in ("get", "delete", "patch")]
-        denied += [("api", v, "pods", where) for v in ("list", "watch")]
+        denied += [("api", "watch", "pods", where)]
+        if where != b:
+            denied += [("api", "list", "pods", where)]
     denied += [("workers", "watch", "pods", where) for where in (ns, other)]
     # Never: Secrets (anywhere), creating pods, namespaces beyond reading the team ones.
     for role in sa:
@@ -240,6 +258,7 @@ def test_least_privilege(tools, release):
     # Outside the team namespaces: no writes, no pod read by name, no logs.
     for role in sa:
         denied += [(role, v, PYTORCHJOBS, other) for v in ("create", "delete", "patch")]
+        denied += [(role, v, TRAINJOBS, other) for v in ("create", "delete", "patch")]
         denied += [(role, "get", r, other) for r in ("pods", "pods/log")]
     denied += [("workers", v, PYTORCHJOBS, other) for v in ("get", "list")]
     # The watchers' leader election: their own Lease in the release namespace, nothing more.

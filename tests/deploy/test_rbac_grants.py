@@ -43,6 +43,9 @@ CLIENT_METHODS = {
     "list_node": ("", "nodes", "list", "cluster"),
     "list_pod_for_all_namespaces": ("", "pods", "list", "cluster"),
     "read_namespaced_pod_log": ("", "pods/log", "get", "namespace"),
+    # The API's logs endpoint finds a TrainJob's pod by label selector (JobSet's pod names are
+    # not predictable).
+    "list_namespaced_pod": ("", "pods", "list", "namespace"),
     "create_namespaced_network_policy": (
         "networking.k8s.io",
         "networkpolicies",
@@ -87,6 +90,25 @@ GRANTS = {
         ("coordination.k8s.io", "leases", "update", "release"),
     },
 }
+
+# Granted only in the namespaces of teams whose backend is trainjob (cluster-wide: only when
+# some team is): on TrainJobs, for each process exactly what it has on PyTorchJobs (the
+# `Kube` methods are the same, the custom-object calls name the job's kind:
+# queue_workers/kube/backends.py); and the API's pod list (its logs endpoint).
+TJ = "trainer.kubeflow.org", "trainjobs"
+TRAINJOB_GRANTS = {
+    "api": {("", "pods", "list", "namespace")},
+    **{
+        process: {(*TJ, verb, scope) for (*kind, verb, scope) in grants if tuple(kind) == PJ}
+        for process, grants in GRANTS.items()
+        if process != "api"
+    },
+}
+# Calls made only for a TrainJob's pods, found by label selector (JobSet's pod names are not
+# predictable), so not in GRANTS: the API's (its logs endpoint) is granted with
+# TRAINJOB_GRANTS, the watcher's (keeping a finished job's logs) by its cluster-wide pod list.
+POD_LIST = ("", "pods", "list", "namespace")
+TRAINJOB_ONLY_CALLS = {"api": {POD_LIST}, "workers": set(), "watcher": {POD_LIST}}
 
 
 def kube_methods() -> dict[str, set[tuple]]:
@@ -185,7 +207,19 @@ def granted(docs: list[dict]) -> dict[str, set[tuple]]:
 
 def test_the_table_is_what_the_code_calls():
     for process, grants in GRANTS.items():
-        assert process_calls(process) - NOT_GRANTED == grants, process
+        calls = process_calls(process) - NOT_GRANTED - TRAINJOB_ONLY_CALLS[process]
+        assert calls == grants, process
+
+
+def test_trainjob_only_calls_are_made_and_granted():
+    """The pod lists a TrainJob needs are the code's, and each is granted: with the TrainJob
+    grants, or (the watcher's) by a cluster-wide grant of the same verb."""
+    for process, calls in TRAINJOB_ONLY_CALLS.items():
+        assert calls <= process_calls(process), process
+        for group, resource, verb, _ in calls:
+            assert TRAINJOB_GRANTS[process] & {(group, resource, verb, "namespace")} or (
+                (group, resource, verb, "cluster") in GRANTS[process]
+            ), (process, resource, verb)
 
 
 def test_chart_grants_exactly_the_table(offline_tools):

@@ -63,3 +63,11 @@ def ingress_and_monitoring() -> dict:
         "commonLabels": {"cost-center": "ml"},
         "commonAnnotations": {"owner": "platform"},
     }
+
+
+def one_team_on_trainjob() -> dict:
+    """two_teams with beta's jobs run as Trainer v2 TrainJobs (its own runtime); alpha keeps
+    the default backend (PyTorchJob)."""
+    values = two_teams()
+    values["teams"][1].update(backend="trainjob", trainjobRuntime="torch-beta")
+    return values

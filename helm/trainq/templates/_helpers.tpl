@@ -54,6 +54,21 @@ annotations:
 {{- end -}}
 {{- end -}}
 
+{{/* A team's backend, as trainq's config spells it: its own, else the chart-wide default.
+     (dict "ctx" $ "team" $t) */}}
+{{- define "trainq.teamBackend" -}}
+{{- .team.backend | default .ctx.Values.backend | default "pytorchjob" -}}
+{{- end -}}
+
+{{/* "true" when some team runs its jobs as TrainJobs (Trainer v2), else "". */}}
+{{- define "trainq.trainjobEnabled" -}}
+{{- $on := "" -}}
+{{- range $t := .Values.teams -}}
+{{- if eq (include "trainq.teamBackend" (dict "ctx" $ "team" $t)) "trainjob" }}{{ $on = "true" }}{{ end -}}
+{{- end -}}
+{{- $on -}}
+{{- end -}}
+
 {{- define "trainq.tokensSecret" -}}
 {{- .Values.tokens.existingSecret | default (printf "%s-tokens" (include "trainq.fullname" .)) -}}
 {{- end -}}
@@ -195,7 +210,7 @@ done
 
 {{/* Checksum of everything the config is made from: pods restart when it changes. */}}
 {{- define "trainq.configChecksum" -}}
-{{- list .Values.instance .Values.teams .Values.adminTokenSha256 .Values.tokens .Values.config | toJson | sha256sum -}}
+{{- list .Values.instance .Values.teams .Values.backend .Values.trainjobRuntime .Values.adminTokenSha256 .Values.tokens .Values.config | toJson | sha256sum -}}
 {{- end -}}
 
 {{- define "trainq.podAnnotations" -}}
