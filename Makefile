@@ -11,12 +11,16 @@ PYTEST  := $(VENV)/bin/pytest
 RUFF    := $(VENV)/bin/ruff
 # Integration tests share one control plane; independent ones run in parallel.
 PYTEST_WORKERS ?= 2
+# What every team's jobs run as under `make up` / `make demo` (BACKEND=trainjob: Kubeflow
+# Trainer v2 TrainJobs; unset: each team's own `backend`, PyTorchJob by default).
+BACKEND ?=
 
 .PHONY: help venv trainer-deps browser-deps ui-vendor lint fmt build helm test-deploy bench redis-up redis-down cluster-up cluster-down cluster-status \
         up down demo demo-preempt test test-unit test-integration test-trainers services-down clean chaos
 
 help:
 	@echo "make demo          start the control plane, Redis and trainq; run a sample job end to end"
+	@echo "                   (BACKEND=trainjob: as a Kubeflow Trainer v2 TrainJob)"
 	@echo "make demo-preempt  a real training job preempted mid-training resumes with identical weights"
 	@echo "make test          the whole suite against real Redis and the local control plane"
 	@echo "make test-unit     tests that need no services (seconds)"
@@ -85,7 +89,7 @@ redis-down:
 	$(LOCAL)/redis-down.sh
 
 cluster-up: venv
-	$(LOCAL)/cluster-up.sh
+	$(if $(filter trainjob,$(BACKEND)),TRAINQ_TRAINER_V2=1) $(LOCAL)/cluster-up.sh
 
 cluster-down:
 	$(LOCAL)/cluster-down.sh
@@ -94,7 +98,7 @@ cluster-status:
 	$(LOCAL)/cluster-status.sh
 
 up: venv redis-up
-	$(LOCAL)/trainq-up.sh
+	$(if $(BACKEND),TRAINQ_BACKEND=$(BACKEND)) $(LOCAL)/trainq-up.sh
 
 down:
 	$(LOCAL)/trainq-down.sh

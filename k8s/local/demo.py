@@ -7,6 +7,12 @@ Team `local` is pinned (node_selector + toleration) to the node agent's node, wh
 processes on this host: the real operator creates the pods, they rendezvous over gloo and train
 with DDP, and MODEL_DIR is a directory of this host (under .local/demo/).
 
+Which kind runs it is team local's `backend` (k8s/local/trainq.yaml: PyTorchJob); `make demo
+BACKEND=trainjob` runs trainq with every team on Kubeflow Trainer v2, so the same job becomes a
+TrainJob whose JobSet's two `node` pods the node agent runs (the trainer reads Trainer v2's
+PET_* env). The demo prints the backend that ran the job and the weights' sha256: the same seed
+gives the same weights on either backend.
+
 `--simulated` submits the old sample job instead: team alpha, 1 Master + 2 Workers on the kwok
 nodes, where pods are scheduled and "run" for a few seconds but no container starts."""
 
@@ -23,6 +29,11 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL = Path(os.environ.get("TRAINQ_LOCAL", REPO / ".local"))
 BASE = f"http://127.0.0.1:{os.environ.get('TRAINQ_API_PORT', '8080')}"
 TIMEOUT_S = 300
+# The record's `backend` -> the workload's kind, its plural for kubectl, its pods' selector.
+KINDS = {
+    "pytorchjob": ("PyTorchJob", "pytorchjobs", "training.kubeflow.org/job-name={}"),
+    "trainjob": ("TrainJob", "trainjobs", "jobset.sigs.k8s.io/jobset-name={}"),
+}
 NAME = f"demo-{int(time.time())}"
 
 
@@ -124,7 +135,8 @@ def follow(team: str, token: str, rec: dict) -> dict:
         # The operator's own milestones (Created, Running, Succeeded...), even those that
         # passed between two polls.
         for cond in rec["conditions"][conditions_seen:]:
-            print(f"{elapsed}   PyTorchJob condition {cond['type']}={cond['status']}: "
+            kind = KINDS.get(rec.get("backend") or "", ("workload",))[0]
+            print(f"{elapsed}   {kind} condition {cond['type']}={cond['status']}: "
                   f"{cond['message']}", flush=True)  # fmt: skip
         conditions_seen = len(rec["conditions"])
         if rec["status"] in ("succeeded", "failed", "cancelled"):
@@ -156,8 +168,8 @@ def report_model(model_dir: Path) -> bool:
     print(f"model: {manifest['algorithm']}, {len(manifest['classes'])} classes, DDP {ddp}")
     print(f"test accuracy: {m['test_accuracy']:.4f}   training time (epochs): "
           f"{m['training_seconds']:.2f}s")  # fmt: skip
-    print(f"weights: {model_dir / manifest['weights']['file']} "
-          f"(sha256 {manifest['weights']['sha256'][:16]}...)")  # fmt: skip
+    print(f"weights: {model_dir / manifest['weights']['file']}")
+    print(f"weights sha256: {manifest['weights']['sha256']}")
     return True
 
 
@@ -210,14 +222,17 @@ def main() -> int:
     rec = follow(team, token, rec)
     wall = time.monotonic() - submitted_at
     ref = rec["pytorchjob"] or {}
+    backend = rec.get("backend") or "pytorchjob"
+    kind, plural, pods = KINDS.get(backend, KINDS["pytorchjob"])
     print(f"{rec['status']}: {rec['reason']} - {rec['message']}")
-    print(f"PyTorchJob {ref.get('namespace')}/{ref.get('name')}; started {rec['started_at']}, "
-          f"finished {rec['finished_at']}; {wall:.1f}s from submission")  # fmt: skip
+    print(f"backend: {backend} ({kind} {ref.get('namespace')}/{ref.get('name')}); started "
+          f"{rec['started_at']}, finished {rec['finished_at']}; "
+          f"{wall:.1f}s from submission")  # fmt: skip
     ok = rec["status"] == "succeeded"
     if not args.simulated and ok:
         ok = report_model(out / "model")
     namespace, name = ref.get("namespace"), ref.get("name")
-    print(f"see it with: kubectl get pytorchjobs -n {namespace} -l trainq.dev/team={team}")
+    print(f"see it with: kubectl get {plural} -n {namespace} -l trainq.dev/team={team}")
     # (the ports k8s/local/trainq-up.sh gives them)
     api_m, worker_m, watcher_m = (os.environ.get(k, d) for k, d in (
         ("TRAINQ_METRICS_PORT", "18090"), ("TRAINQ_WORKER1_METRICS_PORT", "18091"),
@@ -228,7 +243,11 @@ def main() -> int:
     )
     if not args.simulated and name:
         report_channel(team, token, rec["id"])
-        print(f"master's log: kubectl logs -n {namespace} {name}-master-0")
+        if backend == "trainjob":  # node 0 is the Master; its pod's name has a random suffix
+            selector = pods.format(name) + ",batch.kubernetes.io/job-completion-index=0"
+            print(f"master's log: kubectl logs -n {namespace} -l {selector} -c node --tail=-1")
+        else:
+            print(f"master's log: kubectl logs -n {namespace} {name}-master-0")
     return 0 if ok else 1
 
 

@@ -49,3 +49,13 @@ stop_trainq() {
   done
   for pid in $(component_pids "$name"); do kill -KILL "$pid" 2>/dev/null || true; done
 }
+
+# component_config NAME: the TRAINQ_CONFIG that NAME's running process was started with.
+component_config() {
+  local pid vars var
+  pid="$(component_pid "$1")"
+  { mapfile -d '' -t vars <"/proc/$pid/environ"; } 2>/dev/null || return 0
+  for var in "${vars[@]}"; do
+    if [[ $var == TRAINQ_CONFIG=* ]]; then echo "${var#TRAINQ_CONFIG=}"; fi
+  done
+}

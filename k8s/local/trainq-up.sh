@@ -3,6 +3,10 @@
 # workers and the watcher, against $REDIS_URL and $KUBECONFIG (see env.sh). Pid files go to
 # $TRAINQ_RUN, logs to $TRAINQ_LOGS. Idempotent: running components are left alone, dead ones
 # (or ones whose pid file is stale) are started again. Redis must be up (make redis-up).
+# TRAINQ_BACKEND=pytorchjob|trainjob (make up/demo BACKEND=...): every team's jobs run as that
+# kind, from a copy of $TRAINQ_CONFIG with each team's `backend` set, written to
+# $TRAINQ_LOCAL/trainq-<backend>.yaml; unset, $TRAINQ_CONFIG is used as it is. A component
+# running with another configuration (another backend) is restarted with this one.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=env.sh
@@ -19,6 +23,30 @@ export PROMETHEUS_MULTIPROC_DIR="$TRAINQ_RUN/prometheus"
 export TRAINQ_METRICS_PORT="${TRAINQ_METRICS_PORT:-18090}"
 cd "$TRAINQ_REPO"
 
+if [ -n "${TRAINQ_BACKEND:-}" ]; then
+  derived="$TRAINQ_LOCAL/trainq-$TRAINQ_BACKEND.yaml"
+  mkdir -p "$TRAINQ_LOCAL"
+  "$PY" - "$TRAINQ_CONFIG" "$TRAINQ_BACKEND" "$derived" <<'PYEOF'
+import sys
+from pathlib import Path
+
+import yaml
+
+source, backend, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+if backend not in ("pytorchjob", "trainjob"):
+    sys.exit(f"TRAINQ_BACKEND={backend!r}: must be pytorchjob or trainjob")
+raw = yaml.safe_load(Path(source).read_text())
+for team in raw.get("teams") or []:
+    team["backend"] = backend
+header = f"# Written by k8s/local/trainq-up.sh: {source} with every team's backend: {backend}.\n"
+tmp = out.with_suffix(".tmp")
+tmp.write_text(header + yaml.safe_dump(raw, sort_keys=False))
+tmp.replace(out)
+PYEOF
+  TRAINQ_CONFIG="$derived"
+fi
+export TRAINQ_CONFIG
+
 # Fail fast, with the message naming the bad key, on a bad configuration.
 TRAINQ_CONFIG="$TRAINQ_CONFIG" "$PY" -c 'from wrapper.config import load_or_exit; load_or_exit()'
 # (In Python: redis-cli would need the password on its command line, and exits 0 on NOAUTH.)
@@ -31,6 +59,17 @@ import sys, urllib.request
 urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2)
 PYEOF
 }
+
+# Processes started with another configuration (another TRAINQ_BACKEND) give way to this one.
+for name in "${TRAINQ_COMPONENTS[@]}"; do
+  if trainq_running "$name"; then
+    running_config="$(component_config "$name")"
+    if [ "$running_config" != "$TRAINQ_CONFIG" ]; then
+      log "$name runs with ${running_config:-an unknown config}; restarting it with $TRAINQ_CONFIG"
+      stop_trainq "$name"
+    fi
+  fi
+done
 
 start() {
   local name="$1"; shift
@@ -76,5 +115,5 @@ for name in "${TRAINQ_COMPONENTS[@]}"; do
     exit 1
   fi
 done
-log "trainq is up: http://127.0.0.1:$TRAINQ_API_PORT (logs in $TRAINQ_LOGS)"
+log "trainq is up: http://127.0.0.1:$TRAINQ_API_PORT (logs in $TRAINQ_LOGS; config $TRAINQ_CONFIG)"
 log "metrics: http://127.0.0.1:$TRAINQ_METRICS_PORT/metrics (API), :${WORKER_METRICS_PORTS[0]} and :${WORKER_METRICS_PORTS[1]} (workers), :$WATCHER_METRICS_PORT (watcher: team gauges)"

@@ -1,8 +1,9 @@
 """Process group, device choice and the few collectives training needs.
 
 With WORLD_SIZE=1 no process group is created and every helper is the identity, so one code path
-serves both cases. Otherwise the group is set up from the operator's MASTER_ADDR/MASTER_PORT,
-WORLD_SIZE and RANK: gloo on CPU, nccl on GPU.
+serves both cases. Otherwise the group is set up from MASTER_ADDR/MASTER_PORT, WORLD_SIZE and
+RANK (the training operator's, or as config.py derives them from Kubeflow Trainer v2's PET_*
+variables): gloo on CPU, nccl on GPU.
 """
 
 import io

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOCAL_IP = "127.0.0.1"
+# A PyTorchJob's pods (training operator) carry its name; a TrainJob's pods (Kubeflow Trainer
+# v2, through JobSet) carry their JobSet's name (= the TrainJob's) and uid.
 JOB_NAME_LABEL = "training.kubeflow.org/job-name"
+JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
+JOBSET_UID_LABEL = "jobset.sigs.k8s.io/jobset-uid"
+PYTORCHJOB, JOBSET = "PyTorchJob", "JobSet"
 # Env vars whose whole value is a rendezvous port the job's processes listen on / dial.
 PORT_VARS = frozenset({"MASTER_PORT", "PET_MASTER_PORT"})
 # A ConfigMap/Secret reader: (kind, namespace, name) -> its data, or None when missing.
@@ -25,20 +30,30 @@ SourceLookup = Callable[[str, str, str], Mapping[str, str] | None]
 @dataclass(frozen=True)
 class JobRef:
     """The training job a pod belongs to; the uid keeps a re-created job with the same name
-    from inheriting the old one's ports."""
+    from inheriting the old one's ports. kind: PYTORCHJOB or JOBSET (a TrainJob's), which
+    names its pods' hosts differently."""
 
     namespace: str
     name: str
     uid: str
+    kind: str = PYTORCHJOB
 
 
 def job_of(pod: Mapping) -> JobRef | None:
     meta = pod.get("metadata", {})
-    name = (meta.get("labels") or {}).get(JOB_NAME_LABEL)
-    if not name:
-        return None
+    labels = meta.get("labels") or {}
+    namespace = meta.get("namespace", "default")
     owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
-    return JobRef(meta.get("namespace", "default"), name, owner["uid"] if owner else "")
+    if name := labels.get(JOB_NAME_LABEL):
+        return JobRef(namespace, name, owner["uid"] if owner else "")
+    if name := labels.get(JOBSET_NAME_LABEL):
+        # The JobSet's uid, not the controller owner's: that is one of its Jobs, and the pods
+        # of all its Jobs (replicated jobs, or Jobs it recreated) must share the ports.
+        uid = labels.get(JOBSET_UID_LABEL) or (meta.get("annotations") or {}).get(
+            JOBSET_UID_LABEL, owner["uid"] if owner else ""
+        )
+        return JobRef(namespace, name, uid, JOBSET)
+    return None
 
 
 def field_value(pod: Mapping, path: str, pod_ip: str = LOCAL_IP) -> str:
@@ -122,14 +137,25 @@ def _resource_value(container: Mapping, ref: Mapping) -> str:
 
 
 class HostRewriter:
-    """Rewrites references to a job's pods/services (`<job>-master-0`, `<job>-worker-3`, with
-    or without `.<ns>[.svc[.cluster.local]]`) to 127.0.0.1, and the port in `<that>:<port>` or a
-    PORT_VARS value to the job's local port."""
+    """Rewrites references to a job's pods/services to 127.0.0.1, and the port in
+    `<that>:<port>` or a PORT_VARS value to the job's local port. A PyTorchJob's are
+    `<job>-master-0`, `<job>-worker-3`, with or without `.<ns>[.svc[.cluster.local]]`; a
+    JobSet's pods are `<jobset>-<replicated job>-<job index>-<pod index>` (a TrainJob's:
+    `<trainjob>-node-0-1`), optionally in its headless service's subdomain `.<jobset>`, then
+    the same namespace suffixes; and that service itself as `<jobset>.<ns>.svc[...]`."""
 
     def __init__(self, job: JobRef, port_for: Callable[[int], int]):
         self.port_for = port_for
-        domain = rf"(?:\.{re.escape(job.namespace)}(?:\.svc(?:\.cluster\.local)?)?)?"
-        host = rf"{re.escape(job.name)}-(?:master|worker)-\d+{domain}"
+        name, ns = re.escape(job.name), re.escape(job.namespace)
+        domain = rf"(?:\.{ns}(?:\.svc(?:\.cluster\.local)?)?)?"
+        if job.kind == JOBSET:
+            # Each dash-separated part of the replicated job's name has a letter, so a pod's
+            # name (`<hostname>-<random suffix>`, which may be all digits) is never taken.
+            part = "[a-z0-9]*[a-z][a-z0-9]*"
+            pod = rf"{name}-{part}(?:-{part})*-\d+-\d+(?:\.{name})?{domain}"
+            host = rf"(?:{pod}|{name}\.{ns}\.svc(?:\.cluster\.local)?)"
+        else:
+            host = rf"{name}-(?:master|worker)-\d+{domain}"
         self._host_port = re.compile(rf"(?<![\w.-]){host}(?::(\d+))?(?![\w.-])")
 
     def text(self, value: str) -> str:

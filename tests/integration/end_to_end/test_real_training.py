@@ -1,10 +1,14 @@
-"""Real training end to end: a job submitted through trainq's HTTP API for team `local` (pinned
-to the node agent's node by the team's node_selector and tolerations) becomes a PyTorchJob that
-the real Kubeflow operator expands into a master and a worker pod, which the node agent runs as
-real processes: `python -m trainers.intent_classification` rendezvouses over gloo and trains the
-model with DDP. trainq must report `succeeded`, and the trainer's outputs must check out.
+"""Real training end to end, on each backend: a job submitted through trainq's HTTP API for team
+`local` (pinned to the node agent's node by the team's node_selector and tolerations) becomes a
+PyTorchJob that the real Kubeflow operator expands into a master and a worker pod, or a Trainer
+v2 TrainJob whose JobSet runs two `node` pods (node 0 the Master), which the node agent runs as
+real processes: `python -m trainers.intent_classification` rendezvouses over gloo (from the
+operator's MASTER_ADDR/RANK env, or Trainer v2's PET_* env) and trains the model with DDP.
+trainq must report `succeeded`, the trainer's outputs must check out, and the weights must be
+the same bytes on both backends (same body, same seed).
 
 The local node has this machine's CPUs (2), so replicas request little; only this test uses it.
+The TrainJob case is skipped where Trainer v2 does not run (tests/support/trainer_v2.py).
 """
 
 import hashlib
@@ -23,6 +27,16 @@ from tests.support.stack import unique, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 LOCAL_NODE = "trainq-local-node"
+# Per backend, what its run looks like: the record's reason on success, the pod label that
+# names each pod's role (its value for the Master), and the trainer's container.
+RUNS = {
+    "pytorchjob": ("PyTorchJobSucceeded", "training.kubeflow.org/replica-type", "master",
+                   "pytorch"),
+    "trainjob": ("AllJobsCompleted", "batch.kubernetes.io/job-completion-index", "0", "node"),
+}  # fmt: skip
+# The weights' sha256 each backend's run produced (both cases run in one process: --dist
+# loadfile), so the second run checks it trained the same model as the first.
+WEIGHTS: dict[str, str] = {}
 # Team local's checkpoint claim (k8s/local/trainq.yaml), bound by `make cluster-up`.
 CHECKPOINT_CLAIM = ("team-local", "trainq-checkpoints")
 
@@ -57,9 +71,12 @@ def assert_local_node_ready(kube_api) -> None:
 
 
 def test_real_ddp_training_through_the_api(
-    stack, tmp_path, kube_api, kubeconfig, kubectl_bin, request
+    any_stack, tmp_path, kube_api, kubeconfig, kubectl_bin, request
 ):
     assert_local_node_ready(kube_api)
+    stack = any_stack
+    backend = stack.backend.name
+    reason, role_label, master_role, container = RUNS[backend]
     api = stack.api
     body = training_body(unique("train"), tmp_path)
     epochs = int(body["env"]["EPOCHS"])
@@ -75,29 +92,30 @@ def test_real_ddp_training_through_the_api(
         return current if current["status"] in ("succeeded", "failed", "cancelled") else None
 
     final = wait_until(f"job {rec['id']} to finish", finished, timeout=600, interval=0.5)
-    ref = final["pytorchjob"]
-    pods = (
-        client.CoreV1Api(kube_api)
-        .list_namespaced_pod(
-            "team-local",
-            label_selector=f"trainq.dev/job-id={rec['id']},trainq.dev/instance={stack.instance}",
-        )
-        .items
-    )
-    master_pod = f"{ref['name']}-master-0"
-    assert final["status"] == "succeeded", (seen, final, _logs(kubectl_bin, kubeconfig, master_pod))
+    ref = final["pytorchjob"]  # the workload's ref, of either kind
+    pods = stack.pods("team-local", ref["name"])
+    by_role = {p["metadata"]["labels"].get(role_label): p for p in pods}
+    master = by_role.get(master_role)
+    master_pod = master["metadata"]["name"] if master else f"{ref['name']}-master-0"
+    master_log = _logs(kubectl_bin, kubeconfig, master_pod, container)
+    assert final["status"] == "succeeded", (seen, final, master_log)
+    assert final["backend"] == backend, final
     assert "running" in seen, seen
     # The operator marks the job Succeeded when the Master does; a Worker that exits a moment
     # later may not be counted, so only its presence is certain.
     assert final["replicas"]["Master"]["succeeded"] == 1, final["replicas"]
     assert "Worker" in final["replicas"], final["replicas"]
-    assert final["reason"] == "PyTorchJobSucceeded"
+    assert final["reason"] == reason
 
-    # The team's pool: both pods were placed on the node agent's node, and ran there.
-    by_type = {p.metadata.labels.get("training.kubeflow.org/replica-type"): p for p in pods}
-    assert set(by_type) == {"master", "worker"}, [p.metadata.name for p in pods]
-    assert {p.spec.node_name for p in pods} == {LOCAL_NODE}
-    assert by_type["master"].spec.node_selector == {"trainq.dev/pool": "local"}
+    # The team's pool: both pods (this job's, with trainq's labels) were placed on the node
+    # agent's node, and ran there.
+    assert len(pods) == 2 and master, [p["metadata"]["name"] for p in pods]
+    for pod in pods:
+        labels = pod["metadata"]["labels"]
+        assert labels["trainq.dev/job-id"] == str(rec["id"]), labels
+        assert labels["trainq.dev/instance"] == stack.instance, labels
+    assert {p["spec"]["nodeName"] for p in pods} == {LOCAL_NODE}
+    assert master["spec"]["nodeSelector"] == {"trainq.dev/pool": "local"}
 
     # The trainer's outputs: complete, and the manifest vouches for the weights file.
     model = tmp_path / "model"
@@ -114,17 +132,22 @@ def test_real_ddp_training_through_the_api(
     assert [m["epoch"] for m in metrics] == list(range(1, epochs + 1))
 
     # `kubectl logs` reaches the master's log through the node agent's kubelet endpoint.
-    log = _logs(kubectl_bin, kubeconfig, master_pod)
+    log = master_log
     for epoch in range(1, epochs + 1):
         assert f"epoch {epoch}/{epochs} train_loss=" in log, log
     assert "rank 0 of 2 joined" in log
     assert f"done: test_accuracy={manifest['metrics']['test_accuracy']:.4f}" in log, log
     assert f"weights_sha256={manifest['weights']['sha256']}" in log
 
+    # Same body, same seed: the same weights, whichever backend ran them.
+    WEIGHTS[backend] = manifest["weights"]["sha256"]
+    assert len(set(WEIGHTS.values())) == 1, f"weights differ between backends: {WEIGHTS}"
 
-def _logs(kubectl_bin: str, kubeconfig: str, pod: str) -> str:
+
+def _logs(kubectl_bin: str, kubeconfig: str, pod: str, container: str) -> str:
     proc = subprocess.run(
-        [kubectl_bin, "--kubeconfig", kubeconfig, "logs", "-n", "team-local", pod, "-c", "pytorch"],
+        [kubectl_bin, "--kubeconfig", kubeconfig, "logs", "-n", "team-local", pod,
+         "-c", container],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     return proc.stdout + proc.stderr
