@@ -139,6 +139,18 @@ def test_real_ddp_training_through_the_api(
     assert f"done: test_accuracy={manifest['metrics']['test_accuracy']:.4f}" in log, log
     assert f"weights_sha256={manifest['weights']['sha256']}" in log
 
+    # trainq's logs endpoint finds each replica's pod: by name, or a TrainJob's by its node
+    # index (JobSet's pod names end in a random suffix).
+    for replica, rank in (("Master", 0), ("Worker", 1)):
+        served = api.http.get(
+            f"{api.base}/v1/teams/local/jobs/{rec['id']}/logs",
+            params={"replica": replica},
+            headers=api._h("local"),
+            timeout=30,
+        )
+        assert served.status_code == 200, served.text
+        assert f"rank {rank} of 2 joined" in served.text, served.text
+
     # Same body, same seed: the same weights, whichever backend ran them.
     WEIGHTS[backend] = manifest["weights"]["sha256"]
     assert len(set(WEIGHTS.values())) == 1, f"weights differ between backends: {WEIGHTS}"
