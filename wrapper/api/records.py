@@ -13,11 +13,23 @@ from wrapper.jobs.states import JobStatus
 PUBLIC = tuple(JobRecord.model_fields)
 
 
+_UNREAD = object()
+
+
+def version_read(version: bytes | None) -> None:
+    """The admission version, read with this request's record (one round trip): the view, if
+    this request needs one, is the one for it, with no second read."""
+    g.trainq_admission_version = version
+
+
 def current_view() -> AdmissionView:
     """The admission view for this request: one per request, from the process's cache."""
     if "trainq_admission_view" not in g:
         svc = services()
-        g.trainq_admission_view = svc.views.get(svc.admissions.version())
+        version = g.get("trainq_admission_version", _UNREAD)
+        if version is _UNREAD:
+            version = svc.admissions.version()
+        g.trainq_admission_view = svc.views.get(version)
     return g.trainq_admission_view
 
 

@@ -35,7 +35,8 @@ def _decode(raw: dict) -> dict:
     out = {}
     for k, v in raw.items():
         k = k.decode()
-        out[k] = v.decode() if k == "status" else json.loads(v)
+        # (most fields of a record are null: no decoder call for them)
+        out[k] = v.decode() if k == "status" else None if v == b"null" else json.loads(v)
     return out
 
 
@@ -225,6 +226,15 @@ class JobStore:
     def get(self, job_id: int) -> dict | None:
         raw = self.redis.hgetall(keys.job_key(job_id))
         return _decode(raw) if raw else None
+
+    def get_with_version(self, job_id: int) -> tuple[dict | None, bytes | None]:
+        """The record and the admission version (`AdmissionStore.version`), read in one round
+        trip: what a status read needs to place a queued job."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job_key(job_id))
+            pipe.get(keys.ADMISSION_VERSION)
+            raw, version = pipe.execute()
+        return (_decode(raw) if raw else None), version
 
     def get_many(self, ids: list[int]) -> list[dict | None]:
         with self.redis.pipeline(transaction=False) as pipe:

@@ -3,6 +3,7 @@ than by the apiserver at dispatch time. Each checker returns an error message or
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from kubernetes.utils.quantity import parse_quantity
 
@@ -88,9 +89,28 @@ def env_name(name: str) -> str | None:
     return None
 
 
+# Quantities this short are memoised (a submission parses its cpu and memory several times:
+# validation, the never-fits check, admission); longer ones, which no real quantity is, are not,
+# so no request can fill the cache with large strings. Decimal is immutable: safe to share.
+_MEMO_MAX_LEN = 32
+
+
 def quantity(value: str) -> Decimal:
     """Parse a Kubernetes quantity ('500m', '2', '16Gi'); ValueError when malformed."""
-    if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '500m', '2', '16Gi')")
+    if len(value) <= _MEMO_MAX_LEN:
+        return _memo_quantity(value)
+    return _parse_quantity(value)
+
+
+@lru_cache(maxsize=4096)
+def _memo_quantity(value: str) -> Decimal:
+    return _parse_quantity(value)  # (an exception is raised again each time, never cached)
+
+
+def _parse_quantity(value: str) -> Decimal:
+    if not _QUANTITY.fullmatch(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '500m', '2', '16Gi')")
     try:
         return Decimal(parse_quantity(value))

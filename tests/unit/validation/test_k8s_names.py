@@ -20,6 +20,22 @@ def test_bad_quantities(text):
         kubenames.quantity(text)
 
 
+def test_quantity_memo_keeps_answers_and_refusals():
+    # Memoised parses answer as a fresh parse; a refusal is raised again each time (never
+    # cached), a non-string is a ValueError (not the memo's TypeError for unhashable values),
+    # and a long string is parsed without entering the memo.
+    assert kubenames.quantity("750m") == kubenames.quantity("750m") == Decimal("0.75")
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            kubenames.quantity("1GB")
+    with pytest.raises(ValueError):
+        kubenames.quantity(["1"])
+    long = "1" + "0" * 40
+    before = kubenames._memo_quantity.cache_info().currsize
+    assert kubenames.quantity(long) == Decimal(long)
+    assert kubenames._memo_quantity.cache_info().currsize == before
+
+
 def test_names():
     assert kubenames.dns1035_label("tq-12") is None
     assert kubenames.dns1035_label("1tq") is not None
