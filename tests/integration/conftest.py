@@ -68,6 +68,15 @@ def api_settings():
 
 
 # --- process stacks against the control plane --------------------------------------------
+def _serving(s: Stack) -> Stack:
+    """The session stacks' processes: the API, two RQ workers and the watcher."""
+    s.start_api()
+    s.start_worker("w1")
+    s.start_worker("w2")
+    s.start_watcher()
+    return s
+
+
 @pytest.fixture(scope="session")
 def stack(request, tmp_path_factory, kubeconfig, kube_api, shared_redis_up):
     """API (gunicorn) + 2 RQ workers + watcher on this xdist worker's stack DB, with a unique
@@ -76,11 +85,7 @@ def stack(request, tmp_path_factory, kubeconfig, kube_api, shared_redis_up):
     redis.Redis.from_url(url).flushdb()
     s = Stack(tmp_path_factory.mktemp("stack"), url, kubeconfig)
     request.addfinalizer(s.close)
-    s.start_api()
-    s.start_worker("w1")
-    s.start_worker("w2")
-    s.start_watcher()
-    return s
+    return _serving(s)
 
 
 @pytest.fixture
@@ -104,11 +109,7 @@ def trainjob_stack(request, tmp_path_factory, kubeconfig, kube_api):
     request.addfinalizer(server.stop)
     s = Stack(directory / "stack", server.url, kubeconfig, backend="trainjob")
     request.addfinalizer(s.close)
-    s.start_api()
-    s.start_worker("w1")
-    s.start_worker("w2")
-    s.start_watcher()
-    return s
+    return _serving(s)
 
 
 @pytest.fixture(params=trainer_v2.BACKENDS)
