@@ -27,7 +27,7 @@ class FakeKube:
     def __init__(self):
         self.deleted = []
 
-    def delete(self, namespace, name, propagation):
+    def delete(self, namespace, name, propagation, backend=None):
         self.deleted.append((namespace, name))
         return True
 

@@ -21,10 +21,10 @@ class FakeKube:
     def __init__(self, items):
         self.items = items
 
-    def list_all(self, selector):
+    def list_all(self, selector, backend=None):
         return self.items, "100"
 
-    def get(self, namespace, name):
+    def get(self, namespace, name, backend=None):
         return None
 
 
