@@ -43,7 +43,8 @@ def gone(store: JobStore, record: dict, namespace: str, name: str) -> bool:
     elif status in DISPATCHED:
         fields = {
             "reason": "PyTorchJobDeleted",
-            "message": f"PyTorchJob {namespace}/{name} was deleted outside trainq",
+            # (the reason keeps its name on either backend: frontends match on it)
+            "message": f"{backends.of(record).kind} {namespace}/{name} was deleted outside trainq",
             "finished_at": utcnow(),
         }
     else:
