@@ -180,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             stack.start_api()
             stack.start_watcher()  # capacity for admission, reservations given back
-            if "submission" in only:
+            if {"submission", "status"} & set(only):
                 stack.start_noop()
+            if "submission" in only:
                 guarded("submission", lambda: submission.run(stack, **sizes["submission"]))
             if "dispatch" in only:
                 guarded("dispatch", lambda: dispatch.run(stack, **sizes["dispatch"]))

@@ -103,6 +103,19 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
              "-deep queue", f"{st['trainq_queued_tail']['p50_ms']} / "
              f"{st['trainq_queued_tail']['p99_ms']} ms", "", "", "", ""),
         ]  # fmt: skip
+        rv = st.get("rate_vs_noop")
+        if rv:
+            out += [
+                ("3. GET job per s (wrk -c16), ratio per round (median)", _f(rv["rate"], "/s"),
+                 f"no-op GET {_f(rv['noop_rate'], '/s')}",
+                 f"{_f(rv['ratio_vs_noop'], '', 3)} ({_f(rv['ratio_median_of_rounds'], '', 3)})",
+                 ">= 0.8", _met((rv["ratio_median_of_rounds"] or 0) >= 0.8)),
+                ("3. ... apiserver reads of PyTorchJobs / TrainJobs per status read",
+                 f"{rv['apiserver_workload_reads_per_read']} ({rv['reads']:,} reads)",
+                 f"apiserver_request_total: {rv['apiserver_requests_during']:.0f} requests of "
+                 f"any kind during the reads, {rv['apiserver_requests_idle']:.0f} idle as long",
+                 "", "0", _met(rv["apiserver_workload_reads_per_read"] == 0)),
+            ]  # fmt: skip
     sc = results.get("scale") or {}
     if "error" in sc:
         out.append(("4. Scale", "failed: " + sc["error"], "", "", "", "n/a"))

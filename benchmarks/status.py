@@ -5,6 +5,12 @@ Both sides use the same client (a keep-alive requests.Session, one request at a 
 apiserver with the kubeconfig's client certificate), alternating blocks, so client overhead is
 the same on both. wrk -c1 on the trainq GET gives the same figure without Python's client cost.
 A queued job at the back of a deep queue is timed too: its `position` is an LPOS scan.
+
+Then the rate: wrk -c16 rounds alternating the GET with the no-op endpoint's GET
+(benchmarks/noop.py: the same authentication, no Redis), and the apiserver's reads of training
+workloads (GET / LIST of pytorchjobs or trainjobs in `apiserver_request_total`) over the GET
+rounds, per status read; all its requests are reported beside an idle window as long
+(controllers and kubelets keep calling it, so that total cannot be told apart per read).
 """
 
 import time
@@ -51,7 +57,54 @@ def _apiserver_session() -> tuple[requests.Session, str]:
     return session, cfg.host
 
 
-def run(stack: BenchStack, jobs: int, samples: int, wrk_seconds: float) -> dict:
+def _apiserver_requests(kube: requests.Session, host: str) -> tuple[float, float]:
+    """Requests the apiserver has served (apiserver_request_total): all of them, and the reads
+    of training workloads (GET or LIST of pytorchjobs / trainjobs), which a status read would
+    have to make if it asked the cluster."""
+    total = workload = 0.0
+    for line in kube.get(f"{host}/metrics", timeout=30).text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        value = float(line.rsplit(" ", 1)[1])
+        total += value
+        if ('resource="pytorchjobs"' in line or 'resource="trainjobs"' in line) and \
+                ('verb="GET"' in line or 'verb="LIST"' in line):  # fmt: skip
+            workload += value
+    return total, workload
+
+
+def _rate_vs_noop(stack: BenchStack, path: str, seconds: float, rounds: int,
+                  kube: requests.Session, host: str) -> dict:  # fmt: skip
+    """Rounds of wrk -c16 on the GET and on the no-op GET, alternating; the apiserver's
+    requests over the GET rounds, and over an idle window as long."""
+    ours, noop = [(path, TOKENS["alpha"])], [("/v1/bench/noop", TOKENS["alpha"])]
+    wrk(stack.base, ours, None, 1, 16)  # warm-up
+    wrk(stack.noop_base, noop, None, 1, 16)
+    idle_from = _apiserver_requests(kube, host)[0]
+    time.sleep(seconds * rounds)
+    idle = _apiserver_requests(kube, host)[0] - idle_from
+    gets, noops, during, workload = [], [], 0.0, 0.0
+    for _ in range(rounds):
+        noops.append(wrk(stack.noop_base, noop, None, seconds, 16))
+        before = _apiserver_requests(kube, host)
+        gets.append(wrk(stack.base, ours, None, seconds, 16))
+        after = _apiserver_requests(kube, host)
+        during, workload = during + after[0] - before[0], workload + after[1] - before[1]
+    reads = sum(g.requests for g in gets)
+    ratios = sorted(g.rate / n.rate for g, n in zip(gets, noops, strict=True) if n.rate)
+    rate = sum(g.rate for g in gets) / rounds
+    noop_rate = sum(n.rate for n in noops) / rounds
+    return {
+        "rate": round(rate, 1), "noop_rate": round(noop_rate, 1),
+        "ratio_vs_noop": round(rate / noop_rate, 3) if noop_rate else None,
+        "ratio_median_of_rounds": round(ratios[len(ratios) // 2], 3) if ratios else None,
+        "reads": reads, "apiserver_requests_during": during, "apiserver_requests_idle": idle,
+        "workload_reads_during": workload,
+        "apiserver_workload_reads_per_read": round(workload / reads, 4) if reads else None,
+    }  # fmt: skip
+
+
+def run(stack: BenchStack, jobs: int, samples: int, wrk_seconds: float, rounds: int = 3) -> dict:
     stack.redis.flushdb()
     rec = _dispatched_job(stack)
     fill_s = fill_direct(stack, ["alpha", "beta"], jobs - 1)
@@ -84,6 +137,7 @@ def run(stack: BenchStack, jobs: int, samples: int, wrk_seconds: float) -> dict:
     queue_depth = stack.redis.zcard(keys.team_queue("alpha"))
     path = ours_url.removeprefix(stack.base)
     by_wrk = wrk(stack.base, [(path, TOKENS["alpha"])], None, wrk_seconds, 1)
+    rated = _rate_vs_noop(stack, path, wrk_seconds, rounds, kube, host)
     t, k = summary_ms(trainq_s), summary_ms(kube_s)
     return {
         "jobs_in_store": in_store,
@@ -95,5 +149,6 @@ def run(stack: BenchStack, jobs: int, samples: int, wrk_seconds: float) -> dict:
         "trainq_queued_tail": {**summary_ms(tail_s), "queue_depth": queue_depth},
         "speedup_p50": round(k["p50_ms"] / t["p50_ms"], 2) if t["p50_ms"] else None,
         "speedup_p99": round(k["p99_ms"] / t["p99_ms"], 2) if t["p99_ms"] else None,
-        "goals": {"p99_ms": 5, "speedup": 10},
+        "rate_vs_noop": rated,
+        "goals": {"p99_ms": 5, "speedup": 10, "ratio_vs_noop": 0.8, "apiserver_per_read": 0},
     }

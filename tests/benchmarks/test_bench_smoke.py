@@ -64,6 +64,9 @@ def test_status_figures(results):
     st = _ok(results, "status")
     assert st["trainq"]["samples"] > 0 and st["apiserver"]["samples"] > 0
     assert st["speedup_p50"] is not None and st["jobs_in_store"] > 0
+    rated = st["rate_vs_noop"]
+    assert rated["rate"] > 0 and rated["noop_rate"] > 0 and rated["reads"] > 0
+    assert rated["apiserver_workload_reads_per_read"] == 0  # reads never ask the cluster
 
 
 def test_scale_figures(results):
