@@ -1,7 +1,7 @@
 """The side-by-side table (trainq vs Kueue, benchmarks/sidebyside.py) and its block in
 RESULTS.md (between KUEUE_BEGIN and KUEUE_END), written by a run that measured it."""
 
-from benchmarks.report import RESULTS_MD
+from benchmarks import report
 
 KUEUE_BEGIN = "<!-- kueue:begin (written by make bench) -->"
 KUEUE_END = "<!-- kueue:end -->"
@@ -151,11 +151,4 @@ def block(results: dict) -> str:
 
 def write_results_md(results: dict) -> None:
     """Replace the side-by-side block of RESULTS.md (appended if missing)."""
-    text = RESULTS_MD.read_text()
-    new = block(results)
-    if KUEUE_BEGIN in text and KUEUE_END in text:
-        head, rest = text.split(KUEUE_BEGIN, 1)
-        text = head + new + rest.split(KUEUE_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + new + "\n"
-    RESULTS_MD.write_text(text)
+    report.replace_block(KUEUE_BEGIN, KUEUE_END, block(results))

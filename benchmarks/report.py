@@ -324,11 +324,16 @@ def _reused(results: dict) -> str:
 
 def write_results_md(results: dict, table_md: str) -> None:
     """Replace the generated block of RESULTS.md; the hand-written analysis around it stays."""
-    block = generated_block(results, table_md)
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    replace_block(BEGIN, END, generated_block(results, table_md))
+
+
+def replace_block(begin: str, end: str, block: str) -> None:
+    """Put `block` (which starts with `begin` and ends with `end`) in RESULTS.md in place of
+    the one between those markers, or append it when there is none."""
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS_MD.write_text(text)

@@ -108,7 +108,7 @@ TRAINJOB = Backend(
 BACKENDS = {b.name: b for b in (PYTORCHJOB, TRAINJOB)}
 
 
-def of(record: dict) -> Backend:
-    """The backend a job record ran (or will run) on; records from before there was a choice
-    ran PyTorchJobs."""
-    return BACKENDS[record.get("backend") or PYTORCHJOB_NAME]
+def of(record: dict, team_backend: str = PYTORCHJOB_NAME) -> Backend:
+    """The backend a job record ran on (dispatch records it), else the one it will run on: its
+    team's (`team_backend`; records from before there was a choice ran PyTorchJobs)."""
+    return BACKENDS[record.get("backend") or team_backend]

@@ -27,10 +27,8 @@ def location(record: dict, namespaces: dict[str, str], instance: str) -> tuple[s
 
 def backend_of(record: dict, config: TrainqConfig) -> backends.Backend:
     """The kind the job's workload is: as dispatch recorded it, else its team's backend."""
-    if record.get("backend"):
-        return backends.of(record)
     team = config.team(record["team"])
-    return backends.BACKENDS[team.backend if team else backends.PYTORCHJOB_NAME]
+    return backends.of(record, team.backend if team else backends.PYTORCHJOB_NAME)
 
 
 def gone(store: JobStore, record: dict, namespace: str, name: str) -> bool:

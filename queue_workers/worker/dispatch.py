@@ -193,7 +193,7 @@ def dispatch(ctx: Context, job_id: int) -> str:
         team.checkpoints.claim, ctx.config.dispatch.checkpoint_path
     )
     # A job keeps the kind it was first created as (a re-admitted one adopts it again).
-    backend = backends.of(record) if record.get("backend") else backends.BACKENDS[team.backend]
+    backend = backends.of(record, team.backend)
     body = backend.build(record, namespace, instance, pod, counted, checkpoints,
                          ctx.config.dispatch.metrics_url, team.trainjob_runtime)  # fmt: skip
     name, kind = body["metadata"]["name"], backend.kind
