@@ -104,8 +104,12 @@ class SentinelRedis:
             except redis.exceptions.RedisError:
                 return False
             link = self.client_at(self.ports["b"]).info("replication")["master_link_status"]
-            return link == "up" and all(
-                v[b"num-slaves"] == b"1" and v[b"num-other-sentinels"] == b"2" for v in views
+            return (
+                link == "up"
+                and self.replica_acks(self.ports["a"])
+                and all(
+                    v[b"num-slaves"] == b"1" and v[b"num-other-sentinels"] == b"2" for v in views
+                )
             )
 
         wait_until("sentinels to see the replica and each other", settled, timeout=30)
@@ -139,6 +143,14 @@ class SentinelRedis:
 
     def restart_as_replica(self, name: str, primary_port: int) -> None:
         self._server(name, replica_of=primary_port)
+
+    def replica_acks(self, primary_port: int) -> bool:
+        """Whether the primary counts a replica for WAIT. A replica reports its link up before
+        the primary puts it online (after its first ACK, up to a second later), so a WAIT in
+        that window still sees no replica."""
+        primary = self.client_at(primary_port)
+        primary.set("trainq:test:ack-probe", 1)
+        return primary.wait(1, 200) >= 1
 
     def stop(self) -> None:
         for name in list(self.procs):
