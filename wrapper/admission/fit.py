@@ -6,6 +6,7 @@ words in `waits`, the order of turns and a worker's early stop in `turns`."""
 import math
 from collections import defaultdict
 
+import wrapper.admission.holds as holds
 import wrapper.admission.waits as waits
 from wrapper.admission.claims import Claims
 from wrapper.admission.index import ALL, NodeIndex, PassRooms
@@ -49,10 +50,6 @@ def _total(amounts: list[Res]) -> Res:
     """The sum, in plain ints (one Res instead of one per addition)."""
     return Res(sum(a.cpu for a in amounts), sum(a.memory for a in amounts),
                sum(a.gpu for a in amounts))  # fmt: skip
-
-
-def _free_first(room) -> tuple:
-    return (-room[2], -room[0], -room[1])
 
 
 def _one_shared_pool(state: ClusterState) -> str | None:
@@ -121,6 +118,7 @@ class PassState:
                 {pid: p.nodes for pid, p in state.pools.items()})  # fmt: skip
             self.rooms = PassRooms(self.index)
         self._ever: dict[tuple, bool] = {}  # (pool, replicas, replica) -> can ever be placed
+        self.binds: dict[str, bool] = {}  # pool -> its sum may bind (holds.sum_binds)
         # Jobs admitted onto held nodes must have ended by then (epoch; -inf: no backfill).
         self.backfill_until = math.inf
         # Preemptors' held room (job id -> nomination), until the pass reaches them.
@@ -166,31 +164,11 @@ class PassState:
         if d.cpu < 0 or d.memory < 0 or d.gpu < 0:
             self.misfit_to.clear()  # (it gives capacity back: see none_can_fit)
 
-    def hold_nodes(self, pool: str, job: Candidate, team: str) -> None:
-        """An overdue head that fits in sum but not on nodes holds whole nodes, not a sum: the
-        nodes due to drain first (then with the most free room) that could take all its
-        replicas once drained.
-        Later jobs of the pass are placed on the other nodes (they backfill), and the held
-        nodes drain as their jobs end, so the head starts when they are free."""
-        # The nodes due to drain first (their jobs' deadlines), then with the most free room.
-        nodes = self.index.nodes
-        names = sorted(self.node_names(pool),
-                       key=lambda n: (nodes[n].drain_at, *_free_first(self.rooms[n])))  # fmt: skip
-        each, chosen, fit = job.replica(), [], 0
-        for n in names:
-            if fit >= job.replicas:
-                break
-            k = fits_on(self.index.nodes[n].capacity(), each)
-            if k:
-                chosen.append(n)
-                fit += k
-        # The gang starts at the latest when every job on its nodes has reached its deadline:
-        # a job bound to end before that may use their room meanwhile (backfill, as Slurm's).
-        drain = max((self.index.nodes[n].drain_at for n in chosen), default=math.inf)
-        self.backfill_until = min(self.backfill_until, drain)
-        self.rooms.block(chosen)
-        self.holders[pool].append((job.id, team))
+    def avail_changed(self) -> None:
         self._avail.clear()
+
+    def entitled_changed(self) -> None:
+        self._entitled.clear()
 
     def avail(self, pool: str) -> tuple[int, int, int]:
         a = self._avail.get(pool)
@@ -366,9 +344,7 @@ def _check(
         sim.misfits += 1
         # (explained before this job's hold below: the message names earlier holders only)
         pending = waits.capacity_pending(sim, name, pool, d, avail, overdue) if explain else _WAITS
-        if overdue:
-            sim.hold(pool, d, job.id, name)
-        return None, pending, overdue
+        return None, pending, overdue and holds.hold_head(sim, team, job, short_in_sum=True)
     placed: tuple[str, ...] = ()
     if sim.rooms is not None:
         found = sim.rooms.place(job.replica(), job.replicas, pool)
@@ -382,9 +358,7 @@ def _check(
         if found is None:
             sim.misfits += 1
             pending = waits.placement_pending(sim, pool, job, overdue) if explain else _WAITS
-            if overdue:
-                sim.hold_nodes(pool, job, name)
-            return None, pending, overdue
+            return None, pending, overdue and holds.hold_head(sim, team, job, short_in_sum=False)
         placed = tuple(found)
     adm = Admission(name, job.id, d, limit, team.max_jobs, borrowing,
                     sim.pools[pool].capacity, pool, placed, job.max_runtime)  # fmt: skip

@@ -83,34 +83,38 @@ class PassRooms:
         return room if room is not None else self.index.rooms[name]
 
     def take(self, each: Res, placement: Iterable[str]) -> None:
-        """Count a placement against the nodes' room (a held node's own, when backfilled)."""
+        """Count a placement against the nodes' room (and a held node's own, for backfill)."""
         for name in placement:
-            room = self.blocked.get(name) or self.taken.get(name)
-            if room is None:
-                room = self.taken[name] = list(self.index.rooms[name])
-            room[0] -= each.cpu
-            room[1] -= each.memory
-            room[2] -= each.gpu
-            room[3] -= 1
+            _count(self._copy(name), each, -1)
+            held = self.blocked.get(name)
+            if held is not None:
+                _count(held, each, -1)
 
     def give(self, each: Res, placement: Iterable[str]) -> None:
         """Give back what `take` counted (a nomination's room, to its own job)."""
         for name in placement:
-            room = self.taken.get(name)
-            if room is None:
-                room = self.taken[name] = list(self.index.rooms[name])
-            room[0] += each.cpu
-            room[1] += each.memory
-            room[2] += each.gpu
-            room[3] += 1
+            _count(self._copy(name), each, 1)
+            held = self.blocked.get(name)
+            if held is not None:
+                _count(held, each, 1)
 
-    def block(self, names: Iterable[str]) -> None:
-        """Nothing more is counted on these nodes in this pass (held for an overdue gang),
-        except by `place_backfill`."""
-        for name in names:
+    def hold(self, each: Res, placement: Iterable[str]) -> None:
+        """Set room aside for an overdue gang (`placement`: a node per replica, counted on
+        the nodes' whole capacity). The rest of the pass is counted only in what those nodes
+        have beyond the gang's need, which never delays it (a cpu-only job may still use a
+        gpu node's spare cpu); `place_backfill` may use their own room until they drain."""
+        placement = list(placement)
+        for name in placement:
             if name not in self.blocked:
                 self.blocked[name] = list(self[name])
-            self.taken[name] = [0, 0, 0, 0]
+        for name in placement:
+            _count(self._copy(name), each, -1)
+
+    def _copy(self, name: str) -> Room:
+        room = self.taken.get(name)
+        if room is None:
+            room = self.taken[name] = list(self.index.rooms[name])
+        return room
 
     def place_backfill(self, each: Res, replicas: int, pool: str) -> list[str] | None:
         """`place`, the held nodes' own room included (a job that ends before they drain)."""
@@ -161,6 +165,13 @@ class PassRooms:
                     if len(out) == replicas:
                         return out
         return None
+
+
+def _count(room: Room, each: Res, sign: int) -> None:
+    room[0] += sign * each.cpu
+    room[1] += sign * each.memory
+    room[2] += sign * each.gpu
+    room[3] += sign
 
 
 def _order_key(gpu: int):

@@ -60,3 +60,18 @@ def best_room(rooms: dict[str, Room], names: Iterable[str]) -> tuple[str, Room] 
         if best is None or key > best[0]:
             best = (key, name, room)
     return None if best is None else (best[1], best[2])
+
+
+def gang_hold(nodes: dict[str, Node], names: Iterable[str], rooms, each: Res,
+              replicas: int) -> list[str]:  # fmt: skip
+    """Where an overdue gang holds room, a node per replica: the nodes due to drain first
+    (their jobs' deadlines), then with the most free room now, each counted on its whole
+    capacity (what it has once drained)."""
+    order = sorted(names, key=lambda n: (nodes[n].drain_at, -rooms[n][2], -rooms[n][0],
+                                         -rooms[n][1]))  # fmt: skip
+    out: list[str] = []
+    for n in order:
+        if len(out) >= replicas:
+            break
+        out += [n] * min(fits_on(nodes[n].capacity(), each), replicas - len(out))
+    return out

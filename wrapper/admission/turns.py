@@ -5,6 +5,7 @@ import heapq
 from itertools import islice
 
 from wrapper.admission.fit import PassState
+from wrapper.admission.holds import head_blocks
 from wrapper.admission.resources import Res
 from wrapper.admission.snapshot import TeamState
 
@@ -56,10 +57,11 @@ def none_can_fit(sim: PassState, heap: list[tuple], cursor: dict[str, int],
             cpu, memory, gpu = sim.avail(pool)
         # (_exceeds, inlined: this loop may read every queued job)
         if name not in closed and now - submitted >= bound and queue[at].id not in backoff \
-                and sim.ever_fits(pool, queue[at]):  # fmt: skip
+                and sim.ever_fits(pool, queue[at]) and head_blocks(sim, pool):  # fmt: skip
             # (submitted: its next job's; one that can never fit, or in backoff, holds nothing:
             # scanned below, where a job in backoff that fits counts as one that may be admitted)
-            # A head past the bound that does not fit holds capacity and ends its team's turns.
+            # A head past the bound that does not fit holds capacity and ends its team's turns
+            # (where it holds node room and the sum cannot refuse it, its team goes on: below).
             d = queue[at].demand
             dead = d.cpu >= 0 and d.memory >= 0 and d.gpu >= 0 and bool(
                 (d.gpu and d.gpu > gpu) or (d.cpu and d.cpu > cpu)

@@ -46,8 +46,9 @@ def placement_pending(sim, pool: str, job: Candidate, overdue: bool) -> Pending:
     msg = f"needs {shape(job)} at once; {fit} fit on the nodes now"
     if best is not None:
         name, room = best
-        msg += (f" (most room: {name} with {room[2]} gpu, {fmt('cpu', max(room[0], 0))} cpu, "
-                f"{fmt('memory', max(room[1], 0))} memory free)")  # fmt: skip
+        cpu, memory, gpu = (max(x, 0) for x in room[:3])  # (a held node's room may be < 0)
+        msg += (f" (most room: {name} with {gpu} gpu, {fmt('cpu', cpu)} cpu, "
+                f"{fmt('memory', memory)} memory free)")  # fmt: skip
     if overdue:
         msg += "; it has waited past the bound and holds the next free capacity"
     return Pending(WAITING_FOR_PLACEMENT, msg)

@@ -120,15 +120,23 @@ def _reference_entitled(sim, team: TeamState, admitted_ids: set[int]) -> tuple[R
 
 def test_claims_equal_the_rule_job_by_job_on_the_equivalence_snapshots(monkeypatch):
     from tests.unit.admission.test_equivalence import node_state, random_state, states
+    from wrapper.admission import holds
     from wrapper.admission.fit import PassState
 
     admit, entitled = PassState.admit, PassState.entitled_to_others
-    admitted_ids: dict[int, set[int]] = {}  # id(sim) -> its admitted jobs
+    hold_head = holds.hold_head
+    admitted_ids: dict[int, set[int]] = {}  # id(sim) -> its admitted jobs (and counted heads)
     checked = 0
 
     def recording_admit(sim, team, d, job=None, placed=()):
         admitted_ids.setdefault(id(sim), set()).add(job.id)
         return admit(sim, team, d, job, placed)
+
+    def recording_hold(sim, team, job, short_in_sum):
+        blocks = hold_head(sim, team, job, short_in_sum)
+        if not blocks:  # counted in its team's usage, as an admitted job is
+            admitted_ids.setdefault(id(sim), set()).add(job.id)
+        return blocks
 
     def compared(sim, team):
         nonlocal checked
@@ -138,6 +146,7 @@ def test_claims_equal_the_rule_job_by_job_on_the_equivalence_snapshots(monkeypat
         return got
 
     monkeypatch.setattr(PassState, "admit", recording_admit)
+    monkeypatch.setattr(holds, "hold_head", recording_hold)
     monkeypatch.setattr(PassState, "entitled_to_others", compared)
     more = [random_state(s) for s in range(1000, 2000)] + [node_state(s) for s in range(1000, 1300)]
     for st in [st for _, st in states()] + more:

@@ -254,3 +254,73 @@ def test_an_overdue_gang_holds_the_nodes_due_to_drain_first():
     p = A.explain(state(alpha, beta, nodes=nodes, head_wait=60.0))
     assert p.pending[1].reason == A.WAITING_FOR_PLACEMENT
     assert {a.job_id: a.placement for a in p.admit}.get(2) in (("n3",), ("n4",))
+
+
+def test_an_overdue_gang_larger_than_the_free_sum_holds_nodes_not_the_whole_pool():
+    """beta's 2 x 8-gpu gang has waited past the bound and needs more than the 8 gpus free in
+    all: it holds room on the two nodes due to drain first (n1, n2), not 16 gpus of the pool,
+    so alpha's 2-gpu job starts on n3 or n4 meanwhile (before: it waited behind the sum)."""
+    soon, late = NOW + 100, NOW + 900
+    nodes = [replace(node("n1", 2), drain_at=soon), replace(node("n2", 2), drain_at=soon),
+             replace(node("n3", 2), drain_at=late),
+             replace(node("n4", 2), drain_at=late)]  # fmt: skip
+    beta = team("beta", [gang(1, 2, 8, submitted=NOW - 1000)])
+    # (alpha's running jobs use the 24 gpus: beta, with the lower share, goes first)
+    alpha = team("alpha", [gang(2, 1, 2), gang(3, 1, 4)], usage=Res(4000, 16 * GI, 24))
+    snap = state(alpha, beta, nodes=nodes, head_wait=60.0)
+    p = A.explain(snap)
+    assert p.pending[1].reason == A.WAITING_FOR_CAPACITY
+    assert "holds the next free capacity" in p.pending[1].message
+    got = {a.job_id: a.placement for a in p.admit}
+    assert got.get(2) in (("n3",), ("n4",)) and 3 not in got  # 4 gpus fit on no free node
+    assert [a.placement for a in A.decide(snap, 5)] == [got[2]]  # the worker's decision agrees
+
+
+def test_a_held_node_lends_what_the_gang_does_not_need():
+    """beta's overdue 8-gpu job holds n1 (4 gpus free, the rest of its cpu unused): alpha's
+    job without gpus may use n1's spare cpu, which never delays the gang; its 1-gpu job may
+    not take a gpu there."""
+    beta = team("beta", [gang(1, 1, 8, submitted=NOW - 1000)])
+    cpu_only = Candidate(2, Res(4000, 4 * GI, 0), 0, NOW - 1, 1, Res(4000, 4 * GI, 0))
+    alpha = team("alpha", [cpu_only, gang(3, 1, 1)], usage=Res(1000, 4 * GI, 4))
+    p = A.explain(state(alpha, beta, nodes=[node("n1", 4)], head_wait=60.0))
+    assert {a.job_id: a.placement for a in p.admit} == {2: ("n1",)}
+    assert p.pending[1].reason == A.WAITING_FOR_CAPACITY
+
+
+def test_a_pool_capped_below_its_nodes_still_holds_its_sum():
+    """With the pool's capacity capped below its nodes' allocatable (capacity_cap), the sum may
+    refuse what the nodes allow: the overdue head holds its demand in sum too, so alpha's
+    2-gpu job waits rather than take the sum the gang waits for."""
+    nodes = [node("n1", 2), node("n2", 2), node("n3", 2), node("n4", 2)]
+    beta = team("beta", [gang(1, 2, 8, submitted=NOW - 1000)])
+    alpha = team("alpha", [gang(2, 1, 2)], usage=Res(4000, 16 * GI, 24))
+    snap = state(alpha, beta, nodes=nodes, head_wait=60.0)
+    capped = replace(snap, capacity=Res(snap.capacity.cpu, snap.capacity.memory, 30))
+    assert {a.job_id for a in A.explain(snap).admit} == {2}
+    p = A.explain(capped)
+    assert not p.admit and p.pending[2].reason == A.WAITING_FOR_CAPACITY
+
+
+def test_an_overdue_gang_holding_nodes_lets_its_own_teams_later_jobs_pass_elsewhere():
+    """beta's overdue 2 x 8-gpu gang holds n1 and n2 (due to drain first); beta's later 4-gpu
+    job cannot delay it on n3, so it starts there (before: it waited behind its head), but only
+    within beta's quota counted with the gang (16 + 4 of 24: yes; of 18: no). In a pool whose
+    sum may refuse what the nodes allow (capped), the team still waits behind its head."""
+    soon, late = NOW + 100, NOW + 900
+    nodes = [replace(node("n1", 2), drain_at=soon), replace(node("n2", 2), drain_at=soon),
+             replace(node("n3", 6), drain_at=late),
+             replace(node("n4", 2), drain_at=late)]  # fmt: skip
+    alpha = team("alpha", [], usage=Res(4000, 16 * GI, 20))  # (its running jobs' gpus)
+    jobs = [gang(1, 2, 8, submitted=NOW - 1000), gang(2, 1, 4, submitted=NOW - 999)]
+    snap = state(alpha, team("beta", jobs, quota=Res(256_000, 2048 * GI, 24)), nodes=nodes)
+    p = A.explain(snap)
+    assert p.pending[1].reason == A.WAITING_FOR_CAPACITY
+    assert {a.job_id: a.placement for a in p.admit} == {2: ("n3",)}
+    assert [a.placement for a in A.decide(snap, 5)] == [("n3",)]
+    tight = state(alpha, team("beta", jobs, quota=Res(256_000, 2048 * GI, 18)), nodes=nodes)
+    p = A.explain(tight)
+    assert not p.admit and p.pending[2].reason == A.WAITING_FOR_QUOTA
+    capped = replace(snap, capacity=Res(snap.capacity.cpu, snap.capacity.memory, 30))
+    p = A.explain(capped)
+    assert not p.admit and p.pending[2].reason == A.WAITING_FOR_HIGHER_PRIORITY
