@@ -31,6 +31,7 @@ import requests
 import yaml
 from kubernetes import client, config
 
+from benchmarks import packing_sim
 from benchmarks.stack import LOCAL_CONFIG, BenchStack, kubeconfig
 
 POOL_KEY = "trainq.dev/bench-pool"
@@ -49,6 +50,11 @@ def workload(jobs: int, seed: int, run_for: tuple[int, int]) -> list[tuple[str, 
         replicas = rng.randint(1, 4 if gpu < 8 else 2)
         out.append(("alpha" if i % 2 else "beta", gpu, replicas, f"{rng.randint(*run_for)}s"))
     return out
+
+
+def _limit(run_s: int) -> int:
+    """A job's declared time limit: its run time x 1.25 + 10 s."""
+    return run_s * 5 // 4 + 10
 
 
 def _stack(workdir: Path, db: int, pool: str, placement: str, head_wait: float) -> BenchStack:
@@ -125,7 +131,7 @@ def _run_mode(workdir: Path, db: int, placement: str, shapes, nodes: int, head_w
                     "resources": {"cpu": "1", "memory": "1Gi", "gpu": gpu},
                     # A declared time limit, as Slurm users give one: what lets a short job
                     # use a held gang's nodes until they drain (backfill).
-                    "max_runtime_seconds": int(run_for[:-1]) * 5 // 4 + 10,
+                    "max_runtime_seconds": _limit(int(run_for[:-1])),
                     "annotations": {"trainq.dev/sim-run-for": run_for}}  # fmt: skip
             r = session.post(f"{stack.base}/v1/teams/{team}/jobs", json=body, timeout=10,
                              headers={"Authorization": f"Bearer {TOKENS[team]}"})  # fmt: skip
@@ -148,6 +154,7 @@ def observe(core, selector: str, job_of: Callable, ids: dict[str, int], pool_gpu
     finished: set[str] = set()
     half_since: dict[str, float] = {}
     half_placed: set[str] = set()
+    detail: list[dict] = []  # what each half-placed job looked like when it was counted
     useful_s = held_s = waiting_s = 0.0
     t0 = time.monotonic()
     last = t0
@@ -174,8 +181,12 @@ def observe(core, selector: str, job_of: Callable, ids: dict[str, int], pool_gpu
                 waiting = True  # queued in trainq, or a replica waits for a node
             if running and pending:
                 half_since.setdefault(job, now)
-                if now - half_since[job] > HALF_PLACED_S:
+                if now - half_since[job] > HALF_PLACED_S and job not in half_placed:
                     half_placed.add(job)
+                    where = sorted(f"{p.metadata.name}@{p.spec.node_name}" for p in running)
+                    waits = sorted(p.metadata.name for p in pending)
+                    detail.append({"job": job, "at_s": round(now - t0, 1), "running": where,
+                                   "pending": waits})  # fmt: skip
             else:
                 half_since.pop(job, None)
         if waiting:
@@ -195,6 +206,7 @@ def observe(core, selector: str, job_of: Callable, ids: dict[str, int], pool_gpu
         "utilisation_while_waiting": round(useful_s / capacity_s, 3) if capacity_s else None,
         "held_while_waiting": round(held_s / capacity_s, 3) if capacity_s else None,
         "half_placed_jobs": len(half_placed),
+        "half_placed": detail,
     }
 
 
@@ -206,6 +218,9 @@ def run(workdir: Path, db: int, jobs: int, nodes: int, seed: int = 13,
            "gpus_asked": sum(g * r for _, g, r, _ in shapes)}  # fmt: skip
     for key, mode in (("placement_true", "nodes"), ("sum_only", "sums")):
         out[key] = _run_mode(workdir, db, mode, shapes, nodes, head_wait, timeout_s)
+    # The same admission code with zero turnover latency (packing_sim): what the policy
+    # itself reaches on this workload, beside what the stack measured.
+    out["policy_zero_latency"] = packing_sim.utilisation(shapes, nodes, head_wait, _limit)
     a, b = out["placement_true"], out["sum_only"]
     if a["utilisation_while_waiting"] and b["utilisation_while_waiting"]:
         out["utilisation_ratio"] = round(
