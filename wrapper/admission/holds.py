@@ -1,6 +1,6 @@
 """What an overdue head that does not fit now holds (docs/admission.md, "Order within a team,
-and the head-of-line bound"). With the nodes' free room known: room on the whole nodes due to
-drain first, and its team's later jobs go on, counted with it (EASY backfill, as Slurm's).
+and the head-of-line bound"). With the nodes' free room known: the whole nodes due to drain
+first, and its team's later jobs go on, counted with it (EASY backfill, as Slurm's).
 Otherwise, or where the pool's sum may refuse what its nodes allow: its demand in sum, and its
 team's later jobs wait behind it. `sim` is one pass's working state (`fit.PassState`)."""
 
@@ -14,7 +14,7 @@ from wrapper.admission.snapshot import Candidate, TeamState
 def hold_head(sim, team: TeamState, job: Candidate, short_in_sum: bool) -> bool:
     """Hold what `job` (its team's overdue head; short_in_sum: it does not fit the pool's sum)
     waits for. Returns whether its team's later jobs must wait behind it: not when it holds
-    room on nodes and the pool's sum cannot refuse it, for then they are counted with it (in
+    nodes and the pool's sum cannot refuse it, for then they are counted with it (in
     the team's quota and job count, outside its room) and cannot delay it."""
     name, pool = team.name, sim.pool[team.name]
     blocks = head_blocks(sim, pool)
@@ -53,14 +53,14 @@ def sum_binds(sim, pool: str) -> bool:
 
 
 def _hold_nodes(sim, pool: str, job: Candidate, team: str) -> None:
-    """Room on whole nodes (placement.gang_hold): later jobs of the pass are counted in the
-    rest; the held nodes drain as their jobs end, so the head starts when they are free."""
+    """Whole nodes (placement.gang_hold): later jobs of the pass are counted on the others;
+    the held nodes drain as their jobs end, so the head starts when they are free."""
     nodes, each = sim.index.nodes, job.replica()
     placement = gang_hold(nodes, sim.node_names(pool), sim.rooms, each, job.replicas)
     # The gang starts at the latest when every job on its nodes has reached its deadline:
     # a job bound to end before that may use their room meanwhile (backfill, as Slurm's).
     drain = max((nodes[n].drain_at for n in placement), default=math.inf)
     sim.backfill_until = min(sim.backfill_until, drain)
-    sim.rooms.hold(each, placement)
+    sim.rooms.hold(placement)
     sim.holders[pool].append((job.id, team))
     sim.avail_changed()

@@ -98,17 +98,15 @@ class PassRooms:
             if held is not None:
                 _count(held, each, 1)
 
-    def hold(self, each: Res, placement: Iterable[str]) -> None:
-        """Set room aside for an overdue gang (`placement`: a node per replica, counted on
-        the nodes' whole capacity). The rest of the pass is counted only in what those nodes
-        have beyond the gang's need, which never delays it (a cpu-only job may still use a
-        gpu node's spare cpu); `place_backfill` may use their own room until they drain."""
-        placement = list(placement)
-        for name in placement:
+    def hold(self, names: Iterable[str]) -> None:
+        """Set these nodes aside for an overdue gang: nothing more is counted on them in this
+        pass except by `place_backfill` (jobs that end before they drain). Not even what the
+        gang leaves: the scheduler does not know what admission set aside, and could put a
+        pod of a job counted beside the gang into the gang's room."""
+        for name in names:
             if name not in self.blocked:
                 self.blocked[name] = list(self[name])
-        for name in placement:
-            _count(self._copy(name), each, -1)
+            self.taken[name] = [0, 0, 0, 0]
 
     def _copy(self, name: str) -> Room:
         room = self.taken.get(name)

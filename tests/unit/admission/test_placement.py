@@ -276,16 +276,18 @@ def test_an_overdue_gang_larger_than_the_free_sum_holds_nodes_not_the_whole_pool
     assert [a.placement for a in A.decide(snap, 5)] == [got[2]]  # the worker's decision agrees
 
 
-def test_a_held_node_lends_what_the_gang_does_not_need():
-    """beta's overdue 8-gpu job holds n1 (4 gpus free, the rest of its cpu unused): alpha's
-    job without gpus may use n1's spare cpu, which never delays the gang; its 1-gpu job may
-    not take a gpu there."""
+def test_a_held_node_takes_no_job_that_may_outlast_its_drain():
+    """beta's overdue 8-gpu job holds n1 (4 gpus free): alpha's jobs go to n2, even the one
+    without gpus that n1's spare cpu could take (the scheduler does not know what admission
+    set aside there, and could place such a job's pods in the gang's room)."""
     beta = team("beta", [gang(1, 1, 8, submitted=NOW - 1000)])
     cpu_only = Candidate(2, Res(4000, 4 * GI, 0), 0, NOW - 1, 1, Res(4000, 4 * GI, 0))
-    alpha = team("alpha", [cpu_only, gang(3, 1, 1)], usage=Res(1000, 4 * GI, 4))
-    p = A.explain(state(alpha, beta, nodes=[node("n1", 4)], head_wait=60.0))
-    assert {a.job_id: a.placement for a in p.admit} == {2: ("n1",)}
+    alpha = team("alpha", [cpu_only, gang(3, 1, 1)], usage=Res(1000, 4 * GI, 12))
+    nodes = [replace(node("n1", 4), drain_at=NOW + 100), replace(node("n2", 0), drain_at=NOW + 900)]
+    p = A.explain(state(alpha, beta, nodes=nodes, head_wait=60.0))
+    assert {a.job_id: a.placement for a in p.admit} == {2: ("n2",)}
     assert p.pending[1].reason == A.WAITING_FOR_CAPACITY
+    assert p.pending[3].reason == A.WAITING_FOR_PLACEMENT
 
 
 def test_a_pool_capped_below_its_nodes_still_holds_its_sum():
