@@ -47,7 +47,9 @@ def test_a_job_whose_node_is_deleted_goes_back_to_its_queue_and_runs_elsewhere(
             return r.hget(keys.job_key(job_id), "node_losses") == b"1"
 
         wait_until("the job to be sent back to its queue", sent_back, 30)
-        assert f"node {counted[0]} holding its replicas was deleted" in stack.log("watcher")
+        # (the watcher logs it just after writing the record: wait for the line, too)
+        logged = f"node {counted[0]} holding its replicas was deleted"
+        wait_until("the watcher to log why", lambda: logged in stack.log("watcher"), 10)
         final = api.wait_status("alpha", job_id, {"succeeded", "failed"}, 120)
         assert final["status"] == "succeeded"
         (after,) = stack.pytorchjobs("team-alpha", job_id)
