@@ -145,13 +145,10 @@ class PassState:
 
     def admit(self, team: TeamState, d: Res, job: Candidate | None = None,
               placed: tuple[str, ...] = ()) -> None:  # fmt: skip
-        name, pool = team.name, self.pool[team.name]
+        pool = self.pool[team.name]
         if placed and self.rooms is not None and job is not None:
             self.rooms.take(job.replica(), placed)
-        self.claims.admitted(name, job, d)
-        self._entitled.clear()
-        self.usage[name] = self.usage_of(team) + d
-        self.running[name] = self.running.get(name, team.running) + 1
+        self.count_for_team(team, d, job)
         self.used[pool] = self.used[pool] + d
         self._avail.clear()
         if d.cpu < 0 or d.memory < 0 or d.gpu < 0:
@@ -167,8 +164,14 @@ class PassState:
     def avail_changed(self) -> None:
         self._avail.clear()
 
-    def entitled_changed(self) -> None:
+    def count_for_team(self, team: TeamState, d: Res, job: Candidate | None) -> None:
+        """Count `d` (job's demand) in its team's usage, job count and claims for the rest of
+        the pass: an admission, or an overdue head holding nodes (holds.hold_head)."""
+        name = team.name
+        self.claims.admitted(name, job, d)
         self._entitled.clear()
+        self.usage[name] = self.usage_of(team) + d
+        self.running[name] = self.running.get(name, team.running) + 1
 
     def avail(self, pool: str) -> tuple[int, int, int]:
         a = self._avail.get(pool)

@@ -26,10 +26,7 @@ def hold_head(sim, team: TeamState, job: Candidate, short_in_sum: bool) -> bool:
         if short_in_sum:
             sim.hold(pool, job.demand, job.id, name)
         return True
-    sim.claims.admitted(name, job, job.demand)  # (its claim is counted in its usage)
-    sim.usage[name] = sim.usage_of(team) + job.demand
-    sim.running[name] = sim.running.get(name, team.running) + 1
-    sim.entitled_changed()
+    sim.count_for_team(team, job.demand, job)  # (as if admitted, for its team only)
     return False
 
 
