@@ -14,6 +14,7 @@ from wrapper.api import events as job_events
 from wrapper.api import logs as job_logs
 from wrapper.api.services import Services
 from wrapper.config import Settings, TrainqConfig
+from wrapper.jobs.status_reads import StatusReads
 from wrapper.jobs.store import JobStore
 from wrapper.kubeclient import ApiserverProbe
 from wrapper.redis import connect
@@ -42,6 +43,7 @@ def create_app(config: TrainqConfig, settings: Settings) -> Flask:
         algorithms=AlgorithmRegistry(store.redis, config.algorithms),
         admissions=admissions,
         views=ViewCache(lambda: views.build(admissions)),
+        status_reads=StatusReads(store),
     )
     # Every API process does it (idempotently); with Redis down, before the first registry read.
     app.extensions["trainq"].algorithms.register_configured_at_start()

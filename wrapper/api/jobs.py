@@ -110,8 +110,9 @@ def _record(svc, team: str, job_id: int) -> dict:
             reply=Reply(200, "The job", JobRecord), errors=errors(401, 404, 503))  # fmt: skip
 def get_job(team: str, job_id: int):
     svc, _ = _team(team)
-    # The record and the admission version (for a queued job's place) in one round trip.
-    record, version = svc.store.get_with_version(job_id)
+    # The record and the admission version (for a queued job's place) in one round trip; a
+    # job past its queue is answered from the process's coherent cache (polling clients).
+    record, version = svc.status_reads.read(job_id)
     if record is None or record["team"] != team:
         raise not_found("job")
     records.version_read(version)
