@@ -17,6 +17,7 @@ partitioned primary whose connections stay open).
 
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -46,11 +47,17 @@ class TrackedCache(Generic[T]):
         self._pid = None
         self._retry_at = 0.0
         self._said_why = False  # (a Redis without tracking would log it every second)
+        self._draining = False
         self.hits = self.misses = 0
 
     def read(self, key: str, load: Callable[[], T], keep: Callable[[T], bool]) -> T:
         """The value of `key`: from the cache, else `load()` (which reads Redis); a loaded
         value is kept only when `keep(value)` and nothing was invalidated meanwhile."""
+        if self._quiet():  # the common case, without the lock (8 threads share it)
+            entry = self._entries.get(key)
+            if entry is not None and self.clock() - entry[0] < self.max_age:
+                self.hits += 1
+                return entry[1]
         with self._lock:
             live = self._sync()
             entry = self._entries.get(key) if live else None
@@ -75,6 +82,22 @@ class TrackedCache(Generic[T]):
             self._entries.pop(key, None)
             self._epoch += 1
 
+    def _quiet(self) -> bool:
+        """True when every invalidation sent so far is applied, checked without the lock:
+        nothing waits in the socket (select, which leaves redis-py's parser alone) and no
+        drain is under way. In that order: a drain sets `_draining` before it reads and
+        clears it once it applied what it read, so bytes gone from the socket are applied."""
+        conn = self._conn
+        sock = conn and conn._sock
+        if sock is None or self._pid != os.getpid():
+            return False
+        try:
+            if select.select([sock], [], [], 0)[0]:
+                return False
+        except (OSError, ValueError):  # closed meanwhile
+            return False
+        return not self._draining
+
     # --- the invalidation connection (called with the lock held) ---------------------------
     def _sync(self) -> bool:
         """Apply every invalidation received so far; False while there is no tracking
@@ -84,6 +107,7 @@ class TrackedCache(Generic[T]):
             self._drop_all()
         if self._conn is None and not self._connect():
             return False
+        self._draining = True
         try:
             while self._conn.can_read(timeout=0):
                 self._apply(self._conn.read_response())
@@ -91,6 +115,8 @@ class TrackedCache(Generic[T]):
             log.warning("invalidation connection lost (%s): reading from Redis", exc)
             self._close()
             return False
+        finally:
+            self._draining = False
         return True
 
     def _apply(self, message) -> None:
