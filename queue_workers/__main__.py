@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     kube = connect_or_exit(settings.kubeconfig)
     kube.root_namespaces = {t.namespace for t in config.teams if t.allow_root}
     ensure_namespaces(kube, [t.namespace for t in config.teams])
-    dispatch.configure(dispatch.Context(config, store, kube))
+    dispatch.configure(dispatch.Context(config, store, kube, creates=dispatch.Creates()))
     serving.serve_from_env("worker")  # (its admissions and dispatches; no team gauges)
     return run(lambda name: TrainqWorker(store, config, kube, name=name), args)
 
@@ -71,6 +71,8 @@ def run(make_worker, args) -> int:
             worker.work(burst=args.burst, logging_level=args.log_level, with_scheduler=False)
         except redis.exceptions.RedisError as exc:  # starting, registering or tearing down
             log.error("worker %s: Redis unavailable: %s", name, exc)
+        finally:
+            dispatch.settle()  # (its last create in flight ends before the process does)
         if worker is not None and (args.burst or stop_requested(worker)):
             return 0
         if time.monotonic() - started > 60:  # it had served well: a fresh fault
