@@ -176,11 +176,17 @@ def test_seed_scripts_replayed_against_the_stack(compat_stack, tmp_path):
 
         wait_until(f"the worker to pause on job {k}", paused, 60, interval=0.05)
         assert compat.status(k)["status"] == "launch"
-        for j in ids[k:]:  # the jobs behind it moved up by one
+        # The worker claims the next job while job k's create is under way (one create in
+        # flight: the next waits for it), so that one is launching too.
+        claimed = ids[k : k + 1]
+        for j in claimed:
+            wait_until(f"job {j} claimed", lambda j=j: compat.status(j)["status"] == "launch", 30)
+        for j in ids[k + len(claimed) :]:  # the jobs behind them moved up
             answer = compat.status(j)
-            assert answer["status"] == "queuing" and answer["positionInQueue"] == j - k - 1
+            ahead = j - k - 1 - len(claimed)
+            assert answer["status"] == "queuing" and answer["positionInQueue"] == ahead
             assert answer["message"] == (
-                f"Queueing, there are {j - k - 1} training jobs waiting before this."
+                f"Queueing, there are {ahead} training jobs waiting before this."
             )
         marker.unlink()
         if k == 1:  # follow the first job to its end while the worker waits on job 2
