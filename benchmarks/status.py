@@ -91,20 +91,22 @@ def _rate_vs_noop(stack: BenchStack, path: str, seconds: float, rounds: int,
         after = _apiserver_requests(kube, host)
         during, workload = during + after[0] - before[0], workload + after[1] - before[1]
     reads = sum(g.requests for g in gets)
-    ratios = sorted(g.rate / n.rate for g, n in zip(gets, noops, strict=True) if n.rate)
+    per_round = [round(g.rate / n.rate, 3) for g, n in zip(gets, noops, strict=True) if n.rate]
+    ratios = sorted(per_round)
     rate = sum(g.rate for g in gets) / rounds
     noop_rate = sum(n.rate for n in noops) / rounds
     return {
         "rate": round(rate, 1), "noop_rate": round(noop_rate, 1),
         "ratio_vs_noop": round(rate / noop_rate, 3) if noop_rate else None,
         "ratio_median_of_rounds": round(ratios[len(ratios) // 2], 3) if ratios else None,
+        "ratios_per_round": per_round,
         "reads": reads, "apiserver_requests_during": during, "apiserver_requests_idle": idle,
         "workload_reads_during": workload,
         "apiserver_workload_reads_per_read": round(workload / reads, 4) if reads else None,
     }  # fmt: skip
 
 
-def run(stack: BenchStack, jobs: int, samples: int, wrk_seconds: float, rounds: int = 3) -> dict:
+def run(stack: BenchStack, jobs: int, samples: int, wrk_seconds: float, rounds: int = 5) -> dict:
     stack.redis.flushdb()
     rec = _dispatched_job(stack)
     fill_s = fill_direct(stack, ["alpha", "beta"], jobs - 1)
