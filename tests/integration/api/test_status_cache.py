@@ -9,8 +9,11 @@ import json
 import pytest
 import redis
 
+from tests.support import LOCAL_CONFIG, wait_until
 from tests.support.admit import admit_next
+from tests.support.sentinel import SentinelRedis, wait_for_failover
 from wrapper.api.app import create_app
+from wrapper.config import Settings
 from wrapper.jobs.states import JobStatus
 from wrapper.jobs.store import JobStore
 from wrapper.redis import keys
@@ -172,3 +175,50 @@ def test_entries_expire_and_the_cache_is_bounded(private_redis):
     for i in range(3, 6):
         cache.read(f"trainq:job:{i}", lambda i=i: i, lambda v: True)
     assert len(cache._entries) <= 3
+
+
+def test_after_a_sentinel_failover_the_cache_follows_the_new_primary(tmp_path, local_config):
+    """A planned failover (SENTINEL FAILOVER). Until Sentinel turns the old primary into a
+    replica (and closes its clients), the API's own Redis client still reads the old one: a
+    cached answer must never differ from what that client reads. Once it has, the tracking
+    connection is made again on the new primary and its writes reach the answers at once."""
+    cluster = SentinelRedis(tmp_path / "redis")
+    try:
+        cluster.start()
+        settings = Settings(str(LOCAL_CONFIG), cluster.url, None,
+                            redis_sentinels=tuple(cluster.env["REDIS_SENTINELS"].split(",")),
+                            redis_sentinel_master=cluster.env["REDIS_SENTINEL_MASTER"])  # fmt: skip
+        app = create_app(local_config, settings)
+        client, svc = app.test_client(), app.extensions["trainq"]
+        job_id = _dispatched(client, svc, local_config)
+        url = f"{JOBS}/{job_id}"
+        for _ in range(2):
+            assert client.get(url, headers=ALPHA).get_json()["status"] == "created"
+        old = cluster.primary_port()
+        cluster.client_at(cluster.sentinel_ports[0]).execute_command(
+            "SENTINEL", "FAILOVER", cluster.env["REDIS_SENTINEL_MASTER"]
+        )
+        primary = cluster.client_at(wait_for_failover(cluster, old))
+        primary.hset(keys.job_key(job_id), "message", json.dumps("after failover"))
+
+        def followed():
+            direct = svc.store.get(job_id)["message"]  # the API's own client, just before
+            answer = client.get(url, headers=ALPHA).get_json()["message"]
+            assert answer == "after failover" or direct != "after failover"  # never behind it
+            return answer == "after failover"
+
+        wait_until("the API to follow the new primary", followed, timeout=60)
+        wait_until(
+            "the old primary to be a replica",
+            lambda: cluster.client_at(old).info("replication")["role"] == "slave",
+            30,
+        )
+        hits = svc.status_reads.cache.hits
+        for i in range(5):
+            primary.hset(keys.job_key(job_id), "message", json.dumps(f"on the new primary {i}"))
+            answer = client.get(url, headers=ALPHA).get_json()
+            assert answer["message"] == f"on the new primary {i}"  # at once, every time
+            assert client.get(url, headers=ALPHA).get_json()["message"] == answer["message"]
+        assert svc.status_reads.cache.hits >= hits + 5  # the cache is in use again
+    finally:
+        cluster.stop()
