@@ -158,9 +158,11 @@ export function JobView({ team, id }) {
   }
   async function load() {
     try {
-      setJob(await get(path));
-      setProblem(null);
+      const next = await get(path);
+      // Metrics first: a job shown finished never sits beside the charts of a moment before.
       await loadMetrics();
+      setJob(next);
+      setProblem(null);
     } catch (error) {
       setProblem(error);
     }
