@@ -54,15 +54,13 @@ class TrackedCache(Generic[T]):
         """The value of `key`: from the cache, else `load()` (which reads Redis); a loaded
         value is kept only when `keep(value)` and nothing was invalidated meanwhile."""
         if self._quiet():  # the common case, without the lock (8 threads share it)
-            entry = self._entries.get(key)
-            if entry is not None and self.clock() - entry[0] < self.max_age:
-                self.hits += 1
+            entry = self._fresh(key)
+            if entry is not None:
                 return entry[1]
         with self._lock:
             live = self._sync()
-            entry = self._entries.get(key) if live else None
-            if entry is not None and self.clock() - entry[0] < self.max_age:
-                self.hits += 1
+            entry = self._fresh(key) if live else None
+            if entry is not None:
                 return entry[1]
             epoch = self._epoch
         self.misses += 1
@@ -76,11 +74,13 @@ class TrackedCache(Generic[T]):
                     self._entries[key] = (at, value)
         return value
 
-    def forget(self, key: str) -> None:
-        """Drop `key` now (this process just changed it and will read it back)."""
-        with self._lock:
-            self._entries.pop(key, None)
-            self._epoch += 1
+    def _fresh(self, key: str) -> tuple[float, T] | None:
+        """`key`'s entry if it is younger than max_age (counted as a hit)."""
+        entry = self._entries.get(key)
+        if entry is None or self.clock() - entry[0] >= self.max_age:
+            return None
+        self.hits += 1
+        return entry
 
     def _quiet(self) -> bool:
         """True when every invalidation sent so far is applied, checked without the lock:
