@@ -2,9 +2,11 @@
 
 The same seeded backlog of mixed-shape gang jobs (1/2/4/8-gpu replicas, 1-4 replicas each)
 goes through the whole stack (API, two workers, watcher, the training operator, the real
-kube-scheduler and kwok nodes of the benchmark's own), once with `admission.placement: nodes`
-and once with `sums` (the policy before placement-true admission, without the pods-ready
-guard, as it was). Every SAMPLE_S, the pods are listed:
+kube-scheduler and kwok nodes of the benchmark's own), three times: with `admission.placement:
+nodes` (first come, first served within a team), the same with `admission.size_credit_seconds`
+(within a team, large gangs first: wrapper.admission.ordering), and with `sums` (the policy
+before placement-true admission, without the pods-ready guard, as it was). Every SAMPLE_S,
+the pods are listed:
 
 - useful gpus: gpus of Running pods whose job has every replica Running at that moment
   (a gang with a replica Pending trains nothing: its other replicas' gpus are wasted);
@@ -38,6 +40,9 @@ POOL_KEY = "trainq.dev/bench-pool"
 GPUS_PER_NODE = 8
 SAMPLE_S = 0.5
 HALF_PLACED_S = 5.0
+# `admission.size_credit_seconds` of the size-ordered run: every job here is submitted within
+# a few seconds, so any credit orders each team's queue largest first.
+SIZE_CREDIT_S = 30.0
 TOKENS = {"alpha": "alpha-dev-token", "beta": "beta-dev-token"}
 
 
@@ -57,7 +62,8 @@ def _limit(run_s: int) -> int:
     return run_s * 5 // 4 + 10
 
 
-def _stack(workdir: Path, db: int, pool: str, placement: str, head_wait: float) -> BenchStack:
+def _stack(workdir: Path, db: int, pool: str, placement: str, head_wait: float,
+           size_credit: float) -> BenchStack:  # fmt: skip
     raw = yaml.safe_load(LOCAL_CONFIG.read_text())
     whole = {"max_running_jobs": 1000, "cpu": "1000", "memory": "8Ti", "gpu": 1000}
     teams = [{**t, "quota": whole, "node_selector": {POOL_KEY: pool},
@@ -71,6 +77,7 @@ def _stack(workdir: Path, db: int, pool: str, placement: str, head_wait: float) 
     # A short head-of-line bound: a big gang soon holds the next free capacity and is admitted
     # as soon as it fits (in sum for the old policy: where gangs end up half-placed).
     adm["head_wait_seconds"] = head_wait
+    adm["size_credit_seconds"] = size_credit
     if placement == "sums":
         adm["pods_ready_timeout_seconds"] = 3600.0  # (the sum-only policy had no guard)
     stack.config_path.write_text(yaml.safe_dump(cfg))
@@ -117,10 +124,10 @@ def pool_stack(stack: BenchStack, pool: str, nodes: int):
                 pass
 
 
-def _run_mode(workdir: Path, db: int, placement: str, shapes, nodes: int, head_wait: float,
-              timeout_s: float) -> dict:  # fmt: skip
+def _run_mode(workdir: Path, db: int, placement: str, size_credit: float, shapes, nodes: int,
+              head_wait: float, timeout_s: float) -> dict:  # fmt: skip
     pool = f"{placement}-{uuid.uuid4().hex[:6]}"
-    stack = _stack(workdir / placement, db, pool, placement, head_wait)
+    stack = _stack(workdir / pool, db, pool, placement, head_wait, size_credit)
     with pool_stack(stack, pool, nodes) as core:
         session = requests.Session()
         ids = {}
@@ -212,18 +219,28 @@ def observe(core, selector: str, job_of: Callable, ids: dict[str, int], pool_gpu
 
 def run(workdir: Path, db: int, jobs: int, nodes: int, seed: int = 13,
         run_for: tuple[int, int] = (20, 40), head_wait: float = 10.0,
-        timeout_s: float = 900) -> dict:  # fmt: skip
+        size_credit: float = SIZE_CREDIT_S, timeout_s: float = 900) -> dict:  # fmt: skip
     shapes = workload(jobs, seed, run_for)
     out = {"nodes": nodes, "gpus": nodes * GPUS_PER_NODE, "seed": seed, "head_wait_s": head_wait,
+           "size_credit_s": size_credit,
            "gpus_asked": sum(g * r for _, g, r, _ in shapes)}  # fmt: skip
-    for key, mode in (("placement_true", "nodes"), ("sum_only", "sums")):
-        out[key] = _run_mode(workdir, db, mode, shapes, nodes, head_wait, timeout_s)
+    modes = (("placement_true", "nodes", 0.0), ("placement_true_size_credit", "nodes", size_credit),
+             ("sum_only", "sums", 0.0))  # fmt: skip
+    for key, mode, credit in modes:
+        out[key] = _run_mode(workdir, db, mode, credit, shapes, nodes, head_wait, timeout_s)
     # The same admission code with zero turnover latency (packing_sim): what the policy
     # itself reaches on this workload, beside what the stack measured.
     out["policy_zero_latency"] = packing_sim.utilisation(shapes, nodes, head_wait, _limit)
-    a, b = out["placement_true"], out["sum_only"]
-    if a["utilisation_while_waiting"] and b["utilisation_while_waiting"]:
-        out["utilisation_ratio"] = round(
-            a["utilisation_while_waiting"] / b["utilisation_while_waiting"], 3)  # fmt: skip
+    out["policy_zero_latency_size_credit"] = packing_sim.utilisation(
+        shapes, nodes, head_wait, _limit, size_credit)  # fmt: skip
+    b = out["sum_only"]["utilisation_while_waiting"]
+    ratios = (
+        ("placement_true", "utilisation_ratio"),
+        ("placement_true_size_credit", "utilisation_ratio_size_credit"),
+    )
+    for key, ratio in ratios:
+        a = out[key]["utilisation_while_waiting"]
+        if a and b:
+            out[ratio] = round(a / b, 3)
     out["goals"] = {"utilisation_while_waiting": 0.9, "half_placed_jobs": 0}
     return out

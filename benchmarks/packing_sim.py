@@ -7,6 +7,7 @@ real stack's latency (status mirror, release, admission, create, scheduling) and
 import math
 
 from wrapper import admission
+from wrapper.admission.ordering import size_ordered
 from wrapper.admission.placement import Node
 from wrapper.admission.resources import Res
 from wrapper.admission.snapshot import Candidate, ClusterState, TeamState
@@ -16,9 +17,10 @@ NODE = Res(64_000, 512 * GI, 8)  # as packing's kwok nodes (gpus per node: packi
 WHOLE = Res(1_000_000, 8192 * GI, 1000)  # packing's quotas: the whole pool
 
 
-def utilisation(shapes, nodes: int, head_wait: float, limit) -> dict:
+def utilisation(shapes, nodes: int, head_wait: float, limit, size_credit: float = 0.0) -> dict:
     """shapes: packing.workload's (team, gpus per replica, replicas, run-for); limit(run_s):
-    the job's declared max_runtime_seconds. Gpu use over the time some job was still queued."""
+    the job's declared max_runtime_seconds; size_credit: `admission.size_credit_seconds`.
+    Gpu use over the time some job was still queued."""
     jobs, queued = {}, {}
     for i, (team, gpu, replicas, run_for) in enumerate(shapes, start=1):
         each, run_s = Res(1000, GI, gpu), int(run_for[:-1])
@@ -31,7 +33,8 @@ def utilisation(shapes, nodes: int, head_wait: float, limit) -> dict:
     waited = None
     while any(queued.values()) or running:
         while True:
-            adm = admission.decide(_state(jobs, queued, running, names, now, head_wait), 1)
+            state = _state(jobs, queued, running, names, now, head_wait, size_credit)
+            adm = admission.decide(state, 1)
             if not adm:
                 break
             team, job, run_s = jobs[adm[0].job_id]
@@ -52,7 +55,7 @@ def utilisation(shapes, nodes: int, head_wait: float, limit) -> dict:
             "makespan_s": now, "never_placed": sum(len(q) for q in queued.values())}  # fmt: skip
 
 
-def _state(jobs, queued, running, names, now, head_wait) -> ClusterState:
+def _state(jobs, queued, running, names, now, head_wait, credit) -> ClusterState:
     free = dict.fromkeys(names, NODE)
     drain = dict.fromkeys(names, -math.inf)
     usage: dict[str, Res] = {t: Res() for t in queued}
@@ -63,7 +66,9 @@ def _state(jobs, queued, running, names, now, head_wait) -> ClusterState:
             free[n], drain[n] = free[n] - job.replica(), max(drain[n], deadline)
         usage[team], count[team] = usage[team] + job.demand, count[team] + 1
     nodes = {n: Node(n, NODE, 110, free[n], 110, drain[n]) for n in names}
+    # (each queue in admission's order, as the store reads it)
     teams = tuple(TeamState(t, 1.0, WHOLE, 1000, None, usage[t], count[t],
-                            tuple(jobs[i][1] for i in queued[t])) for t in queued)  # fmt: skip
+                            size_ordered(tuple(jobs[i][1] for i in queued[t]), credit))
+                  for t in queued)  # fmt: skip
     cap = NODE.scale(len(names))
-    return ClusterState(teams, cap, now, head_wait, None, {}, nodes)
+    return ClusterState(teams, cap, now, head_wait, None, {}, nodes, size_credit_seconds=credit)

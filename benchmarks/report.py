@@ -188,24 +188,33 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
     if "error" in pk:
         out.append(("4b. Packing", "failed: " + pk["error"], "", "", "", "n/a"))
     elif pk:
-        a, b = pk["placement_true"], pk["sum_only"]
-        out.append((
-            f"4b. GPU use while jobs wait, {a['jobs']} mixed gangs (1/2/4/8-gpu replicas) on "
-            f"{pk['nodes']} kwok nodes / {pk['gpus']} gpus, real scheduler",
-            f"{a['utilisation_while_waiting']} useful, {a['half_placed_jobs']} half-placed "
-            "(placement-true)",
-            f"sum-only {b['utilisation_while_waiting']} useful ({b['held_while_waiting']} "
-            f"held), {b['half_placed_jobs']} half-placed",
-            _f(pk.get("utilisation_ratio"), "x", 2), ">= 0.9, 0 half-placed",
-            _met((a["utilisation_while_waiting"] or 0) >= 0.9 and a["half_placed_jobs"] == 0),
-        ))  # fmt: skip
-        sim = pk.get("policy_zero_latency")
-        if sim:
+        b = pk["sum_only"]
+        sized = f"size_credit_seconds {pk.get('size_credit_s')}: large gangs first in a team"
+        for key, ratio, sim, how in (
+            ("placement_true", "utilisation_ratio", "policy_zero_latency",
+             "first come, first served in a team"),
+            ("placement_true_size_credit", "utilisation_ratio_size_credit",
+             "policy_zero_latency_size_credit", sized),
+        ):  # fmt: skip
+            a = pk.get(key)
+            if not a:
+                continue
             out.append((
-                "4b. ... the same admission code on the same workload with zero turnover latency "
-                "(simulated time: what the policy itself reaches)",
-                f"{sim['utilisation_while_waiting']} useful", "", "", "", "n/a",
+                f"4b. GPU use while jobs wait, {a['jobs']} mixed gangs (1/2/4/8-gpu replicas) on "
+                f"{pk['nodes']} kwok nodes / {pk['gpus']} gpus, real scheduler; {how}",
+                f"{a['utilisation_while_waiting']} useful, {a['half_placed_jobs']} half-placed "
+                "(placement-true)",
+                f"sum-only {b['utilisation_while_waiting']} useful ({b['held_while_waiting']} "
+                f"held), {b['half_placed_jobs']} half-placed",
+                _f(pk.get(ratio), "x", 2), ">= 0.9, 0 half-placed",
+                _met((a["utilisation_while_waiting"] or 0) >= 0.9 and a["half_placed_jobs"] == 0),
             ))  # fmt: skip
+            if pk.get(sim):
+                out.append((
+                    "4b. ... the same admission code on the same workload with zero turnover "
+                    "latency (simulated time: what the policy itself reaches)",
+                    f"{pk[sim]['utilisation_while_waiting']} useful", "", "", "", "n/a",
+                ))  # fmt: skip
     dp = results.get("depth") or {}
     if "error" in dp:
         out.append(("4c. Queue depth", "failed: " + dp["error"], "", "", "", "n/a"))

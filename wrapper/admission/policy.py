@@ -9,6 +9,7 @@ import heapq
 from dataclasses import dataclass, field, replace
 
 from wrapper.admission.fit import PassState, check, dominant_share, share_of
+from wrapper.admission.ordering import insert_at
 from wrapper.admission.reasons import (
     EXCEEDS_POOL_CAPACITY,
     WAITING_FOR_BACKOFF,
@@ -214,14 +215,14 @@ class Preview:
 
 def enqueue(state: ClusterState, team: str, job: Candidate) -> ClusterState:
     """The snapshot with `job` in `team`'s queue where a submission puts it (SUBMIT's queue
-    score): behind every queued job of equal or higher priority."""
+    score, read in admission's order: `ordering.insert_at`)."""
     if all(t.name != team for t in state.teams):
         raise KeyError(team)
 
     def queued(t: TeamState) -> TeamState:
         if t.name != team:
             return t
-        at = next((i for i, q in enumerate(t.queue) if q.priority < job.priority), len(t.queue))
+        at = insert_at(t.queue, job, state.size_credit_seconds)
         return replace(t, queue=(*t.queue[:at], job, *t.queue[at:]))
 
     return replace(state, teams=tuple(queued(t) for t in state.teams))

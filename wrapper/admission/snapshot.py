@@ -44,7 +44,9 @@ class TeamState:
     borrowing_limit: Res | None  # None: the team may not borrow
     usage: Res  # reserved by its dispatched, unfinished jobs
     running: int
-    queue: tuple[Candidate, ...]  # priority desc, then submission (the team queue's order)
+    # Priority desc, then submission (the team queue's order; with a size credit, its
+    # `wrapper.admission.ordering`).
+    queue: tuple[Candidate, ...]
     pool: str = ""  # the nodes its pods may use (see ClusterState.pools)
     last_admitted: float = 0.0  # epoch of its latest admission (0: never); breaks share ties
 
@@ -80,3 +82,6 @@ class ClusterState:
     index: NodeIndex | None = None
     # Job id -> room held for it (queued preemptors only).
     nominated: dict[int, Nomination] = field(default_factory=dict)
+    # Seconds of queue place a job gains per gpu it asks (wrapper.admission.ordering); the
+    # teams' queues above are in that order already.
+    size_credit_seconds: float = 0.0

@@ -35,6 +35,7 @@ from wrapper.admission.limits import (
     quota_of,
     res_of_hash,
 )
+from wrapper.admission.ordering import queue_entries, size_ordered
 from wrapper.admission.resources import replica_request
 from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
@@ -192,6 +193,7 @@ class AdmissionStore:
             index=index,
             backoff={int(k): float(v) for k, v in backoff},
             nominated=nominations.of_queued(nominated, now, states),
+            size_credit_seconds=self.config.admission.size_credit_seconds,
         )
         redispatch = [(name, i) for name in sorted(self._redispatching, key=self._order.get)
                       for i in self._queues[name][2]]  # fmt: skip
@@ -266,18 +268,22 @@ class AdmissionStore:
         if not stale:
             return stale
         end = -1 if lookahead is None else lookahead - 1
+        credit = self.config.admission.size_credit_seconds
         with self.redis.pipeline(transaction=False) as pipe:
             for name in stale:
-                pipe.zrange(keys.team_queue(name), 0, end)
-            lists = [[int(x) for x in ids] for ids in pipe.execute()]
+                # (with a size credit, the scores tell the entries put back at the front)
+                pipe.zrange(keys.team_queue(name), 0, end, withscores=credit > 0)
+            lists, fronts = queue_entries(pipe.execute(), credit > 0)
         # (a change after the versions were read leaves an older version with newer ids: the
         # next load reads that queue again)
         queued, redispatch = self._classify([i for ids in lists for i in ids])
         known = self._queued_jobs
-        for name, ids in zip(stale, lists, strict=True):
+        for name, ids, front in zip(stale, lists, fronts, strict=True):
             again = [i for i in ids if i in redispatch]
-            cached[name] = (versions.get(name.encode()),
-                            tuple(known[i] for i in ids if i in queued), again)  # fmt: skip
+            queue = tuple(known[i] for i in ids if i in queued)
+            if credit > 0:
+                queue = size_ordered(queue, credit, sum(1 for j in queue if j.id in front))
+            cached[name] = (versions.get(name.encode()), queue, again)
             if again:
                 self._redispatching.add(name)
             else:

@@ -174,6 +174,10 @@ class AdmissionSettings(_Strict):
     head_wait_seconds: float = Field(default=120.0, ge=0)
     # Queued jobs per team a worker considers for one decision (like Kueue's lookback).
     lookahead: int = Field(default=500, ge=1)
+    # Within a priority, a job is placed as if submitted this many seconds earlier per gpu it
+    # asks (0: first come, first served): large gangs go first and small jobs fill the holes
+    # they leave (wrapper.admission.ordering, docs/admission.md).
+    size_credit_seconds: float = Field(default=0.0, ge=0)
     # Recent admissions counted for ETAs.
     eta_window_seconds: int = Field(default=600, ge=10)
     # Guard against the scheduler placing a gang differently from admission (Kueue's

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from wrapper import admission
 from wrapper.admission import PREVIEW_ID, Candidate, Preview
+from wrapper.admission.ordering import insert_at
 from wrapper.admission.store import AdmissionStore
 from wrapper.algorithms.registry import AlgorithmRegistry, resolved_spec
 from wrapper.jobs.store import JobStore, body_digest
@@ -68,7 +69,7 @@ def preview(admissions: AdmissionStore, algorithms: AlgorithmRegistry,
     job = Candidate.of_spec(PREVIEW_ID, spec, state.now)
     queue = next(t.queue for t in state.teams if t.name == sub.team)
     depth, ahead = admissions.new_job_place(sub.team, job.priority)
-    if depth >= lookahead and all(q.priority >= job.priority for q in queue):
+    if depth >= lookahead and insert_at(queue, job, state.size_credit_seconds) >= len(queue):
         # It would land deeper than admission looks: its place, and no plan yet.
         return Preview(sub.team, job, ahead, None, admission.WAITING_FOR_TEAM_QUEUE,
                        admission.team_queue_message(ahead, lookahead), None, ())  # fmt: skip

@@ -74,3 +74,23 @@ def test_changes_made_outside_the_scripts_show_within_the_reread_period(
     assert queued(adm.load(500)[0], "alpha") == [job]  # (still the cached read)
     monkeypatch.setattr(admission_store, "QUEUE_REREAD_ALL_S", 0.0)
     assert queued(adm.load(500)[0], "alpha") == []
+
+
+def test_a_size_credit_orders_each_queue_and_keeps_re_queued_jobs_in_front(store, local_config):
+    """`admission.size_credit_seconds`: the snapshot's queue is in admission's order (larger
+    jobs first within a priority), and a job put back at the front stays there."""
+    credit = local_config.admission.model_copy(update={"size_credit_seconds": 60.0})
+    config = local_config.model_copy(update={"admission": credit})
+    adm = AdmissionStore(store, config)
+
+    def gpus(n: int) -> int:
+        body = {"name": f"g{n}", "image": "docker.io/library/busybox", "resources": {"gpu": n}}
+        spec = JobRequest.model_validate(body, context={"config": config}).to_spec(config)
+        return store.submit("alpha", spec, None, "")[0]["id"]
+
+    one, four, two = gpus(1), gpus(4), gpus(2)
+    assert queued(adm.load(500)[0], "alpha") == [four, two, one]
+    assert queued(AdmissionStore(store, local_config).load(500)[0], "alpha") == [one, four, two]
+    store.redis.zrem(keys.team_queue("alpha"), str(one))  # its pods were not ready: re-queued
+    store.queues.requeue_front("alpha", one)
+    assert queued(adm.load(500)[0], "alpha") == [one, four, two]
