@@ -52,10 +52,12 @@ def _pytorchjob_suspended(obj: dict) -> bool:
 def _pytorchjob_patch(suspend: bool, body: dict | None) -> dict:
     spec: dict = {"runPolicy": {"suspend": suspend}}
     if body is not None and not suspend:
+        # (the pins and their placement gate: a merge patch replaces both lists whole)
         spec["pytorchReplicaSpecs"] = {
-            rtype: {"template": {"spec": {"affinity": r["template"]["spec"].get("affinity")}}}
+            rtype: {"template": {"spec": {k: r["template"]["spec"].get(k)
+                                          for k in ("affinity", "schedulingGates")}}}
             for rtype, r in body["spec"]["pytorchReplicaSpecs"].items()
-        }
+        }  # fmt: skip
     return {"spec": spec}
 
 

@@ -242,16 +242,18 @@ class Kube:
         result = json.loads(response.data)
         return result.get("items", []), result["metadata"]["resourceVersion"]
 
-    def list_pods(self, page: int = LIST_PAGE) -> tuple[list[dict], str]:
+    def list_pods(self, page: int = LIST_PAGE, field_selector: str = BOUND_PODS,
+                  **selectors) -> tuple[list[dict], str]:  # fmt: skip
         """Every bound, non-terminal pod in all namespaces (as plain JSON: the client's models
-        cost more than the rest of the work), and the list's resourceVersion. The pages are
-        one consistent snapshot, served at the first page's resourceVersion."""
+        cost more than the rest of the work), or those of `field_selector` (and a
+        label_selector), and the list's resourceVersion. The pages are one consistent
+        snapshot, served at the first page's resourceVersion."""
         items: list[dict] = []
         more: dict = {}
         while True:
             response = self.core.list_pod_for_all_namespaces(
-                field_selector=BOUND_PODS, limit=page, _preload_content=False,
-                _request_timeout=(5, 60), **more,
+                field_selector=field_selector, limit=page, _preload_content=False,
+                _request_timeout=(5, 60), **selectors, **more,
             )  # fmt: skip
             result = json.loads(response.data)
             items += result.get("items") or []
@@ -299,12 +301,23 @@ class Kube:
         yield from self._raw_events(self.core.list_node, resource_version, stop)
 
     def pod_events(
-        self, resource_version: str, stop: threading.Event
-    ) -> Iterator[tuple[str, dict]]:
-        """Changes to the bound, non-terminal pods in all namespaces (`list_pods`) after
-        resource_version, like `node_events`."""
+        self, resource_version: str, stop: threading.Event, field_selector: str = BOUND_PODS,
+        **selectors,
+    ) -> Iterator[tuple[str, dict]]:  # fmt: skip
+        """Changes to the pods of `list_pods` after resource_version, like `node_events`."""
         yield from self._raw_events(self.core.list_pod_for_all_namespaces, resource_version,
-                                    stop, field_selector=BOUND_PODS)  # fmt: skip
+                                    stop, field_selector=field_selector, **selectors)  # fmt: skip
+
+    def patch_pod(self, namespace: str, name: str, ops: list[dict]) -> bool:
+        """Apply a JSON patch (RFC 6902) to a pod; False when the pod is gone. A failed test
+        op answers 422 (ApiException)."""
+        try:
+            self.core.patch_namespaced_pod(name, namespace, ops, _request_timeout=TIMEOUT)
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
 
     def _raw_events(self, list_call, resource_version: str, stop: threading.Event, **kwargs):
         """A watch read as plain JSON lines: `watch.Watch` decodes every object into the

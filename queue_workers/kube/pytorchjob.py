@@ -9,6 +9,7 @@ subdirectory per PyTorchJob (its name is deterministic, so a resumed job finds i
 import copy
 from dataclasses import dataclass
 
+from queue_workers.kube.gates import GATE
 from wrapper.config.team import CHECKPOINT_ENV
 from wrapper.runs import tokens
 
@@ -208,7 +209,8 @@ def _replica(record: dict, name: str, labels: dict, replicas: int, placement: di
                 "automountServiceAccountToken": False,
                 "securityContext": security,
                 **placement,
-                **({"affinity": affinity} if affinity else {}),
+                # Pinned: held until the watcher names each replica's own node (gates.py).
+                **({"affinity": affinity, "schedulingGates": [{"name": GATE}]} if affinity else {}),
                 **({"volumes": [checkpoints.volume()]} if checkpoints else {}),
             },
         },

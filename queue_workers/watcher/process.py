@@ -23,7 +23,9 @@ each in its own thread (the mirror's watch in the main thread):
 - `queue_workers.watcher.stalls`: the stalled-run alert (no reported progress, a non-finite
   loss);
 - `queue_workers.watcher.nodes`: list-watches the nodes and the bound pods and caches, for
-  admission, each schedulable node's allocatable and what its pods request (threads of its own).
+  admission, each schedulable node's allocatable and what its pods request (threads of its own);
+- `queue_workers.watcher.gates`: lets the pinned replicas' pods go, each to the node admission
+  counted it on (their placement gate).
 
 Several watchers may run (the chart runs two): only the one holding the Lease
 (`queue_workers.watcher.leader`) runs the reconcilers, the others stand by. A leader that
@@ -41,6 +43,7 @@ import threading
 from queue_workers.kube import backends
 from queue_workers.kube.client import Kube, connect_or_exit
 from queue_workers.watcher.cancellations import Cancellations
+from queue_workers.watcher.gates import PlacementGates
 from queue_workers.watcher.leader import Elector, lease_name, lease_namespace
 from queue_workers.watcher.leases import LeaseSweep
 from queue_workers.watcher.mirror import Mirror
@@ -88,6 +91,7 @@ class Watcher:
         self.webhooks = WebhookDelivery(config, store, self.stop)
         self.nodes = NodeWatch(Kube(kubeconfig), AdmissionStore(store, config), self.stop,
                                pod_kube=Kube(kubeconfig))  # fmt: skip
+        self.gates = PlacementGates(config, store, Kube(kubeconfig), self.stop)
 
     def run(self) -> None:
         for name, reconciler in (
@@ -101,6 +105,7 @@ class Watcher:
             ("run-logs", self.run_logs),
             ("stalls", self.stalls),
             ("nodes", self.nodes),
+            ("placement-gates", self.gates),
             *([("webhooks", self.webhooks)] if self.webhooks.wanted else []),
             *([("trainjob-mirror", self.trainjob_mirror)] if self.trainjob_mirror else []),
         ):

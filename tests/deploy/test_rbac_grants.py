@@ -43,6 +43,7 @@ CLIENT_METHODS = {
     "list_node": ("", "nodes", "list", "cluster"),
     "list_pod_for_all_namespaces": ("", "pods", "list", "cluster"),
     "read_namespaced_pod_log": ("", "pods/log", "get", "namespace"),
+    "patch_namespaced_pod": ("", "pods", "patch", "namespace"),  # placement gates
     # The API's logs endpoint finds a TrainJob's pod by label selector (JobSet's pod names are
     # not predictable).
     "list_namespaced_pod": ("", "pods", "list", "namespace"),
@@ -79,6 +80,7 @@ GRANTS = {
         (*PJ, "delete", "namespace"),  # cancellations, leftovers
         ("networking.k8s.io", "networkpolicies", "create", "namespace"),  # a job's peers
         ("", "pods/log", "get", "namespace"),  # a finished job's logs, kept
+        ("", "pods", "patch", "namespace"),  # a pinned replica's placement gate lifted
         (*PJ, "list", "cluster"),  # the mirror's list-watch across namespaces
         (*PJ, "watch", "cluster"),
         ("", "nodes", "list", "cluster"),  # node and pod cache

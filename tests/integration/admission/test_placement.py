@@ -126,6 +126,38 @@ def test_a_gang_over_three_nodes_is_pinned_to_them_and_runs_whole(stack, pool, k
 
 
 @pytest.mark.parametrize("pool", [(3, 4)], indirect=True)
+def test_each_replica_is_bound_to_the_very_node_counted_for_it(stack, pool, private_redis,
+                                                               kube_api):  # fmt: skip
+    """A replica per 4-gpu node: the Workers' template pins them to their two nodes as a set,
+    and the placement gate holds each pod until the watcher narrowed it to its own node
+    (Worker i: the node counted for it), so the scheduler binds each exactly there."""
+    _, names = pool
+    gang = stack.api.submit_ok("alpha", gpu_job(unique("exact"), 4, workers=2))["id"]
+    stack.api.wait_status("alpha", gang, {"running"}, timeout=120)
+    raw = redis.Redis.from_url(private_redis.url).hget(keys.PLACEMENTS, gang)
+    counted = json.loads(raw)["nodes"]
+    assert sorted(counted) == sorted(names)
+    core = client.CoreV1Api(kube_api)
+    pods = core.list_namespaced_pod("team-alpha", label_selector=f"trainq.dev/job-id={gang},"
+                                    f"trainq.dev/instance={stack.instance}").items  # fmt: skip
+    where = {
+        (
+            p.metadata.labels["training.kubeflow.org/replica-type"],
+            int(p.metadata.labels["training.kubeflow.org/replica-index"]),
+        ): p
+        for p in pods
+    }
+    assert sorted(where) == [("master", 0), ("worker", 0), ("worker", 1)]
+    for (kind, index), pod in where.items():
+        own = counted[0 if kind == "master" else 1 + index]
+        assert pod.spec.node_name == own
+        assert not pod.spec.scheduling_gates
+        terms = pod.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+        for term in terms.node_selector_terms:  # every term narrowed to its own node
+            assert [own] in [f.values for f in term.match_fields]
+
+
+@pytest.mark.parametrize("pool", [(3, 4)], indirect=True)
 def test_a_replica_larger_than_every_node_of_the_pool_is_refused(stack, pool, private_redis):
     _, names = pool
     r = redis.Redis.from_url(private_redis.url)
