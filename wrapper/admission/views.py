@@ -150,9 +150,12 @@ def build(admissions: AdmissionStore) -> AdmissionView:
 class ViewCache:
     """One process's latest view. It is reused while nothing that changes a plan has happened
     (the admission version in Redis is unchanged) and it is under MAX_AGE_S old (head-of-line
-    bounds and ETAs move with time). One thread at a time redoes it; meanwhile the others
-    answer from the previous view, so a burst of reads under churn costs one plan at a time,
-    not one per request. Sequential reads always see a current view."""
+    bounds and ETAs move with time). One thread at a time redoes it. A reader whose version is
+    the view's, only aged, answers from it meanwhile; a reader whose version moved waits, and
+    gets a view read after its version was (the one under way, if it began after the reader
+    asked; else one more): a client that reloads on an event never keeps a view from before it
+    (the dashboard's queue and job list load side by side). So a burst of reads under churn
+    costs at most two plans, not one per request, and no read is older than what it asked."""
 
     MAX_AGE_S = 1.0
 
@@ -161,20 +164,23 @@ class ViewCache:
         self._lock = threading.Lock()
         self._view: AdmissionView | None = None
         self._version: bytes | None = None
-        self._at = -math.inf
+        self._at = -math.inf  # when the view's build began
 
     def get(self, version: bytes | None) -> AdmissionView:
+        """The view for `version`, read by the caller just before."""
+        asked = time.monotonic()
         view = self._view
-        if view is not None and version == self._version and \
-                time.monotonic() - self._at < self.MAX_AGE_S:  # fmt: skip
+        same = view is not None and version == self._version
+        if same and asked - self._at < self.MAX_AGE_S:
             return view
-        if not self._lock.acquire(blocking=view is None):
-            return view  # another thread is redoing it
+        if not self._lock.acquire(blocking=not same):
+            return view  # only aged: another thread is redoing it
         try:
-            if self._view is view or self._version != version:
-                started = time.monotonic()
-                self._view = self._build()
-                self._version, self._at = version, started
+            if self._view is not view and (self._version == version or self._at >= asked):
+                return self._view  # redone while this reader waited, from a later read
+            started = time.monotonic()
+            self._view = self._build()
+            self._version, self._at = version, started
             return self._view
         finally:
             self._lock.release()

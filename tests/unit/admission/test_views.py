@@ -1,5 +1,6 @@
 """The API's cached queue view: redone when the admission version changes or it ages, one
-thread at a time, the others answering from the previous view meanwhile."""
+thread at a time; meanwhile a reader of an aged view answers from it, a reader of a newer
+version waits for a view read after it asked."""
 
 import threading
 
@@ -42,22 +43,66 @@ def test_redone_once_it_is_older_than_the_max_age(monkeypatch):
     assert cache.get(b"1") == "view-2"
 
 
-def test_while_one_thread_redoes_it_the_others_answer_from_the_previous_view():
+def test_while_one_thread_redoes_an_aged_view_the_others_answer_from_it(monkeypatch):
     builds = Builds()
     cache = ViewCache(builds)
+    clock = [100.0]
+    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
     assert cache.get(b"1") == "view-1"
+    clock[0] += ViewCache.MAX_AGE_S + 0.1  # aged, same version
     builds.gate, builds.entered = threading.Event(), threading.Event()
     results = []
-    worker = threading.Thread(target=lambda: results.append(cache.get(b"2")))
+    worker = threading.Thread(target=lambda: results.append(cache.get(b"1")))
     worker.start()
     assert builds.entered.wait(5)  # the worker is inside the rebuild
-    assert cache.get(b"2") == "view-1"  # not blocked, not a second rebuild
+    assert cache.get(b"1") == "view-1"  # not blocked, not a second rebuild
     assert builds.count == 2
     builds.gate.set()
     worker.join(5)
-    assert results == ["view-2"]
-    assert cache.get(b"2") == "view-2"
-    assert builds.count == 2
+    assert results == ["view-2"] and cache.get(b"1") == "view-2" and builds.count == 2
+
+
+def test_a_reader_of_a_newer_version_never_gets_an_older_view(monkeypatch):
+    """The dashboard's case: the queue and the job list load side by side after an event."""
+    builds = Builds()
+    cache = ViewCache(builds)
+    clock = [100.0]
+    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
+    assert cache.get(b"1") == "view-1"
+    builds.gate, builds.entered = threading.Event(), threading.Event()
+    results = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", cache.get(b"2")))
+    first.start()
+    assert builds.entered.wait(5)  # redoing for version 2, its read begun at t=100
+    clock[0] += 0.01  # a reader that asked after that read began: the rebuild under way is older
+    second = threading.Thread(target=lambda: results.setdefault("second", cache.get(b"3")))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # it waits instead of answering from view-1
+    builds.gate.set()
+    first.join(5)
+    second.join(5)
+    assert results == {"first": "view-2", "second": "view-3"} and builds.count == 3
+    clock[0] += 0.01
+    assert cache.get(b"3") == "view-3" and builds.count == 3
+
+
+def test_a_rebuild_begun_after_a_reader_asked_serves_it_without_another(monkeypatch):
+    builds = Builds()
+    cache = ViewCache(builds)
+    clock = [100.0]
+    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
+    assert cache.get(b"1") == "view-1"
+    cache._lock.acquire()  # a reader of version 2 asks at t=100; the lock is busy
+    results = []
+    reader = threading.Thread(target=lambda: results.append(cache.get(b"2")))
+    reader.start()
+    reader.join(0.2)
+    clock[0] += 0.01  # another thread rebuilds, beginning after the reader asked
+    cache._view, cache._version, cache._at = "view-x", b"3", clock[0]
+    cache._lock.release()
+    reader.join(5)
+    assert results == ["view-x"] and builds.count == 1
 
 
 def test_the_first_view_is_waited_for_not_skipped():
