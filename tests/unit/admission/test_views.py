@@ -4,6 +4,8 @@ version waits for a view read after it asked."""
 
 import threading
 
+import pytest
+
 from wrapper.admission.views import ViewCache
 
 
@@ -21,6 +23,14 @@ class Builds:
         return f"view-{self.count}"
 
 
+@pytest.fixture
+def clock(monkeypatch) -> list[float]:
+    """The views' monotonic clock, set by the test."""
+    now = [100.0]
+    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: now[0])
+    return now
+
+
 def test_reused_while_the_version_is_unchanged_and_redone_when_it_changes():
     builds = Builds()
     cache = ViewCache(builds)
@@ -31,11 +41,9 @@ def test_reused_while_the_version_is_unchanged_and_redone_when_it_changes():
     assert cache.get(None) == "view-3"  # a flushed Redis has no version: still a change
 
 
-def test_redone_once_it_is_older_than_the_max_age(monkeypatch):
+def test_redone_once_it_is_older_than_the_max_age(clock):
     builds = Builds()
     cache = ViewCache(builds)
-    clock = [100.0]
-    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
     assert cache.get(b"1") == "view-1"
     clock[0] += ViewCache.MAX_AGE_S - 0.01
     assert cache.get(b"1") == "view-1"
@@ -43,11 +51,9 @@ def test_redone_once_it_is_older_than_the_max_age(monkeypatch):
     assert cache.get(b"1") == "view-2"
 
 
-def test_while_one_thread_redoes_an_aged_view_the_others_answer_from_it(monkeypatch):
+def test_while_one_thread_redoes_an_aged_view_the_others_answer_from_it(clock):
     builds = Builds()
     cache = ViewCache(builds)
-    clock = [100.0]
-    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
     assert cache.get(b"1") == "view-1"
     clock[0] += ViewCache.MAX_AGE_S + 0.1  # aged, same version
     builds.gate, builds.entered = threading.Event(), threading.Event()
@@ -62,12 +68,10 @@ def test_while_one_thread_redoes_an_aged_view_the_others_answer_from_it(monkeypa
     assert results == ["view-2"] and cache.get(b"1") == "view-2" and builds.count == 2
 
 
-def test_a_reader_of_a_newer_version_never_gets_an_older_view(monkeypatch):
+def test_a_reader_of_a_newer_version_never_gets_an_older_view(clock):
     """The dashboard's case: the queue and the job list load side by side after an event."""
     builds = Builds()
     cache = ViewCache(builds)
-    clock = [100.0]
-    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
     assert cache.get(b"1") == "view-1"
     builds.gate, builds.entered = threading.Event(), threading.Event()
     results = {}
@@ -87,11 +91,9 @@ def test_a_reader_of_a_newer_version_never_gets_an_older_view(monkeypatch):
     assert cache.get(b"3") == "view-3" and builds.count == 3
 
 
-def test_a_rebuild_begun_after_a_reader_asked_serves_it_without_another(monkeypatch):
+def test_a_rebuild_begun_after_a_reader_asked_serves_it_without_another(clock):
     builds = Builds()
     cache = ViewCache(builds)
-    clock = [100.0]
-    monkeypatch.setattr("wrapper.admission.views.time.monotonic", lambda: clock[0])
     assert cache.get(b"1") == "view-1"
     cache._lock.acquire()  # a reader of version 2 asks at t=100; the lock is busy
     results = []
