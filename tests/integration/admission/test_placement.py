@@ -83,19 +83,25 @@ def test_a_gang_fitting_only_in_sum_waits_for_placement_then_starts_whole(
     # A node frees up: the gang starts, every replica placed by the real scheduler.
     api.cancel("alpha", holders[0])
     api.wait_status("beta", gang, {"running", "succeeded"}, timeout=120)
-    core = client.CoreV1Api(kube_api)
-
-    def bound_pods():
-        pods = core.list_namespaced_pod("team-beta", label_selector=f"trainq.dev/job-id={gang},"
-                                        f"trainq.dev/instance={stack.instance}").items  # fmt: skip
-        nodes = [p.spec.node_name for p in pods if p.spec.node_name]
-        return nodes if len(nodes) == 2 else None
-
-    nodes = wait_until("both replicas bound", bound_pods, 60)
+    pods = bound_pods(client.CoreV1Api(kube_api), stack, "team-beta", gang, 2)
+    nodes = [p.spec.node_name for p in pods]
     assert set(nodes) <= set(names)
     # Each replica type is pinned to the nodes admission counted it on, and bound there.
     (obj,) = stack.pytorchjobs("team-beta", gang)
     assert sorted(nodes) == sorted(pinned_nodes(obj))
+
+
+def bound_pods(core: client.CoreV1Api, stack: Stack, namespace: str, job_id: str, count: int):
+    """The job's pods once all `count` are bound. The job reads running when its Master runs
+    (the operator's rule), which can come before the watcher has lifted a Worker's placement
+    gate, so where each replica landed is read only once every one has a node."""
+
+    def bound():
+        pods = core.list_namespaced_pod(namespace, label_selector=f"trainq.dev/job-id={job_id},"
+                                        f"trainq.dev/instance={stack.instance}").items  # fmt: skip
+        return pods if len(pods) == count and all(p.spec.node_name for p in pods) else None
+
+    return wait_until(f"all {count} replicas bound", bound, 60)
 
 
 def pinned_nodes(obj: dict) -> list[str]:
@@ -119,9 +125,7 @@ def test_a_gang_over_three_nodes_is_pinned_to_them_and_runs_whole(stack, pool, k
     stack.api.wait_status("alpha", gang, {"running"}, timeout=120)
     (obj,) = stack.pytorchjobs("team-alpha", gang)
     assert sorted(pinned_nodes(obj)) == sorted(names)
-    core = client.CoreV1Api(kube_api)
-    pods = core.list_namespaced_pod("team-alpha", label_selector=f"trainq.dev/job-id={gang},"
-                                    f"trainq.dev/instance={stack.instance}").items  # fmt: skip
+    pods = bound_pods(client.CoreV1Api(kube_api), stack, "team-alpha", gang, 3)
     assert sorted(p.spec.node_name for p in pods) == sorted(names)
 
 
@@ -137,9 +141,7 @@ def test_each_replica_is_bound_to_the_very_node_counted_for_it(stack, pool, priv
     raw = redis.Redis.from_url(private_redis.url).hget(keys.PLACEMENTS, gang)
     counted = json.loads(raw)["nodes"]
     assert sorted(counted) == sorted(names)
-    core = client.CoreV1Api(kube_api)
-    pods = core.list_namespaced_pod("team-alpha", label_selector=f"trainq.dev/job-id={gang},"
-                                    f"trainq.dev/instance={stack.instance}").items  # fmt: skip
+    pods = bound_pods(client.CoreV1Api(kube_api), stack, "team-alpha", gang, 3)
     where = {
         (
             p.metadata.labels["training.kubeflow.org/replica-type"],
