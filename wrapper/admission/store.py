@@ -58,6 +58,8 @@ assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what ADMIT doe
 
 
 _NO_POOLS: dict = {}  # (one object: a team's state is made again when its pools object moves)
+# Never-fits inputs before any node list is cached: one object, so its memo is kept meanwhile.
+_NO_NODES_MEMO: tuple = ({}, _NO_POOLS, None, {})
 
 
 class AdmissionStore:
@@ -321,7 +323,7 @@ class AdmissionStore:
             self._refresh_view(NODES_REREAD_S)
             view = self._view
             memo = (view.team_pool, view.pools, view.total, view.biggest) if view.written \
-                else ({}, {}, None, {})  # fmt: skip
+                else _NO_NODES_MEMO  # fmt: skip
         if memo[1] is not self._pools_seen:
             self._never_fits_memo.clear()
             self._pools_seen = memo[1]
