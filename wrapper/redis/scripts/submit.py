@@ -9,9 +9,9 @@ it on a client `without_retry`, and resolve a lost reply by its nonce (`resolve_
 from dataclasses import dataclass
 
 from redis import Redis
-from redis.exceptions import NoScriptError
 
-from wrapper.redis import keys, replicas_acked
+from wrapper.redis import keys
+from wrapper.redis.group_commit import GroupCommit
 from wrapper.redis.scripts.events import DEFAULT_MAX_PER_TEAM, EVENT_LUA
 from wrapper.redis.signals import SIGNAL_CHANGE_LUA
 
@@ -117,7 +117,8 @@ class RqQueue:
 class Submit:
     def __init__(self, client: Redis, max_events: int = DEFAULT_MAX_PER_TEAM):
         self._client = client
-        self._script = client.register_script(LUA)
+        # Concurrent submissions of a process share round trips (one batch in flight).
+        self.group = GroupCommit(client, client.register_script(LUA))
         self._max_events = max_events
 
     def __call__(self, *, team: str, rank: int, id_span: int, queued: str, record: list,
@@ -132,7 +133,8 @@ class Submit:
         halves around the id). queued: the status string of a queued job. idempotency_key:
         the Redis key of the Idempotency-Key record (None without one). nonce: unique per
         request; the script records it with the new job's id. replicas: WAIT for that many
-        replicas (up to timeout_ms) on the same connection, in the same round trip."""
+        replicas (up to timeout_ms) on the same connection, in the same round trip (one WAIT
+        for a batch of concurrent submissions: `GroupCommit`)."""
         caps = caps or Caps()
         call = dict(
             keys=[keys.JOB_ID_COUNTER, idempotency_key or keys.JOB_ID_COUNTER,
@@ -146,11 +148,7 @@ class Submit:
                   repr(caps.per_second), repr(now), NONCE_TTL_SECONDS, self._max_events,
                   len(record), *record, *rq_job],
         )  # fmt: skip
-        acked = None
-        if replicas:
-            result, acked = self._replicated(call, replicas, timeout_ms)
-        else:
-            result = self._script(**call)
+        result, acked = self.group(call["keys"], call["args"], replicas, timeout_ms)
         outcome = result[0].decode()
         if outcome == "new":
             return SubmitResult(outcome, int(result[1]), int(result[2]), replicas_acked=acked)
@@ -160,22 +158,6 @@ class Submit:
             return SubmitResult(outcome, exceeded=result[1].decode(),
                                 retry_after=float(result[2]))  # fmt: skip
         return SubmitResult(outcome)
-
-    def _replicated(self, call: dict, replicas: int, timeout_ms: int) -> tuple[list, int]:
-        # EVALSHA by hand: a pipeline's own script handling costs a SCRIPT EXISTS round trip
-        # per call. NOSCRIPT means the script did not run, so loading it and resending is safe.
-        for attempt in (1, 2):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.evalsha(self._script.sha, len(call["keys"]), *call["keys"], *call["args"])
-            replicas_acked(pipe, replicas, timeout_ms)
-            try:
-                result, _, acked = pipe.execute()
-                return result, acked
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                self._client.script_load(LUA)
-        raise AssertionError("unreachable")
 
 
 def _opt(value) -> str:
