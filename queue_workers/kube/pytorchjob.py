@@ -176,6 +176,14 @@ def pins(counted: list[str] | None) -> dict[str, dict | None]:
     return {"Master": pinned(counted[:1]), "Worker": pinned(counted[1:])}
 
 
+def _set_pin(affinity: dict | None) -> bool:
+    """Whether `pinned` named more than one node (a term per node)."""
+    if not affinity:
+        return False
+    required = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    return len(required["nodeSelectorTerms"]) > 1
+
+
 def _replica(record: dict, name: str, labels: dict, replicas: int, placement: dict,
              affinity: dict | None, checkpoints: CheckpointMount | None,
              metrics_url: str | None = None) -> dict:  # fmt: skip
@@ -209,8 +217,10 @@ def _replica(record: dict, name: str, labels: dict, replicas: int, placement: di
                 "automountServiceAccountToken": False,
                 "securityContext": security,
                 **placement,
-                # Pinned: held until the watcher names each replica's own node (gates.py).
-                **({"affinity": affinity, "schedulingGates": [{"name": GATE}]} if affinity else {}),
+                **({"affinity": affinity} if affinity else {}),
+                # Pinned to a set of nodes: held until the watcher names each replica's own
+                # node (gates.py). A pin to one node is exact already, and goes at once.
+                **({"schedulingGates": [{"name": GATE}]} if _set_pin(affinity) else {}),
                 **({"volumes": [checkpoints.volume()]} if checkpoints else {}),
             },
         },

@@ -31,13 +31,20 @@ def pod(kind: str, index: int, gates=(GATE,), nodes=("a", "b")) -> dict:
     }  # fmt: skip
 
 
-def test_a_pinned_template_is_gated_and_an_unpinned_one_is_not():
-    body = pytorchjob.build(record(), "team-alpha", "tq", counted=["a", "b", "c"])
-    for replicas in body["spec"]["pytorchReplicaSpecs"].values():
-        assert replicas["template"]["spec"]["schedulingGates"] == [{"name": GATE}]
-    plain = pytorchjob.build(record(), "team-alpha", "tq")
-    for replicas in plain["spec"]["pytorchReplicaSpecs"].values():
-        assert "schedulingGates" not in replicas["template"]["spec"]
+def test_a_template_pinned_to_a_set_of_nodes_is_gated_and_others_are_not():
+    def gated(counted):
+        body = pytorchjob.build(record(workers=2), "team-alpha", "tq", counted=counted)
+        return {kind: "schedulingGates" in replicas["template"]["spec"]
+                for kind, replicas in body["spec"]["pytorchReplicaSpecs"].items()}  # fmt: skip
+
+    # The Workers' one template names two nodes: which Worker goes where needs the gate.
+    assert gated(["a", "b", "c"]) == {"Master": False, "Worker": True}
+    # A pin to one node is exact already (the Master always; Workers counted on one node).
+    assert gated(["a", "b", "b"]) == {"Master": False, "Worker": False}
+    assert gated(None) == {"Master": False, "Worker": False}  # counted in sums: no pin
+    body = pytorchjob.build(record(workers=2), "team-alpha", "tq", counted=["a", "b", "c"])
+    spec = body["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]
+    assert spec["schedulingGates"] == [{"name": GATE}]
 
 
 def test_each_replica_reads_its_own_node():
