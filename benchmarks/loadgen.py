@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 
+from benchmarks.jobwatch import tree_cpu_seconds
+
 _LUA = r"""
 local paths = {%(paths)s}
 local tokens = {%(tokens)s}
@@ -61,6 +63,9 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     socket_errors: int
+    # The server's CPU (its process tree, /proc) per request answered, when its pid was given:
+    # unlike a rate, it does not move with what other tenants of the machine run meanwhile.
+    server_cpu_us: float | None = None
 
 
 def ensure_wrk() -> str:
@@ -94,9 +99,11 @@ def wrk(
     seconds: float,
     connections: int,
     threads: int = 1,
+    server_pid: int | None = None,
 ) -> LoadResult:
     """Run wrk for `seconds` with `connections` keep-alive connections, each request going to
-    the next (path, token) of `targets` (POST with `body`, or GET when body is None)."""
+    the next (path, token) of `targets` (POST with `body`, or GET when body is None).
+    server_pid: the server's root process, whose CPU per request is then read."""
     script = _LUA % {
         "paths": ",".join(_lua_str(p) for p, _ in targets),
         "tokens": ",".join(_lua_str(t) for _, t in targets),
@@ -108,7 +115,9 @@ def wrk(
     try:
         argv = [ensure_wrk(), f"-t{threads}", f"-c{connections}",
                 f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", f.name, base]  # fmt: skip
+        cpu_before = tree_cpu_seconds([server_pid]) if server_pid else 0.0
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        cpu = tree_cpu_seconds([server_pid]) - cpu_before if server_pid else None
     finally:
         os.unlink(f.name)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
@@ -125,8 +134,21 @@ def wrk(
         p50_ms=round(raw["p50_us"] / 1000, 3),
         p99_ms=round(raw["p99_us"] / 1000, 3),
         socket_errors=raw["socket_errors"],
+        server_cpu_us=round(cpu / raw["requests"] * 1e6, 1) if cpu and raw["requests"] else None,
     )
 
 
 def as_dict(result: LoadResult) -> dict:
     return asdict(result)
+
+
+def median_cpu_us(runs: list[LoadResult]) -> float | None:
+    """The median over `runs` of the server's CPU per request (None where it was not read)."""
+    values = sorted(r.server_cpu_us for r in runs if r.server_cpu_us is not None)
+    return values[len(values) // 2] if values else None
+
+
+def cpu_ratio(ours: float | None, baseline: float | None) -> float | None:
+    """The baseline's CPU per request over ours: the rate ratio a server that is bound by its
+    own CPU, alone on the machine, would show."""
+    return round(baseline / ours, 3) if ours and baseline else None

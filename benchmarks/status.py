@@ -19,7 +19,7 @@ import requests
 from kubernetes import client, config
 
 from benchmarks.fill import fill_direct
-from benchmarks.loadgen import wrk
+from benchmarks.loadgen import cpu_ratio, median_cpu_us, wrk
 from benchmarks.stack import TOKENS, BenchStack, job_body, kubeconfig, submit
 from benchmarks.stats import summary_ms, timed
 from wrapper.redis import keys
@@ -85,9 +85,10 @@ def _rate_vs_noop(stack: BenchStack, path: str, seconds: float, rounds: int,
     idle = _apiserver_requests(kube, host)[0] - idle_from
     gets, noops, during, workload = [], [], 0.0, 0.0
     for _ in range(rounds):
-        noops.append(wrk(stack.noop_base, noop, None, seconds, 16))
+        noops.append(wrk(stack.noop_base, noop, None, seconds, 16,
+                         server_pid=stack.procs["noop"].pid))  # fmt: skip
         before = _apiserver_requests(kube, host)
-        gets.append(wrk(stack.base, ours, None, seconds, 16))
+        gets.append(wrk(stack.base, ours, None, seconds, 16, server_pid=stack.procs["api"].pid))
         after = _apiserver_requests(kube, host)
         during, workload = during + after[0] - before[0], workload + after[1] - before[1]
     reads = sum(g.requests for g in gets)
@@ -100,6 +101,8 @@ def _rate_vs_noop(stack: BenchStack, path: str, seconds: float, rounds: int,
         "ratio_vs_noop": round(rate / noop_rate, 3) if noop_rate else None,
         "ratio_median_of_rounds": round(ratios[len(ratios) // 2], 3) if ratios else None,
         "ratios_per_round": per_round,
+        "server_cpu_us": median_cpu_us(gets), "noop_server_cpu_us": median_cpu_us(noops),
+        "cpu_ratio_vs_noop": cpu_ratio(median_cpu_us(gets), median_cpu_us(noops)),
         "reads": reads, "apiserver_requests_during": during, "apiserver_requests_idle": idle,
         "workload_reads_during": workload,
         "apiserver_workload_reads_per_read": round(workload / reads, 4) if reads else None,

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import redis
 import requests
 
-from benchmarks.loadgen import as_dict, wrk
+from benchmarks.loadgen import as_dict, cpu_ratio, median_cpu_us, wrk
 from benchmarks.stack import TOKENS, BenchStack, job_body, submit
 from wrapper.redis import keys
 
@@ -114,8 +114,10 @@ def run(stack: BenchStack, seconds: float, connections: int, rounds: int) -> dic
     stack.redis.flushdb()
     noops, submits = [], []
     for _ in range(rounds):
-        noops.append(wrk(stack.noop_base, noop, body, seconds, connections))
-        submits.append(wrk(stack.base, alpha, body, seconds, connections))
+        noops.append(wrk(stack.noop_base, noop, body, seconds, connections,
+                         server_pid=stack.procs["noop"].pid))  # fmt: skip
+        submits.append(wrk(stack.base, alpha, body, seconds, connections,
+                           server_pid=stack.procs["api"].pid))  # fmt: skip
     queued_at_end = stack.redis.zcard(keys.team_queue("alpha"))
     commands_at_end = count_commands(stack)
     stack.redis.flushdb()
@@ -130,6 +132,7 @@ def run(stack: BenchStack, seconds: float, connections: int, rounds: int) -> dic
             "p99_ms": max(r.p99_ms for r in runs),
             "non_2xx": sum(r.other for r in runs),
             "socket_errors": sum(r.socket_errors for r in runs),
+            "server_cpu_us": median_cpu_us(runs),
             "runs": [as_dict(r) for r in runs],
         }
 
@@ -151,5 +154,6 @@ def run(stack: BenchStack, seconds: float, connections: int, rounds: int) -> dic
         # machine's slow phases, which hit whole rounds (rates swing 2x between rounds).
         "ratio_vs_noop_median_of_rounds": _median_ratio(submits, noops),
         "ratio_vs_redis": round(sub["rate"] / redis_rate, 3) if redis_rate else None,
+        "cpu_ratio_vs_noop": cpu_ratio(sub["server_cpu_us"], nop["server_cpu_us"]),
         "goals": {"rate_per_s": 2000, "ratio_vs_noop": 0.7},
     }
