@@ -121,6 +121,9 @@ class BenchStack:
 
     # --- processes ----------------------------------------------------------------------
     def _start(self, name: str, argv: list[str], extra_env: dict | None = None):
+        # A benchmark that failed midway may not have stopped what it started: a process of
+        # the same name is stopped first, so none is left running unseen.
+        self.stop_one(name)
         log = open(self.dir / f"{name}.log", "ab")  # closed with the process
         proc = subprocess.Popen(
             argv,
@@ -172,14 +175,17 @@ class BenchStack:
 
     def stop(self, prefix: str = "") -> None:
         for name in [n for n in self.procs if n.startswith(prefix)]:
-            proc = self.procs.pop(name)
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            self.stop_one(name)
+
+    def stop_one(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
     # --- Kubernetes ---------------------------------------------------------------------
     def custom_api(self) -> client.CustomObjectsApi:
