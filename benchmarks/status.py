@@ -96,13 +96,14 @@ def _rate_vs_noop(stack: BenchStack, path: str, seconds: float, rounds: int,
     ratios = sorted(per_round)
     rate = sum(g.rate for g in gets) / rounds
     noop_rate = sum(n.rate for n in noops) / rounds
+    cpu, noop_cpu = median_cpu_us(gets), median_cpu_us(noops)
     return {
         "rate": round(rate, 1), "noop_rate": round(noop_rate, 1),
         "ratio_vs_noop": round(rate / noop_rate, 3) if noop_rate else None,
         "ratio_median_of_rounds": round(ratios[len(ratios) // 2], 3) if ratios else None,
         "ratios_per_round": per_round,
-        "server_cpu_us": median_cpu_us(gets), "noop_server_cpu_us": median_cpu_us(noops),
-        "cpu_ratio_vs_noop": cpu_ratio(median_cpu_us(gets), median_cpu_us(noops)),
+        "server_cpu_us": cpu, "noop_server_cpu_us": noop_cpu,
+        "cpu_ratio_vs_noop": cpu_ratio(cpu, noop_cpu),
         "reads": reads, "apiserver_requests_during": during, "apiserver_requests_idle": idle,
         "workload_reads_during": workload,
         "apiserver_workload_reads_per_read": round(workload / reads, 4) if reads else None,

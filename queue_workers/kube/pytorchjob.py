@@ -167,25 +167,17 @@ def pinned(nodes: list[str]) -> dict | None:
         "nodeSelectorTerms": terms}}}  # fmt: skip
 
 
-def pins(counted: list[str] | None) -> dict[str, dict | None]:
-    """Each replica type's affinity to the nodes admission counted its replicas on (one node
-    per replica: the Master's first, then the Workers'), so the scheduler places the gang where
-    the room was counted and not in room counted for another admitted job. The Workers share
-    one template, so they are pinned to their nodes as a set."""
+def pins(counted: list[str] | None) -> dict[str, list[str]]:
+    """The nodes admission counted each replica type's replicas on (one node per replica: the
+    Master's first, then the Workers'); each template is pinned to its own (`pinned`), so the
+    scheduler places the gang where the room was counted and not in room counted for another
+    admitted job. The Workers share one template, so they are pinned to their nodes as a set."""
     counted = counted or []
-    return {"Master": pinned(counted[:1]), "Worker": pinned(counted[1:])}
-
-
-def _set_pin(affinity: dict | None) -> bool:
-    """Whether `pinned` named more than one node (a term per node)."""
-    if not affinity:
-        return False
-    required = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    return len(required["nodeSelectorTerms"]) > 1
+    return {"Master": counted[:1], "Worker": counted[1:]}
 
 
 def _replica(record: dict, name: str, labels: dict, replicas: int, placement: dict,
-             affinity: dict | None, checkpoints: CheckpointMount | None,
+             nodes: list[str], checkpoints: CheckpointMount | None,
              metrics_url: str | None = None) -> dict:  # fmt: skip
     spec = record["spec"]
     container = {
@@ -217,10 +209,10 @@ def _replica(record: dict, name: str, labels: dict, replicas: int, placement: di
                 "automountServiceAccountToken": False,
                 "securityContext": security,
                 **placement,
-                **({"affinity": affinity} if affinity else {}),
+                **({"affinity": pinned(nodes)} if nodes else {}),
                 # Pinned to a set of nodes: held until the watcher names each replica's own
                 # node (gates.py). A pin to one node is exact already, and goes at once.
-                **({"schedulingGates": [{"name": GATE}]} if _set_pin(affinity) else {}),
+                **({"schedulingGates": [{"name": GATE}]} if len(set(nodes)) > 1 else {}),
                 **({"volumes": [checkpoints.volume()]} if checkpoints else {}),
             },
         },
@@ -252,12 +244,12 @@ def build(record: dict, namespace: str, instance: str, placement: dict | None = 
     spec = record["spec"]
     name = pytorchjob_name(instance, record["id"])
     labels = {**spec.get("labels", {}), **trainq_labels(instance, record["team"], record["id"])}
-    affinity = pins(counted)
-    replica_specs = {"Master": _replica(record, name, labels, 1, placement, affinity["Master"],
+    nodes = pins(counted)
+    replica_specs = {"Master": _replica(record, name, labels, 1, placement, nodes["Master"],
                                         checkpoints, metrics_url)}  # fmt: skip
     if spec["workers"] > 0:
         replica_specs["Worker"] = _replica(record, name, labels, spec["workers"], placement,
-                                           affinity["Worker"], checkpoints,
+                                           nodes["Worker"], checkpoints,
                                            metrics_url)  # fmt: skip
     return {
         "apiVersion": f"{GROUP}/{VERSION}",

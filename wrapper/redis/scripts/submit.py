@@ -136,19 +136,17 @@ class Submit:
         replicas (up to timeout_ms) on the same connection, in the same round trip (one WAIT
         for a batch of concurrent submissions: `GroupCommit`)."""
         caps = caps or Caps()
-        call = dict(
-            keys=[keys.JOB_ID_COUNTER, idempotency_key or keys.JOB_ID_COUNTER,
-                  keys.status_index(queued), keys.team_jobs(team), keys.team_queue(team),
-                  keys.team_status(team, queued), keys.ADMISSION_WAKE, keys.ADMISSION_VERSION,
-                  keys.QUEUE_VERSIONS, keys.submit_nonce(nonce), keys.team_submit_bucket(team),
-                  keys.team_events(team)],
-            args=[rank, keys.JOB_KEY_PREFIX, id_span,
-                  body_digest if idempotency_key else "", idempotency_ttl, rq.job_prefix,
-                  *rq_description, team, _opt(caps.max_queued), _opt(caps.bucket_size),
-                  repr(caps.per_second), repr(now), NONCE_TTL_SECONDS, self._max_events,
-                  len(record), *record, *rq_job],
-        )  # fmt: skip
-        result, acked = self.group(call["keys"], call["args"], replicas, timeout_ms)
+        script_keys = [keys.JOB_ID_COUNTER, idempotency_key or keys.JOB_ID_COUNTER,
+                       keys.status_index(queued), keys.team_jobs(team), keys.team_queue(team),
+                       keys.team_status(team, queued), keys.ADMISSION_WAKE, keys.ADMISSION_VERSION,
+                       keys.QUEUE_VERSIONS, keys.submit_nonce(nonce), keys.team_submit_bucket(team),
+                       keys.team_events(team)]  # fmt: skip
+        args = [rank, keys.JOB_KEY_PREFIX, id_span,
+                body_digest if idempotency_key else "", idempotency_ttl, rq.job_prefix,
+                *rq_description, team, _opt(caps.max_queued), _opt(caps.bucket_size),
+                repr(caps.per_second), repr(now), NONCE_TTL_SECONDS, self._max_events,
+                len(record), *record, *rq_job]  # fmt: skip
+        result, acked = self.group(script_keys, args, replicas, timeout_ms)
         outcome = result[0].decode()
         if outcome == "new":
             return SubmitResult(outcome, int(result[1]), int(result[2]), replicas_acked=acked)
