@@ -36,7 +36,7 @@ from wrapper.admission.limits import (
     res_of_hash,
 )
 from wrapper.admission.ordering import queue_entries, size_ordered
-from wrapper.admission.resources import replica_request
+from wrapper.admission.refusal import NO_NODES, NeverFitsCheck
 from wrapper.clock import epoch, utcnow
 from wrapper.config import TrainqConfig
 from wrapper.jobs.states import JobStatus, can_transition
@@ -58,8 +58,6 @@ assert can_transition(JobStatus.QUEUED, JobStatus.DISPATCHING)  # what ADMIT doe
 
 
 _NO_POOLS: dict = {}  # (one object: a team's state is made again when its pools object moves)
-# Never-fits inputs before any node list is cached: one object, so its memo is kept meanwhile.
-_NO_NODES_MEMO: tuple = ({}, _NO_POOLS, None, {})
 
 
 class AdmissionStore:
@@ -83,11 +81,10 @@ class AdmissionStore:
         self._limits = {t.name: (quota_of(t), borrowing_of(t)) for t in config.teams}
         self.pool_map: dict[str, Pool] = {}
         self.placement_version = "0"  # as of the last `load`
-        self._never_fits_memo: dict[tuple, list[dict]] = {}
+        self._never_fits = NeverFitsCheck(config)
         self._loading = threading.Lock()
         self._writer = CacheWriter(self.redis)
         self._view = NodeView(self.redis, [t.name for t in config.teams], self.pools, exclusive)
-        self._pools_seen: tuple | None = None  # what the never-fits memo was worked out for
         self._states_list: list = []  # every team's state as of the last load, in order
         self._states_tuple: tuple[TeamState, ...] | None = None
         self._states_pools: dict | None = None  # the team pools those were made with
@@ -317,42 +314,12 @@ class AdmissionStore:
     def never_fits(self, team_name: str, spec: dict) -> list[dict]:
         """Field errors for a request that can never be admitted (422 at submission): more
         than the team's quota plus borrowing limit, or than the whole cluster (capped)."""
-        r = spec["resources"]
-        shape = (r["cpu"], r["memory"], r.get("gpu") or 0, spec["workers"])
         with self._loading:
             self._refresh_view(NODES_REREAD_S)
             view = self._view
-            memo = (view.team_pool, view.pools, view.total, view.biggest) if view.written \
-                else _NO_NODES_MEMO  # fmt: skip
-        if memo[1] is not self._pools_seen:
-            self._never_fits_memo.clear()
-            self._pools_seen = memo[1]
-        key = (team_name, shape)  # the answer depends on nothing else (memo cleared with pools)
-        found = self._never_fits_memo.get(key)
-        if found is None:
-            if len(self._never_fits_memo) > 10_000:
-                self._never_fits_memo.clear()
-            found = self._never_fits_memo[key] = self._never_fits(team_name, spec, memo)
-        return [dict(p) for p in found]
-
-    def _never_fits(self, team_name: str, spec: dict, memo) -> list[dict]:
-        team = self.config.team(team_name)
-        state = TeamState(
-            name=team.name, weight=team.weight, quota=quota_of(team),
-            max_jobs=team.quota.max_running_jobs, borrowing_limit=borrowing_of(team),
-            usage=Res(), running=0, queue=(),
-        )  # fmt: skip
-        team_pool, pools, _, biggest = memo
-        pool = team_pool.get(team_name)
-        capacity = pools[pool].capacity if pools else None
-        # (one pool: every node trainq's teams may use is "the cluster")
-        where = "the whole cluster has" if len(pools) <= 1 else f"team {team_name}'s nodes have"
-        problems = admission.never_fits(admission.demand(spec), state, capacity, where,
-                                        replica_request(spec), biggest.get(pool))  # fmt: skip
-        return [
-            {"field": "team" if r == "max_running_jobs" else f"resources.{r}", "message": m}
-            for r, m in problems
-        ]
+            inputs = (view.team_pool, view.pools, view.total, view.biggest) if view.written \
+                else NO_NODES  # fmt: skip
+        return self._never_fits(team_name, spec, inputs)
 
     # --- applying a decision -------------------------------------------------------------
     def admit(self, adm: Admission, lease_seconds: float,
