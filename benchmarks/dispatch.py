@@ -1,20 +1,24 @@
 """2. Dispatch: with N jobs queued and capacity free, PyTorchJobs created per second by the RQ
 workers, against a raw loop creating the same objects with the kubernetes client on the same
-apiserver (copies of the PyTorchJob trainq created, as many loop threads as there are
-workers); then p50/p99 from submission (just
-before the POST) to the PyTorchJob existing (its ADDED event on a watch), with idle workers
-and one submission at a time.
+apiserver: copies of the PyTorchJob trainq created, each with the peers' NetworkPolicy trainq's
+watcher gives every job (made on a thread beside the loops, as the watcher makes it beside the
+workers), as many loop threads as there are workers. The loop making the PyTorchJobs alone is
+measured too (`raw_rate_pytorchjob_only`). Then p50/p99 from submission (just before the POST)
+to the PyTorchJob existing (its ADDED event on a watch), with idle workers and one submission
+at a time.
 
-Both rates are (N - 1) / (last ADDED - first ADDED) seen by the same watch, so process start-up
-is not counted on either side. The two sides alternate for `rounds` rounds (the figure is the
-median of the per-round ratios: on a shared 2-core machine a single pair swings by 1.5x), and
-each starts on a settled control plane: the previous side's PyTorchJobs and their pods gone.
+Every rate is (N - 1) / (last ADDED - first ADDED) seen by the same watch, so process start-up
+is not counted on any side. The sides alternate for `rounds` rounds (the figure is the median
+of the per-round ratios: on a shared 2-core machine a single pair swings by 1.5x), and each
+starts on a settled control plane: the previous side's PyTorchJobs and their pods gone.
 Simulated pods run longer than any window (trainq.dev/sim-run-for), so no side's window also
 carries the operator's and the watcher's work for finished jobs (with 3 s pods, trainq's
 slower window did and the raw loop's did not).
 """
 
 import copy
+import os
+import queue
 import secrets
 import threading
 import time
@@ -24,18 +28,23 @@ import requests
 from kubernetes import client, config, watch
 from rq import Worker
 
+from benchmarks import cpushare
+from benchmarks.cpushare import CpuMeter
 from benchmarks.stack import BenchStack, delete_pytorchjobs, job_body, kubeconfig, submit
 from benchmarks.stats import percentile
-from queue_workers.kube import pytorchjob
+from queue_workers.kube import peers, pytorchjob
 
 
 class AddedWatch:
     """Times the ADDED event of every PyTorchJob matching a label selector."""
 
-    def __init__(self, selector: str):
+    def __init__(self, selector: str, meter: CpuMeter | None = None, expect: int = 0):
         self.selector = selector
         self.api = client.CustomObjectsApi(config.new_client_from_config(config_file=kubeconfig()))
         self.added: dict[str, float] = {}
+        # With a meter: its readings at the first ADDED and at the `expect`th (the rate's window).
+        self.meter, self.expect = meter, expect
+        self.cpu: list[dict[str, float]] = []
         self._stop = threading.Event()
         listed = self.api.list_cluster_custom_object(
             "kubeflow.org", "v1", "pytorchjobs", label_selector=selector
@@ -54,8 +63,11 @@ class AddedWatch:
                 now = time.perf_counter()
                 obj = event["object"]
                 self._rv = obj["metadata"]["resourceVersion"]
-                if event["type"] == "ADDED":
-                    self.added.setdefault(obj["metadata"]["name"], now)
+                name = obj["metadata"]["name"]
+                if event["type"] == "ADDED" and name not in self.added:
+                    self.added[name] = now
+                    if self.meter and len(self.added) in (1, self.expect):
+                        self.cpu.append(self.meter.read())
                 if self._stop.is_set():
                     stream.stop()
 
@@ -70,6 +82,13 @@ class AddedWatch:
         times = sorted(self.added.values())
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
 
+    def cpu_per_job(self) -> dict:
+        """ms of CPU per job by process group over the rate's window ({} without both reads)."""
+        if len(self.cpu) < 2:
+            return {}
+        times = sorted(self.added.values())
+        return cpushare.per_job(self.cpu[0], self.cpu[-1], times[-1] - times[0], len(times) - 1)
+
     def close(self):
         self._stop.set()
         self._thread.join(10)
@@ -79,15 +98,33 @@ def _submit(session: requests.Session, base: str, body: dict) -> int:
     return submit(session, base, "alpha", body)["id"]
 
 
-def trainq_rate(stack: BenchStack, n: int, workers: int, run_for: str) -> float:
+TRAINQ_OWN = ("trainq workers", "trainq watcher", "trainq api", "redis")
+
+
+def meter(stack: BenchStack) -> CpuMeter:
+    """The machine's busy processes by role: trainq's (workers, watcher, API), Redis, the
+    control plane's, and this process (the raw loop, and the ADDED watch on every side)."""
+    procs = stack.procs
+    return CpuMeter({
+        "trainq workers": [p.pid for name, p in procs.items() if name.startswith("worker-")],
+        "trainq watcher": [p.pid for name, p in procs.items() if name == "watcher"],
+        "trainq api": [p.pid for name, p in procs.items() if name in ("api", "noop")],
+        **cpushare.control_plane_pids(),
+        "benchmark process": [os.getpid()],
+    })  # fmt: skip
+
+
+def trainq_rate(stack: BenchStack, n: int, workers: int, run_for: str) -> tuple[float, dict]:
+    """PyTorchJobs made per second by the workers, and the window's CPU per job by role."""
     session = requests.Session()
     for _ in range(n):
         _submit(session, stack.base, job_body("queued", run_for))
-    added = AddedWatch(f"trainq.dev/instance={stack.instance}")
+    added = AddedWatch(f"trainq.dev/instance={stack.instance}", expect=n)
     try:
         stack.start_workers(workers)
+        added.meter = meter(stack)  # (before the first ADDED: a worker takes a second to start)
         added.wait_for(n, timeout=60 + n)
-        return added.rate()
+        return added.rate(), added.cpu_per_job()
     finally:
         added.close()
 
@@ -129,12 +166,17 @@ def _template(stack: BenchStack) -> dict:
     }
 
 
-def raw_rate(stack: BenchStack, template: dict, n: int, threads: int) -> float:
+def raw_rate(stack: BenchStack, template: dict, n: int, threads: int,
+             policies: bool = True) -> tuple[float, dict]:  # fmt: skip
     """The same PyTorchJob as trainq created (copied from one of them, under another instance
     label and name), created in a plain loop with the kubernetes client, `threads` loops at a
-    time."""
+    time. With `policies`, each also gets the peers' NetworkPolicy trainq gives every job
+    (`queue_workers.kube.peers`, owned by the PyTorchJob, so made from the create's answer),
+    made on one thread of its own beside the loops, as trainq's watcher makes it beside the
+    workers: the same objects trainq puts in the cluster per job, with the same concurrency."""
     instance = "r" + secrets.token_hex(4)
     namespace = template["metadata"]["namespace"]
+    job_id = int(template["metadata"]["labels"][pytorchjob.LABEL_JOB_ID])
     bodies = []
     for i in range(1, n + 1):
         body = copy.deepcopy(template)
@@ -144,23 +186,37 @@ def raw_rate(stack: BenchStack, template: dict, n: int, threads: int) -> float:
             replica["template"]["metadata"]["labels"]["trainq.dev/instance"] = instance
         bodies.append(body)
     local = threading.local()
+    made: queue.Queue = queue.Queue()
+
+    def api_client():
+        if not hasattr(local, "api"):
+            local.api = config.new_client_from_config(config_file=kubeconfig())
+        return local.api
 
     def create(body):
-        if not hasattr(local, "api"):
-            local.api = client.CustomObjectsApi(
-                config.new_client_from_config(config_file=kubeconfig())
-            )
-        local.api.create_namespaced_custom_object(
+        created = client.CustomObjectsApi(api_client()).create_namespaced_custom_object(
             "kubeflow.org", "v1", namespace, "pytorchjobs", body, _request_timeout=(5, 15)
         )
+        if policies:
+            made.put(created)
 
-    added = AddedWatch(f"trainq.dev/instance={instance}")
+    def make_policies():
+        api = client.NetworkingV1Api(api_client())
+        while (created := made.get()) is not None:
+            policy = peers.peer_policy(created, instance, job_id)
+            api.create_namespaced_network_policy(namespace, policy, _request_timeout=(5, 15))
+
+    added = AddedWatch(f"trainq.dev/instance={instance}", meter(stack), n)
+    maker = threading.Thread(target=make_policies, daemon=True)
+    maker.start()
     try:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(create, bodies))
         added.wait_for(n, timeout=60)
-        return added.rate()
+        return added.rate(), added.cpu_per_job()
     finally:
+        made.put(None)
+        maker.join(60)
         added.close()
         _settle(stack, f"trainq.dev/instance={instance}")
 
@@ -181,21 +237,36 @@ def run(stack: BenchStack, n: int, m: int, workers: int, run_for: str = "300s",
         rounds: int = 2) -> dict:  # fmt: skip
     stack.redis.flushdb()
     ours_selector = f"trainq.dev/instance={stack.instance}"
-    pairs, deleted, template = [], 0, None
+    rounds_seen, cpu, deleted, template = [], [], 0, None
     for _ in range(rounds):
-        ours = trainq_rate(stack, n, workers, run_for)
+        ours, ours_cpu = trainq_rate(stack, n, workers, run_for)
         stack.stop("worker-")
         template = template or _template(stack)
         deleted += _settle(stack, ours_selector)
         time.sleep(2)  # (the watcher records those PyTorchJobs gone)
-        raw = raw_rate(stack, template, n, workers)
-        pairs.append((ours, raw))
+        raw, raw_cpu = raw_rate(stack, template, n, workers)
+        only, _ = raw_rate(stack, template, n, workers, policies=False)
+        rounds_seen.append((ours, raw, only))
+        cpu.append({"trainq": ours_cpu, "raw": raw_cpu})
     latencies = trainq_latency_with_workers(stack, m, workers, run_for)
     deleted += _settle(stack, ours_selector)
     stack.redis.flushdb()
-    ratios = sorted(o / r for o, r in pairs if r)
-    ours = sum(o for o, _ in pairs) / len(pairs)
-    raw = sum(r for _, r in pairs) / len(pairs)
+
+    def mean(i: int) -> float:
+        return sum(r[i] for r in rounds_seen) / len(rounds_seen)
+
+    def median_ratio(i: int) -> float | None:
+        ratios = sorted(r[0] / r[i] for r in rounds_seen if r[i])
+        return round(ratios[(len(ratios) - 1) // 2], 3) if ratios else None
+
+    ours, raw, only = mean(0), mean(1), mean(2)
+
+    def median_cpu(side: str, key: str) -> float | None:
+        seen = sorted(c[side][key] for c in cpu if c[side])
+        return seen[(len(seen) - 1) // 2] if seen else None
+
+    own = [round(sum(v for k, v in c["trainq"]["ms_per_job"].items() if k in TRAINQ_OWN), 2)
+           for c in cpu if c["trainq"]]  # fmt: skip
     return {
         "n_queued": n,
         "workers": workers,
@@ -203,9 +274,19 @@ def run(stack: BenchStack, n: int, m: int, workers: int, run_for: str = "300s",
         "trainq_rate": round(ours, 1),
         "raw_rate": round(raw, 1),
         "raw_threads": workers,
-        "rates_per_round": [[round(o, 1), round(r, 1)] for o, r in pairs],
+        "raw_makes": "each PyTorchJob and its peers' NetworkPolicy, as trainq does",
+        "raw_rate_pytorchjob_only": round(only, 1),
+        "rates_per_round": [[round(x, 1) for x in r] for r in rounds_seen],
         "ratio_of_means": round(ours / raw, 3) if raw else None,
-        "ratio_vs_raw": round(ratios[(len(ratios) - 1) // 2], 3) if ratios else None,
+        "ratio_vs_raw": median_ratio(1),
+        "ratio_vs_pytorchjob_only": median_ratio(2),
+        # ms of CPU per PyTorchJob by process over each side's window (benchmarks/cpushare.py)
+        "cpu_per_job_per_round": cpu,
+        "cpu_ms_per_job": {
+            "trainq": median_cpu("trainq", "total_ms_per_job"),
+            "raw": median_cpu("raw", "total_ms_per_job"),
+            "trainq_own": sorted(own)[(len(own) - 1) // 2] if own else None,
+        },
         "pod_run_for": run_for,
         "latency_samples": len(latencies),
         "latency_p50_ms": round(percentile(latencies, 50) * 1000, 1),

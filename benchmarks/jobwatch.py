@@ -120,7 +120,7 @@ class JobWatch:
 
 
 # --- CPU ---------------------------------------------------------------------------------------
-def _stat(pid: int) -> tuple[int, float] | None:
+def proc_stat(pid: int) -> tuple[int, float] | None:
     """(ppid, utime+stime+cutime+cstime in seconds) of a live process."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -137,7 +137,7 @@ def tree_cpu_seconds(roots: list[int]) -> float:
     stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            s = _stat(int(entry))
+            s = proc_stat(int(entry))
             if s:
                 stats[int(entry)] = s
     children: dict[int, list[int]] = {}

@@ -67,6 +67,13 @@ def test_dispatch_figures(results):
     assert d["trainq_rate"] > 0 and d["raw_rate"] > 0 and d["ratio_vs_raw"] is not None
     assert d["latency_samples"] > 0 and d["latency_p50_ms"] > 0
     assert d["pytorchjobs_deleted"] >= d["n_queued"]
+    assert d["raw_rate_pytorchjob_only"] > 0 and d["ratio_vs_pytorchjob_only"] is not None
+    for side in ("trainq", "raw"):  # both /proc readings were taken in each side's window
+        cpu = d["cpu_per_job_per_round"][0][side]
+        assert {"trainq workers", "trainq watcher", "kube-apiserver", "redis"} <= set(
+            cpu["ms_per_job"]
+        )
+        assert all(v >= 0 for v in cpu["ms_per_job"].values()) and cpu["cores_busy"] >= 0
 
 
 def test_status_figures(results):
