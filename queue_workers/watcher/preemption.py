@@ -75,7 +75,7 @@ class PreemptionSweep:
         nominations.prune(self.store.redis, now, queued)
         if not any(t.queue for t in state.teams):
             return []
-        found = P.plan(state, self.running(), self.policies)
+        found = P.plan(state, self.running, self.policies)  # (read only when needed)
         for p in found:
             self.carry_out(p, state.now)
         return found

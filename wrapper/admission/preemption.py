@@ -20,6 +20,7 @@ team's first job that cannot be helped (its head waits; nothing behind it jumps 
 preemption)."""
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from wrapper.admission.fit import PassState, check
@@ -68,13 +69,24 @@ class Preemption:
     each: Res  # one of its replicas
 
 
-def plan(state: ClusterState, running: list[Running], policies: dict[str, Policy],
-         limit: int = MAX_PER_TEAM) -> list[Preemption]:  # fmt: skip
-    """Preemptions to make now, in the order found."""
+def plan(state: ClusterState, running: list[Running] | Callable[[], list[Running]],
+         policies: dict[str, Policy], limit: int = MAX_PER_TEAM) -> list[Preemption]:  # fmt: skip
+    """Preemptions to make now, in the order found. `running` may be a function that reads the
+    running jobs: it is called only once some waiting job cannot start without victims, since
+    reading every running job is the dearest step of a pass, and most passes need none."""
     if state.capacity is None or not any(p.preempts for p in policies.values()):
         return []
     out: list[Preemption] = []
-    alive = {r.id: r for r in running}
+    alive: dict[int, Running] = {}
+    read = False
+
+    def current() -> list[Running]:
+        nonlocal read
+        if not read:
+            read = True
+            alive.update((r.id, r) for r in (running() if callable(running) else running))
+        return list(alive.values())
+
     waiting = _pools_waiting(state)
     for name in [t.name for t in state.teams]:
         policy = policies.get(name)
@@ -85,7 +97,7 @@ def plan(state: ClusterState, running: list[Running], policies: dict[str, Policy
             job = next((j for j in team.queue if j.id not in state.backoff), None)
             if job is None:
                 break
-            found = _victims(state, team, job, list(alive.values()), policy, policies)
+            found = _victims(state, team, job, current, policy, policies)
             if found is None:
                 break
             victims, placement = found
@@ -110,8 +122,8 @@ def _pools_waiting(state: ClusterState) -> set[str]:
     return {t.name for t in state.teams if sim.pools[sim.pool[t.name]].overlaps & busy}
 
 
-def _victims(state: ClusterState, team: TeamState, job: Candidate, running: list[Running],
-             policy: Policy, policies: dict[str, Policy],
+def _victims(state: ClusterState, team: TeamState, job: Candidate,
+             running: Callable[[], list[Running]], policy: Policy, policies: dict[str, Policy],
              ) -> tuple[tuple[Running, ...], tuple[str, ...]] | None:  # fmt: skip
     """The victims that let `job` start now and where it would go: () when it starts without
     any, None when no allowed set of victims makes room."""
@@ -126,7 +138,7 @@ def _victims(state: ClusterState, team: TeamState, job: Candidate, running: list
     shared = sim.pools[sim.pool[team.name]].overlaps
     teams = {t.name: t for t in state.teams}
     others, own = [], []
-    for r in running:
+    for r in running():
         if state.now - r.admitted < policies.get(r.team, Policy()).min_runtime:
             continue
         if r.team == team.name:

@@ -70,6 +70,30 @@ def test_reclaim_takes_back_borrowed_gpus_and_only_what_is_needed():
     assert sorted(v.id for v in p.victims) == [3, 4] and p.placement == ("n2",)
 
 
+def test_the_running_jobs_are_read_only_when_a_job_needs_victims():
+    """A pass whose waiting jobs all start without victims never reads the running jobs (the
+    watcher's dearest read); one that needs victims reads them once for the whole plan."""
+    reads = []
+
+    def reader(jobs):
+        def read():
+            reads.append(len(jobs))
+            return jobs
+
+        return read
+
+    running = [run(1, "beta", ["n1"], 8)]
+    fits = snapshot({"alpha": (16, None, [gang(10, 1, 8)]), "beta": (8, 8, [gang(11, 1, 8)])},
+                    running)  # fmt: skip
+    assert P.plan(fits, reader(running), RECLAIM) == []  # alpha's job has a free node
+    assert reads == []
+    running = [run(1, "beta", ["n1"], 8), run(2, "beta", ["n2"], 8), run(3, "beta", ["n3"], 8)]
+    full = snapshot({"alpha": (16, None, [gang(10, 1, 8)]), "beta": (8, 16, [gang(11, 1, 8)])},
+                    running)  # fmt: skip
+    (p,) = P.plan(full, reader(running), RECLAIM)
+    assert p.team == "alpha" and len(p.victims) == 1 and reads == [3]
+
+
 def test_a_job_running_within_its_teams_quota_is_never_reclaimed():
     """beta runs 8 gpus = its quota; alpha's job fits alpha's quota but the node is beta's: no
     preemption (beta borrows nothing)."""
