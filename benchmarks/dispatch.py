@@ -1,11 +1,12 @@
 """2. Dispatch: with N jobs queued and capacity free, PyTorchJobs created per second by the RQ
 workers, against a raw loop creating the same objects with the kubernetes client on the same
-apiserver: copies of the PyTorchJob trainq created, each with the peers' NetworkPolicy trainq's
-watcher gives every job (made on a thread beside the loops, as the watcher makes it beside the
-workers), as many loop threads as there are workers. The loop making the PyTorchJobs alone is
-measured too (`raw_rate_pytorchjob_only`). Then p50/p99 from submission (just before the POST)
-to the PyTorchJob existing (its ADDED event on a watch), with idle workers and one submission
-at a time.
+apiserver: copies of the PyTorchJobs trainq created (each pinned where admission placed its
+original), each with the peers' NetworkPolicy trainq's watcher gives every job (made on a
+thread beside the loops, as the watcher makes it beside the workers), as many loop threads as
+there are workers. The loop making the PyTorchJobs alone is measured too
+(`raw_rate_pytorchjob_only`). Then p50/p99 from submission (just before the POST) to the
+PyTorchJob existing (its ADDED event on a watch), with idle workers and one submission at a
+time.
 
 Every rate is (N - 1) / (last ADDED - first ADDED) seen by the same watch, so process start-up
 is not counted on any side. The sides alternate for `rounds` rounds (the figure is the median
@@ -13,7 +14,8 @@ of the per-round ratios: on a shared 2-core machine a single pair swings by 1.5x
 starts on a settled control plane: the previous side's PyTorchJobs and their pods gone.
 Simulated pods run longer than any window (trainq.dev/sim-run-for), so no side's window also
 carries the operator's and the watcher's work for finished jobs (with 3 s pods, trainq's
-slower window did and the raw loop's did not).
+slower window did and the raw loop's did not). Each window's CPU per job by process
+(`benchmarks.cpushare`) shows where the difference goes.
 """
 
 import copy
@@ -149,36 +151,33 @@ def trainq_latency(stack: BenchStack, m: int, interval: float, run_for: str) -> 
         added.close()
 
 
-def _template(stack: BenchStack) -> dict:
-    """One PyTorchJob exactly as trainq's workers created it (server-set fields removed)."""
+def _templates(stack: BenchStack) -> list[dict]:
+    """Every PyTorchJob as trainq's workers created it (server-set fields removed), in job
+    order: the raw loop makes copies of exactly these, each pinned where admission placed its
+    original (one copy of one job would pin every pod to one node, and a full node leaves pods
+    pending: less work for the scheduler and kwok than trainq's window had)."""
     items = stack.custom_api().list_cluster_custom_object(
-        "kubeflow.org", "v1", "pytorchjobs", label_selector=f"trainq.dev/instance={stack.instance}",
-        limit=1,
-    )["items"]  # fmt: skip
-    obj = items[0]
-    meta = obj["metadata"]
+        "kubeflow.org", "v1", "pytorchjobs", label_selector=f"trainq.dev/instance={stack.instance}"
+    )["items"]
     keep = ("namespace", "labels", "annotations")
-    return {
-        "apiVersion": obj["apiVersion"],
-        "kind": obj["kind"],
-        "metadata": {k: meta[k] for k in keep if k in meta},
-        "spec": obj["spec"],
-    }
+    out = [{"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+            "metadata": {k: obj["metadata"][k] for k in keep if k in obj["metadata"]},
+            "spec": obj["spec"]} for obj in items]  # fmt: skip
+    return sorted(out, key=lambda o: int(o["metadata"]["labels"][pytorchjob.LABEL_JOB_ID]))
 
 
-def raw_rate(stack: BenchStack, template: dict, n: int, threads: int,
+def raw_rate(stack: BenchStack, templates: list[dict], threads: int,
              policies: bool = True) -> tuple[float, dict]:  # fmt: skip
-    """The same PyTorchJob as trainq created (copied from one of them, under another instance
-    label and name), created in a plain loop with the kubernetes client, `threads` loops at a
-    time. With `policies`, each also gets the peers' NetworkPolicy trainq gives every job
+    """The same PyTorchJobs as trainq created (copies under another instance label and name),
+    created in a plain loop with the kubernetes client, `threads` loops at a time. With
+    `policies`, each also gets the peers' NetworkPolicy trainq gives every job
     (`queue_workers.kube.peers`, owned by the PyTorchJob, so made from the create's answer),
     made on one thread of its own beside the loops, as trainq's watcher makes it beside the
     workers: the same objects trainq puts in the cluster per job, with the same concurrency."""
     instance = "r" + secrets.token_hex(4)
-    namespace = template["metadata"]["namespace"]
-    job_id = int(template["metadata"]["labels"][pytorchjob.LABEL_JOB_ID])
+    n = len(templates)
     bodies = []
-    for i in range(1, n + 1):
+    for i, template in enumerate(templates, 1):
         body = copy.deepcopy(template)
         body["metadata"]["name"] = f"{instance}-{i}"
         body["metadata"]["labels"]["trainq.dev/instance"] = instance
@@ -195,16 +194,22 @@ def raw_rate(stack: BenchStack, template: dict, n: int, threads: int,
 
     def create(body):
         created = client.CustomObjectsApi(api_client()).create_namespaced_custom_object(
-            "kubeflow.org", "v1", namespace, "pytorchjobs", body, _request_timeout=(5, 15)
-        )
+            "kubeflow.org", "v1", body["metadata"]["namespace"], "pytorchjobs", body,
+            _request_timeout=(5, 15),
+        )  # fmt: skip
         if policies:
             made.put(created)
 
     def make_policies():
         api = client.NetworkingV1Api(api_client())
         while (created := made.get()) is not None:
-            policy = peers.peer_policy(created, instance, job_id)
-            api.create_namespaced_network_policy(namespace, policy, _request_timeout=(5, 15))
+            meta = created["metadata"]
+            policy = peers.peer_policy(
+                created, instance, int(meta["labels"][pytorchjob.LABEL_JOB_ID])
+            )
+            api.create_namespaced_network_policy(
+                meta["namespace"], policy, _request_timeout=(5, 15)
+            )
 
     added = AddedWatch(f"trainq.dev/instance={instance}", meter(stack), n)
     maker = threading.Thread(target=make_policies, daemon=True)
@@ -237,15 +242,15 @@ def run(stack: BenchStack, n: int, m: int, workers: int, run_for: str = "300s",
         rounds: int = 2) -> dict:  # fmt: skip
     stack.redis.flushdb()
     ours_selector = f"trainq.dev/instance={stack.instance}"
-    rounds_seen, cpu, deleted, template = [], [], 0, None
+    rounds_seen, cpu, deleted, templates = [], [], 0, None
     for _ in range(rounds):
         ours, ours_cpu = trainq_rate(stack, n, workers, run_for)
         stack.stop("worker-")
-        template = template or _template(stack)
+        templates = templates or _templates(stack)
         deleted += _settle(stack, ours_selector)
         time.sleep(2)  # (the watcher records those PyTorchJobs gone)
-        raw, raw_cpu = raw_rate(stack, template, n, workers)
-        only, _ = raw_rate(stack, template, n, workers, policies=False)
+        raw, raw_cpu = raw_rate(stack, templates, workers)
+        only, _ = raw_rate(stack, templates, workers, policies=False)
         rounds_seen.append((ours, raw, only))
         cpu.append({"trainq": ours_cpu, "raw": raw_cpu})
     latencies = trainq_latency_with_workers(stack, m, workers, run_for)
