@@ -67,9 +67,10 @@ class AddedWatch:
                 self._rv = obj["metadata"]["resourceVersion"]
                 name = obj["metadata"]["name"]
                 if event["type"] == "ADDED" and name not in self.added:
-                    self.added[name] = now
-                    if self.meter and len(self.added) in (1, self.expect):
+                    # (read before the job counts: `wait_for` may return on that count)
+                    if self.meter and len(self.added) + 1 in (1, self.expect):
                         self.cpu.append(self.meter.read())
+                    self.added[name] = now
                 if self._stop.is_set():
                     stream.stop()
 
