@@ -11,7 +11,8 @@ from wrapper.admission.store import AdmissionStore
 from wrapper.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
-# Capacity turns over this much later at most (one pipelined read of the reserved jobs).
+# Capacity turns over this much later at most (one script call finds the reserved jobs that
+# ended: FINISHED_RESERVED).
 SWEEP_SECONDS = 0.25
 
 

@@ -10,7 +10,6 @@ at once, as before: holding it on stale evidence could keep capacity forever."""
 import logging
 
 from wrapper.admission.store import AdmissionStore
-from wrapper.jobs.states import TERMINAL
 from wrapper.jobs.store import JobStore
 from wrapper.redis import scripts
 
@@ -19,11 +18,7 @@ log = logging.getLogger(__name__)
 
 def release_finished(store: JobStore, admissions: AdmissionStore) -> list[int]:
     """Give back the reservations of finished jobs that have no pod left; their ids."""
-    ids = store.reserved_ids()
-    if not ids:
-        return []
-    statuses = store.statuses(ids)
-    finished = [i for i, s in zip(ids, statuses, strict=True) if s is None or s in TERMINAL]
+    finished = store.finished_reserved_ids()
     if not finished:
         return []
     bound = None if admissions.capacity_is_stale() else admissions.bound()

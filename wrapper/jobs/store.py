@@ -125,6 +125,7 @@ class JobStore:
         self.limits = limits
         self.queues = TeamQueues(client, teams)
         self._transition = scripts.Transition(client, max_events)
+        self._finished_reserved = scripts.FinishedReserved(client)
         # SUBMIT must not be resent after a lost reply (it would queue a second job).
         self._submit = scripts.Submit(without_retry(client), max_events)
 
@@ -370,6 +371,10 @@ class JobStore:
     def reserved_ids(self) -> list[int]:
         """Jobs holding an admission reservation (admitted and not yet given back)."""
         return sorted(int(x) for x in self.redis.hkeys(keys.RESERVATIONS))
+
+    def finished_reserved_ids(self) -> list[int]:
+        """Jobs holding a reservation that have ended (or whose record is gone)."""
+        return self._finished_reserved(TERMINAL)
 
     def seed_ids(self, above: int) -> int:
         """Make every new job id greater than `above` (ids the cluster still carries)."""

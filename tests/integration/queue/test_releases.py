@@ -78,3 +78,15 @@ def test_without_a_current_pod_cache_a_finished_job_gives_back_at_once(store, lo
     pods_cache(store, {str(job_id): {"kwok-node-1": 1}}, age=CAPACITY_MAX_AGE_S + 5)
     assert release_finished(store, admissions) == [job_id]
     assert jobs_held(store) == 0
+
+
+def test_the_finished_reserved_jobs_are_read_in_one_call(store, local_config):
+    """The sweep's read: the reserved jobs that ended, and those whose record is gone; not
+    one that runs."""
+    running, ended, gone = (admitted(store, local_config) for _ in range(3))
+    assert store.transition(running, S.CREATED, {}).applied
+    finish(store, ended, end=S.FAILED)
+    finish(store, gone)
+    store.redis.delete(keys.job_key(gone))
+    assert store.reserved_ids() == [running, ended, gone]
+    assert store.finished_reserved_ids() == [ended, gone]

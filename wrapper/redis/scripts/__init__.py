@@ -11,14 +11,14 @@ from wrapper.redis.scripts.counter import SeedIds
 from wrapper.redis.scripts.events import DEFAULT_MAX_PER_TEAM, RecordDelivery
 from wrapper.redis.scripts.forget import Forget, PyTorchJobGone
 from wrapper.redis.scripts.leases import TakeExpiredLeases
-from wrapper.redis.scripts.release import Release
+from wrapper.redis.scripts.release import FinishedReserved, Release
 from wrapper.redis.scripts.run_metrics import AppendMetrics
 from wrapper.redis.scripts.submit import Caps, RqQueue, Submit, SubmitResult, resolve_nonce
 from wrapper.redis.scripts.transition import Transition
 
 __all__ = [
-    "DEFAULT_MAX_PER_TEAM", "Admit", "AppendMetrics", "Caps", "Forget", "PyTorchJobGone",
-    "RecordDelivery",
+    "DEFAULT_MAX_PER_TEAM", "Admit", "AppendMetrics", "Caps", "FinishedReserved", "Forget",
+    "PyTorchJobGone", "RecordDelivery",
     "Release", "RqQueue", "SeedIds", "Submit",
     "SubmitResult", "TakeExpiredLeases", "Transition", "resolve_nonce",
 ]  # fmt: skip
