@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from benchmarks.jobwatch import proc_stat
+from benchmarks.stack import REPO
 
 # The local control plane's processes (k8s/local/cluster-up.sh writes their pid files).
 CONTROL_PLANE = ("kube-apiserver", "etcd", "training-operator", "kube-controller-manager",
@@ -17,7 +18,7 @@ CONTROL_PLANE = ("kube-apiserver", "etcd", "training-operator", "kube-controller
 
 
 def control_plane_pids() -> dict[str, list[int]]:
-    run = Path(os.environ.get("TRAINQ_RUN", Path(__file__).resolve().parent.parent / ".local/run"))
+    run = Path(os.environ.get("TRAINQ_RUN", REPO / ".local/run"))
     out = {}
     for name in (*CONTROL_PLANE, "redis"):
         try:

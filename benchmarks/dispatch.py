@@ -33,7 +33,7 @@ from rq import Worker
 from benchmarks import cpushare
 from benchmarks.cpushare import CpuMeter
 from benchmarks.stack import BenchStack, delete_pytorchjobs, job_body, kubeconfig, submit
-from benchmarks.stats import percentile
+from benchmarks.stats import median_low, percentile
 from queue_workers.kube import peers, pytorchjob
 
 
@@ -262,15 +262,13 @@ def run(stack: BenchStack, n: int, m: int, workers: int, run_for: str = "300s",
         return sum(r[i] for r in rounds_seen) / len(rounds_seen)
 
     def median_ratio(i: int) -> float | None:
-        ratios = sorted(r[0] / r[i] for r in rounds_seen if r[i])
-        return round(ratios[(len(ratios) - 1) // 2], 3) if ratios else None
-
-    ours, raw, only = mean(0), mean(1), mean(2)
+        ratio = median_low([r[0] / r[i] for r in rounds_seen if r[i]])
+        return None if ratio is None else round(ratio, 3)
 
     def median_cpu(side: str, key: str) -> float | None:
-        seen = sorted(c[side][key] for c in cpu if c[side])
-        return seen[(len(seen) - 1) // 2] if seen else None
+        return median_low([c[side][key] for c in cpu if c[side]])
 
+    ours, raw, only = mean(0), mean(1), mean(2)
     own = [round(sum(v for k, v in c["trainq"]["ms_per_job"].items() if k in TRAINQ_OWN), 2)
            for c in cpu if c["trainq"]]  # fmt: skip
     return {
@@ -291,7 +289,7 @@ def run(stack: BenchStack, n: int, m: int, workers: int, run_for: str = "300s",
         "cpu_ms_per_job": {
             "trainq": median_cpu("trainq", "total_ms_per_job"),
             "raw": median_cpu("raw", "total_ms_per_job"),
-            "trainq_own": sorted(own)[(len(own) - 1) // 2] if own else None,
+            "trainq_own": median_low(own),
         },
         "pod_run_for": run_for,
         "latency_samples": len(latencies),

@@ -1,5 +1,6 @@
 """Small statistics helpers shared by the benchmarks."""
 
+import statistics
 import time
 
 
@@ -10,6 +11,11 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+def median_low(values: list[float]) -> float | None:
+    """The lower median (an observed value; with two rounds, the worse one); None for none."""
+    return statistics.median_low(values) if values else None
 
 
 def timed(fn, count: int, budget_s: float = 60.0) -> list[float]:

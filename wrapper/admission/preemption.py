@@ -77,14 +77,12 @@ def plan(state: ClusterState, running: list[Running] | Callable[[], list[Running
     if state.capacity is None or not any(p.preempts for p in policies.values()):
         return []
     out: list[Preemption] = []
-    alive: dict[int, Running] = {}
-    read = False
+    alive: dict[int, Running] | None = None  # (read on first need)
 
     def current() -> list[Running]:
-        nonlocal read
-        if not read:
-            read = True
-            alive.update((r.id, r) for r in (running() if callable(running) else running))
+        nonlocal alive
+        if alive is None:
+            alive = {r.id: r for r in (running() if callable(running) else running)}
         return list(alive.values())
 
     waiting = _pools_waiting(state)

@@ -116,7 +116,6 @@ class RqQueue:
 
 class Submit:
     def __init__(self, client: Redis, max_events: int = DEFAULT_MAX_PER_TEAM):
-        self._client = client
         # Concurrent submissions of a process share round trips (one batch in flight).
         self.group = GroupCommit(client, client.register_script(LUA))
         self._max_events = max_events
