@@ -9,7 +9,7 @@ process's share makes the difference."""
 import os
 from pathlib import Path
 
-from benchmarks.jobwatch import proc_stat
+from benchmarks.jobwatch import trees_cpu_seconds
 from benchmarks.stack import REPO
 
 # The local control plane's processes (k8s/local/cluster-up.sh writes their pid files).
@@ -29,15 +29,14 @@ def control_plane_pids() -> dict[str, list[int]]:
 
 
 class CpuMeter:
-    """CPU-seconds so far of named groups of processes (each with its reaped children)."""
+    """CPU-seconds so far of named groups of processes, each with its descendants (gunicorn's
+    workers under its arbiter)."""
 
     def __init__(self, groups: dict[str, list[int]]):
         self.groups = groups
 
     def read(self) -> dict[str, float]:
-        return {
-            name: sum(s[1] for s in map(proc_stat, pids) if s) for name, pids in self.groups.items()
-        }
+        return trees_cpu_seconds(self.groups)
 
 
 def per_job(first: dict[str, float], last: dict[str, float], seconds: float,

@@ -120,7 +120,7 @@ class JobWatch:
 
 
 # --- CPU ---------------------------------------------------------------------------------------
-def proc_stat(pid: int) -> tuple[int, float] | None:
+def _stat(pid: int) -> tuple[int, float] | None:
     """(ppid, utime+stime+cutime+cstime in seconds) of a live process."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -134,21 +134,29 @@ def proc_stat(pid: int) -> tuple[int, float] | None:
 def tree_cpu_seconds(roots: list[int]) -> float:
     """CPU-seconds used so far by `roots` and their live descendants (children that ended and
     were reaped count in their parent's cutime/cstime)."""
+    return trees_cpu_seconds({"": roots})[""]
+
+
+def trees_cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
+    """`tree_cpu_seconds` of each group of roots, from one reading of /proc."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            s = proc_stat(int(entry))
+            s = _stat(int(entry))
             if s:
                 stats[int(entry)] = s
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in stats.items():
         children.setdefault(ppid, []).append(pid)
-    total, todo, seen = 0.0, list(roots), set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen or pid not in stats:
-            continue
-        seen.add(pid)
-        total += stats[pid][1]
-        todo += children.get(pid, [])
-    return total
+    out = {}
+    for name, roots in groups.items():
+        total, todo, seen = 0.0, list(roots), set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen or pid not in stats:
+                continue
+            seen.add(pid)
+            total += stats[pid][1]
+            todo += children.get(pid, [])
+        out[name] = total
+    return out

@@ -2,6 +2,8 @@
 /proc entry."""
 
 import os
+import subprocess
+import sys
 import time
 
 from benchmarks import cpushare
@@ -16,6 +18,23 @@ def test_the_meter_reads_a_groups_cpu_as_it_grows():
     after = meter.read()
     assert after["me"] - before["me"] >= 0.15
     assert before["gone"] == after["gone"] == 0  # a process that is not there counts nothing
+
+
+def test_a_group_counts_the_cpu_of_its_live_children():
+    """As gunicorn's workers count under its arbiter: a child that burned CPU and still runs."""
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", burn + "print('done', flush=True)\n"
+                              "time.sleep(30)"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        meter = cpushare.CpuMeter({"me": [os.getpid()], "child": [child.pid]})
+        before = meter.read()
+        assert child.stdout.readline().strip() == "done"
+        after = meter.read()
+        assert after["child"] - before["child"] >= 0.2
+        assert after["me"] - before["me"] >= 0.2  # (the child's burn counts in our tree)
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_per_job_divides_each_group_and_counts_the_cores_in_use():
